@@ -1,0 +1,60 @@
+"""The one settings object. Every setting reads from ``JUDGELAB_<NAME>`` (see docs/configuration.md)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from annotation.errors import ConfigError
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "judgelab"
+
+
+class Settings(BaseSettings):
+    """judgelab's settings, read once from the environment (prefix ``JUDGELAB_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="JUDGELAB_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    sqlite_busy_timeout_ms: int = 30_000
+    max_field_chars: int = 1_000_000
+    max_import_bytes: int = 2_000_000_000
+    import_batch_size: int = 5_000
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                f"JUDGELAB_DATABASE_URL must start with 'sqlite:///' or 'postgresql+psycopg://', got {value!r}"
+            )
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            raise ValueError(
+                f"JUDGELAB_DATABASE_URL {value!r} names no driver; write 'postgresql+psycopg://...' (psycopg 3)"
+            )
+        return value
+
+    def resolved_database_url(self) -> str:
+        """The database URL to use: the configured one, else a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'judgelab.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Build the settings once per process; errors name the variable and the fix."""
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic ValidationError: rephrase with the variable name
+        raise ConfigError(f"invalid judgelab setting: {exc}", fix="correct the JUDGELAB_* variable") from exc

@@ -1,0 +1,1 @@
+"""Import formats: each turns rows into item and label records; annotation.ingest writes them."""

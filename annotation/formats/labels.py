@@ -1,0 +1,55 @@
+"""The long label format that ``judgelab export --format long`` writes, read back so exports round-trip.
+
+Required: ``item_id`` (the item's external id), ``annotator``, and ``value`` for submitted labels.
+Optional: ``annotator_kind`` (human), ``status`` (submitted), ``presented_order`` (ab), ``replicate``
+(0), ``rationale``, ``confidence``, ``probabilities``, ``raw_output``, ``error``, ``duration_ms``,
+``annotator_config``, ``metadata``.
+"""
+
+from __future__ import annotations
+
+from annotation.formats.records import Fields, LabelRecord, Parsed
+from annotation.readers import Row
+
+KINDS = ("human", "llm_judge")
+
+
+def parse_labels(rows: list[Row], *, protocol: str, max_chars: int) -> Parsed:
+    parsed = Parsed(protocol=protocol)
+    for row in rows:
+        f = Fields(row.where, row.data, max_chars)
+        kind = f.text("annotator_kind", required=False) or "human"
+        if kind not in KINDS:
+            raise f.fail("annotator_kind", f"unknown kind {kind!r}", fix=f"use one of {list(KINDS)}")
+        status = f.text("status", required=False) or "submitted"
+        value = f.text("value", required=status == "submitted", allow_number=True)
+        probabilities = f.json_value("probabilities")
+        if probabilities is not None and not isinstance(probabilities, dict):
+            raise f.fail("probabilities", 'must be a JSON object like {"A": 0.7, "B": 0.3}', value=probabilities)
+        config = f.json_value("annotator_config")
+        if config is not None and not isinstance(config, dict):
+            raise f.fail("annotator_config", "must be a JSON object", value=config)
+        meta = f.json_value("metadata")
+        if meta is not None and not isinstance(meta, dict):
+            raise f.fail("metadata", "must be a JSON object", value=meta)
+        parsed.labels.append(
+            LabelRecord(
+                where=f.where,
+                external_id=f.ident("item_id"),
+                annotator=f.ident("annotator"),
+                kind=kind,
+                value=value,
+                status=status,
+                presented_order=f.text("presented_order", required=False) or "ab",
+                replicate=f.integer("replicate", required=False, default=0) or 0,
+                rationale=f.text("rationale", required=False),
+                confidence=f.number("confidence"),
+                probabilities=probabilities,
+                raw_output=f.text("raw_output", required=False),
+                error=f.text("error", required=False),
+                duration_ms=f.integer("duration_ms", required=False),
+                meta=meta,
+                annotator_config=config,
+            )
+        )
+    return parsed

@@ -1,0 +1,383 @@
+"""The only writer of labels (:func:`submit_labels` / :func:`submit_label`) and the readers that hand
+analysis its DataFrames (:func:`labels_frame`, :func:`items_frame`).
+
+Humans, judges and importers all write through here, so every label is validated against its task's
+schema the same way, the unique key (item, annotator, presented_order, replicate) is enforced, and
+every change of an existing label is kept in ``label_events``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from annotation.errors import LabelError, NotFoundError
+from annotation.models import (
+    LABEL_STATUSES,
+    PRESENTED_ORDERS,
+    Annotator,
+    Item,
+    Label,
+    LabelEvent,
+    Task,
+    utcnow,
+)
+from annotation.schema import parse_schema
+
+_CHUNK = 500
+# the fields a resubmission may change; a resubmission that changes none of them is a no-op
+_MUTABLE = (
+    "status",
+    "value",
+    "value_num",
+    "rationale",
+    "confidence",
+    "probabilities",
+    "raw_output",
+    "error",
+    "duration_ms",
+    "judge_run_id",
+    "meta",
+)
+
+
+@dataclass(frozen=True)
+class LabelIn:
+    """One label to write. ``value`` is in the item's A/B frame; ``presented_order`` is what was shown."""
+
+    item_id: int
+    annotator_id: int
+    value: str | None
+    status: str = "submitted"
+    presented_order: str = "ab"
+    replicate: int = 0
+    rationale: str | None = None
+    confidence: float | None = None
+    probabilities: dict[str, Any] | None = None
+    raw_output: str | None = None
+    error: str | None = None
+    duration_ms: int | None = None
+    judge_run_id: int | None = None
+    meta: dict[str, Any] | None = None
+
+
+@dataclass
+class SubmitResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    label_ids: list[int] = field(default_factory=list)
+
+
+def submit_label(session: Session, label: LabelIn, *, changed_by: str, max_chars: int = 1_000_000) -> int:
+    """Validate and write one label; returns its id. See :func:`submit_labels`."""
+    return submit_labels(session, [label], changed_by=changed_by, max_chars=max_chars).label_ids[0]
+
+
+def submit_labels(
+    session: Session,
+    labels: Sequence[LabelIn],
+    *,
+    changed_by: str,
+    max_chars: int = 1_000_000,
+    where: Sequence[str] | None = None,
+) -> SubmitResult:
+    """Validate and write labels in the caller's transaction.
+
+    A label whose key already exists updates that row when anything differs (and a ``label_events``
+    row records old and new value and who changed it), and is a no-op when nothing differs, so a
+    double submission stores one label. ``where`` optionally names each label's source (file:line)
+    for error messages. Raises :class:`LabelError` naming the label and the fix; nothing is written
+    by this call when any label is invalid.
+    """
+    result = SubmitResult()
+    if not labels:
+        return result
+    item_ids = sorted({lab.item_id for lab in labels})
+    schemas = _schemas_for_items(session, item_ids)
+    rows: list[dict[str, Any]] = []
+    for i, lab in enumerate(labels):
+        place = where[i] if where is not None else f"label for item {lab.item_id}"
+        rows.append(_validated_row(lab, schemas, place, max_chars))
+
+    existing = _existing_labels(session, rows)
+    now = utcnow()
+    new_rows: list[dict[str, Any]] = []
+    key_index: dict[tuple[int, int, str, int], int] = {}
+    for row in rows:
+        key = (row["item_id"], row["annotator_id"], row["presented_order"], row["replicate"])
+        if key in key_index:
+            # the same key twice in one call: the later one wins, as if submitted after
+            prior = key_index[key]
+            if prior < 0:
+                new_rows[-prior - 1] = {**new_rows[-prior - 1], **row}
+                continue
+        current = existing.get(key)
+        if current is None:
+            new_rows.append({**row, "created_at": now, "updated_at": now})
+            key_index[key] = -len(new_rows)
+            continue
+        key_index[key] = current.id
+        if all(getattr(current, f) == row[f] for f in _MUTABLE):
+            result.unchanged += 1
+            continue
+        _record_event(session, current, row, changed_by, now)
+        for f in _MUTABLE:
+            setattr(current, f, row[f])
+        current.updated_at = now
+        result.updated += 1
+    if new_rows:
+        _insert_new(session, new_rows, changed_by)
+        result.inserted = len(new_rows)
+    session.flush()
+    ids = _existing_labels(session, rows)
+    result.label_ids = [ids[(r["item_id"], r["annotator_id"], r["presented_order"], r["replicate"])].id for r in rows]
+    return result
+
+
+def _insert_new(session: Session, new_rows: list[dict[str, Any]], changed_by: str) -> None:
+    try:
+        with session.begin_nested():
+            session.execute(insert(Label), new_rows)
+    except IntegrityError:
+        # another writer inserted one of these keys since we looked: write row by row, turning a
+        # lost insert race into an update of the winner's row (still one label per key)
+        for row in new_rows:
+            try:
+                with session.begin_nested():
+                    session.execute(insert(Label), [row])
+            except IntegrityError:
+                current = _existing_labels(session, [row]).get(
+                    (row["item_id"], row["annotator_id"], row["presented_order"], row["replicate"])
+                )
+                if current is None:
+                    raise
+                if any(getattr(current, f) != row[f] for f in _MUTABLE):
+                    _record_event(session, current, row, changed_by, utcnow())
+                    for f in _MUTABLE:
+                        setattr(current, f, row[f])
+
+
+def _record_event(session: Session, current: Label, row: dict[str, Any], who: str, now: Any) -> None:
+    session.add(
+        LabelEvent(
+            label_id=current.id,
+            old_status=current.status,
+            new_status=row["status"],
+            old_value=current.value,
+            new_value=row["value"],
+            changed_by=who,
+            changed_at=now,
+        )
+    )
+
+
+def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, Any]:
+    schemas: dict[int, Any] = {}
+    by_task: dict[int, Any] = {}
+    for start in range(0, len(item_ids), _CHUNK):
+        chunk = item_ids[start : start + _CHUNK]
+        for item_id, task_id, schema in session.execute(
+            select(Item.id, Task.id, Task.label_schema).join(Task, Item.task_id == Task.id).where(Item.id.in_(chunk))
+        ):
+            if task_id not in by_task:
+                by_task[task_id] = parse_schema(schema)
+            schemas[item_id] = by_task[task_id]
+    missing = set(item_ids) - set(schemas)
+    if missing:
+        raise NotFoundError(
+            f"no item with id {min(missing)} ({len(missing)} unknown item ids)",
+            fix="submit labels only for items that exist (import the items first)",
+        )
+    return schemas
+
+
+def _validated_row(lab: LabelIn, schemas: dict[int, Any], place: str, max_chars: int) -> dict[str, Any]:
+    if lab.status not in LABEL_STATUSES:
+        raise LabelError(f"{place}: unknown status {lab.status!r}", fix=f"use one of {list(LABEL_STATUSES)}")
+    if lab.presented_order not in PRESENTED_ORDERS:
+        raise LabelError(
+            f"{place}: unknown presented_order {lab.presented_order!r}",
+            fix="use 'ab' (A shown first/left) or 'ba'",
+        )
+    if not isinstance(lab.replicate, int) or lab.replicate < 0:
+        raise LabelError(f"{place}: replicate must be a whole number >= 0", value=lab.replicate)
+    value_num: float | None = None
+    value = lab.value
+    if lab.status == "submitted":
+        if value is None or str(value).strip() == "":
+            raise LabelError(f"{place}: a submitted label needs a value", fix="give a value, or use status 'skipped'")
+        value = str(value).strip()
+        try:
+            value_num = schemas[lab.item_id].to_number(value)
+        except LabelError as exc:
+            raise LabelError(f"{place}: field 'value': {exc.what}", fix=exc.fix) from None
+    elif lab.status == "failed":
+        if not (lab.raw_output or lab.error):
+            raise LabelError(
+                f"{place}: a failed label must keep its raw output or its error", fix="pass raw_output or error"
+            )
+        value = None
+    else:
+        value = None
+    if lab.confidence is not None and (
+        not isinstance(lab.confidence, (int, float)) or not math.isfinite(lab.confidence) or lab.confidence < 0
+    ):
+        raise LabelError(f"{place}: confidence must be a finite number >= 0", value=lab.confidence)
+    for name in ("rationale", "raw_output", "error"):
+        text = getattr(lab, name)
+        if text is not None and len(text) > max_chars:
+            raise LabelError(
+                f"{place}: field '{name}' has {len(text):,} characters, over the limit of {max_chars:,}",
+                fix="shorten it, or raise JUDGELAB_MAX_FIELD_CHARS",
+            )
+    return {
+        "item_id": lab.item_id,
+        "annotator_id": lab.annotator_id,
+        "replicate": lab.replicate,
+        "status": lab.status,
+        "value": value,
+        "value_num": value_num,
+        "presented_order": lab.presented_order,
+        "rationale": lab.rationale,
+        "confidence": None if lab.confidence is None else float(lab.confidence),
+        "probabilities": lab.probabilities,
+        "raw_output": lab.raw_output,
+        "error": lab.error,
+        "duration_ms": lab.duration_ms,
+        "judge_run_id": lab.judge_run_id,
+        "meta": lab.meta,
+    }
+
+
+def _existing_labels(session: Session, rows: Iterable[dict[str, Any]]) -> dict[tuple[int, int, str, int], Label]:
+    pairs: dict[int, set[int]] = {}
+    for row in rows:
+        pairs.setdefault(row["annotator_id"], set()).add(row["item_id"])
+    found: dict[tuple[int, int, str, int], Label] = {}
+    for annotator_id, items in pairs.items():
+        ordered = sorted(items)
+        for start in range(0, len(ordered), _CHUNK):
+            chunk = ordered[start : start + _CHUNK]
+            for lab in session.scalars(
+                select(Label).where(Label.annotator_id == annotator_id, Label.item_id.in_(chunk))
+            ):
+                found[(lab.item_id, lab.annotator_id, lab.presented_order, lab.replicate)] = lab
+    return found
+
+
+# ---------------------------------------------------------------- readers
+
+LABEL_COLUMNS = [
+    "label_id",
+    "item_id",
+    "external_id",
+    "annotator",
+    "kind",
+    "status",
+    "value",
+    "value_num",
+    "presented_order",
+    "replicate",
+    "rationale",
+    "confidence",
+    "probabilities",
+    "raw_output",
+    "error",
+    "duration_ms",
+    "judge_run_id",
+    "config_hash",
+    "created_at",
+    "updated_at",
+]
+
+
+def labels_frame(session: Session, task_id: int) -> pd.DataFrame:
+    """Every label of a task, one row each, in the column contract of ``analysis.frames``."""
+    stmt = (
+        select(
+            Label.id,
+            Label.item_id,
+            Item.external_id,
+            Annotator.name,
+            Annotator.kind,
+            Label.status,
+            Label.value,
+            Label.value_num,
+            Label.presented_order,
+            Label.replicate,
+            Label.rationale,
+            Label.confidence,
+            Label.probabilities,
+            Label.raw_output,
+            Label.error,
+            Label.duration_ms,
+            Label.judge_run_id,
+            Annotator.config_hash,
+            Label.created_at,
+            Label.updated_at,
+        )
+        .join(Item, Label.item_id == Item.id)
+        .join(Annotator, Label.annotator_id == Annotator.id)
+        .where(Item.task_id == task_id)
+        .order_by(Label.id)
+    )
+    rows = session.execute(stmt).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=LABEL_COLUMNS)
+    return frame
+
+
+ITEM_COLUMNS = [
+    "item_id",
+    "external_id",
+    "prompt",
+    "response_a",
+    "response_b",
+    "model_a",
+    "model_b",
+    "reference",
+    "category",
+    "gold_value",
+    "conversation",
+    "metadata",
+]
+
+
+def items_frame(session: Session, task_id: int) -> pd.DataFrame:
+    """Every item of a task, with response lengths and each metadata key as its own column."""
+    stmt = (
+        select(
+            Item.id,
+            Item.external_id,
+            Item.prompt,
+            Item.response_a,
+            Item.response_b,
+            Item.model_a,
+            Item.model_b,
+            Item.reference,
+            Item.category,
+            Item.gold_value,
+            Item.conversation,
+            Item.meta,
+        )
+        .where(Item.task_id == task_id)
+        .order_by(Item.id)
+    )
+    frame = pd.DataFrame([tuple(r) for r in session.execute(stmt).all()], columns=ITEM_COLUMNS)
+    frame["len_a"] = frame["response_a"].fillna("").str.len()
+    frame["len_b"] = frame["response_b"].fillna("").str.len()
+    meta_keys: list[str] = []
+    for meta in frame["metadata"]:
+        if isinstance(meta, dict):
+            meta_keys.extend(k for k in meta if k not in meta_keys)
+    for key in meta_keys:
+        column = key if key not in frame.columns else f"meta_{key}"
+        frame[column] = [m.get(key) if isinstance(m, dict) else None for m in frame["metadata"]]
+    return frame

@@ -1,0 +1,198 @@
+"""``judgelab``: the command line. Each command builds the one Services object and calls annotation/
+analysis; errors are printed as one line (what, which value, how to fix) with exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from annotation.config import Settings
+from annotation.errors import JudgelabError
+from annotation.services import Services
+
+Handler = Callable[[argparse.Namespace, Services], int]
+PROJECT_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def _set_quiet_env() -> None:
+    for key, value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "1"), ("VLLM_NO_USAGE_STATS", "1")):
+        os.environ.setdefault(key, value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="judgelab", description="Human and LLM-judge labels, side by side.")
+    parser.add_argument(
+        "--db",
+        help="database URL or SQLite file path (default: JUDGELAB_DATABASE_URL, else judgelab.db in the data dir)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = sub.add_parser("db", help="database schema and health").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply the Alembic migrations up to the newest schema").set_defaults(
+        func=cmd_db_upgrade
+    )
+    db.add_parser("check", help="integrity check: constraints, orphan rows").set_defaults(func=cmd_db_check)
+
+    imp = sub.add_parser("import", help="import items and labels from a file (one transaction)")
+    imp.add_argument("path", type=Path)
+    imp.add_argument("--task", required=True)
+    imp.add_argument(
+        "--format",
+        default="auto",
+        dest="fmt",
+        choices=["auto", "jsonl", "json", "csv", "parquet", "labels", "mtbench", "pandalm"],
+    )
+    imp.add_argument("--protocol", choices=["pairwise", "single"])
+    imp.add_argument("--instructions", type=Path, help="a markdown file with the task's guidelines")
+    imp.add_argument("--overlap", type=int, help="annotators per item (new tasks; default 3)")
+    imp.add_argument("--scale", help="for single tasks: the scale as MIN-MAX, e.g. 1-10 (default 1-5)")
+    imp.add_argument("--judge", help="pandalm judge files: the judge's name (default: from the file name)")
+    imp.set_defaults(func=cmd_import)
+
+    users = sub.add_parser("users", help="accounts for the web app").add_subparsers(dest="users_command", required=True)
+    add = users.add_parser(
+        "add", help="add a user; the password is read from stdin with --password-stdin, else generated and printed once"
+    )
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["annotator", "researcher", "admin"])
+    add.add_argument("--password-stdin", action="store_true")
+    add.set_defaults(func=cmd_users_add)
+    users.add_parser("list", help="list users and roles").set_defaults(func=cmd_users_list)
+
+    tasks = sub.add_parser("tasks", help="tasks in the database").add_subparsers(dest="tasks_command", required=True)
+    tasks.add_parser("list", help="tasks with item and label counts").set_defaults(func=cmd_tasks_list)
+
+    demo = sub.add_parser("demo", help="the main job on the sample data")
+    demo.add_argument("--data", type=Path, default=PROJECT_DATA)
+    demo.set_defaults(func=cmd_demo)
+
+    from app import cli_analysis
+
+    cli_analysis.register(sub)
+    return parser
+
+
+def services_for(args: argparse.Namespace) -> Services:
+    settings = Settings()
+    if args.db:
+        url = args.db if "://" in args.db else f"sqlite:///{Path(args.db).resolve()}"
+        settings = settings.model_copy(update={"database_url": url})
+    return Services.from_settings(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _set_quiet_env()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        services = services_for(args)
+        try:
+            func: Handler = args.func
+            return func(args, services)
+        finally:
+            services.close()
+    except JudgelabError as exc:
+        print(f"judgelab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("judgelab: interrupted", file=sys.stderr)
+        return 130
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_db_upgrade(args: argparse.Namespace, services: Services) -> int:
+    from annotation.db import current_revision
+
+    print(
+        f"database {services.engine.url.render_as_string(hide_password=True)} at revision "
+        f"{current_revision(services.engine)}"
+    )
+    return 0
+
+
+def cmd_db_check(args: argparse.Namespace, services: Services) -> int:
+    from annotation.health import check_database
+
+    report = check_database(services.engine)
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
+
+
+def cmd_import(args: argparse.Namespace, services: Services) -> int:
+    from annotation.ingest import import_file
+
+    schema = None
+    if args.scale:
+        try:
+            low, high = (int(v) for v in args.scale.split("-", 1))
+        except ValueError:
+            raise JudgelabError(
+                "--scale must look like MIN-MAX", value=args.scale, fix="write e.g. --scale 1-10"
+            ) from None
+        schema = {"kind": "scale", "min": low, "max": high}
+    instructions = args.instructions.read_text(encoding="utf-8") if args.instructions else None
+    s = services.settings
+    with services.session() as session:
+        summary = import_file(
+            session,
+            args.path,
+            task=args.task,
+            fmt=args.fmt,
+            protocol=args.protocol,
+            instructions=instructions,
+            overlap=args.overlap,
+            label_schema=schema,
+            max_chars=s.max_field_chars,
+            max_bytes=s.max_import_bytes,
+            batch_size=s.import_batch_size,
+            judge=args.judge,
+        )
+    print(summary.describe())
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace, services: Services) -> int:
+    from annotation.accounts import add_user, generate_password
+
+    generated = not args.password_stdin
+    password = generate_password() if generated else sys.stdin.readline().rstrip("\n")
+    with services.session() as session:
+        account = add_user(session, args.name, role=args.role, password=password)
+    print(f"user {account.name!r} added with role {account.role}")
+    if generated:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace, services: Services) -> int:
+    from annotation.accounts import list_accounts
+
+    with services.session() as session:
+        for account in list_accounts(session):
+            print(f"{account.name}\t{account.role}")
+    return 0
+
+
+def cmd_tasks_list(args: argparse.Namespace, services: Services) -> int:
+    from annotation.summary import task_summaries
+
+    with services.session() as session:
+        for line in task_summaries(session):
+            print(line)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, services: Services) -> int:
+    from app.demo import run_demo
+
+    return run_demo(args, services)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
