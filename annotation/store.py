@@ -381,3 +381,17 @@ def items_frame(session: Session, task_id: int) -> pd.DataFrame:
         column = key if key not in frame.columns else f"meta_{key}"
         frame[column] = [m.get(key) if isinstance(m, dict) else None for m in frame["metadata"]]
     return frame
+
+
+def judge_models(session: Session, task_id: int) -> dict[str, str]:
+    """Judge name -> model family (the ``model`` of its stored config), for judges with labels here."""
+    rows = session.execute(
+        select(Annotator.name, Annotator.config)
+        .where(Annotator.kind == "llm_judge")
+        .where(Annotator.id.in_(select(Label.annotator_id).join(Item, Label.item_id == Item.id).where(Item.task_id == task_id)))
+    ).all()
+    out: dict[str, str] = {}
+    for name, config in rows:
+        model = config.get("model") if isinstance(config, dict) else None
+        out[name] = str(model) if model else name.split("@")[0]
+    return out

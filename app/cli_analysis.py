@@ -1,10 +1,101 @@
-"""Analysis commands (agreement, report): registered on the main parser."""
+"""Analysis commands over a database: ``judgelab agreement`` and ``judgelab report``."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from typing import Any
+
+from annotation.errors import JudgelabError
+from annotation.services import Services
 
 
 def register(sub: Any) -> None:
-    """Add the analysis subcommands to ``sub`` (filled in by the analysis issue)."""
-    del sub
+    agr = sub.add_parser("agreement", help="agreement between two rater selections, with 95%% CIs")
+    agr.add_argument("--task", required=True)
+    agr.add_argument("--a", required=True, action="append", metavar="SEL",
+                     help="name:GLOB (e.g. name:expert_*), a name, kind:human or kind:llm_judge; repeatable")
+    agr.add_argument("--b", required=True, action="append", metavar="SEL")
+    agr.add_argument("--by", help="stratify by an item field: category, turn, model_a, any metadata key")
+    agr.add_argument("--no-ties", action="store_true", help="drop comparisons where either side is a tie")
+    agr.add_argument("--majority-b", action="store_true", help="compare with side b's per-item majority")
+    agr.add_argument("--weights", choices=["linear", "quadratic"], help="weighted kappa (ordinal scales)")
+    agr.add_argument("--n-boot", type=int, default=1000)
+    agr.add_argument("--seed", type=int, default=0)
+    agr.add_argument("--json", action="store_true")
+    agr.set_defaults(func=cmd_agreement)
+
+    rep = sub.add_parser("report", help="the whole analysis of a task")
+    rep.add_argument("--task", required=True)
+    rep.add_argument("--json", action="store_true", help="print the report as JSON")
+    rep.add_argument("--by", help="also stratify agreement by this item field")
+    rep.add_argument("--n-boot", type=int, default=1000)
+    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--epsilon", type=float, default=None, help="alt-test margin (default 0.2)")
+    rep.set_defaults(func=cmd_report)
+
+
+def load_frames(services: Services, task: str) -> tuple[Any, Any, dict[str, str]]:
+    from annotation.catalog import get_task
+    from annotation.store import items_frame, judge_models, labels_frame
+
+    with services.session() as session:
+        task_row = get_task(session, task)
+        return (labels_frame(session, task_row.id), items_frame(session, task_row.id),
+                judge_models(session, task_row.id))
+
+
+def cmd_agreement(args: argparse.Namespace, services: Services) -> int:
+    from analysis.agreement import agreement
+    from analysis.errors import ArgumentError, MetricUndefinedError
+    from analysis.strata import by_stratum
+
+    labels, items, _ = load_frames(services, args.task)
+    if labels.empty:
+        raise JudgelabError(f"task {args.task!r} has no labels yet", fix="import or collect labels first")
+
+    def run(frame: Any) -> Any:
+        return agreement(frame, args.a, args.b, ties=not args.no_ties, majority_b=args.majority_b,
+                         weights=args.weights, n_boot=args.n_boot, seed=args.seed)
+
+    try:
+        results = by_stratum(labels, items, args.by, run)
+    except (MetricUndefinedError, ArgumentError) as exc:
+        raise JudgelabError(f"agreement on task {args.task!r}: {exc}") from None
+    rows = []
+    for key, res in results:
+        rows.append({**key, "error": str(res)} if isinstance(res, Exception) else {**key, **res.to_dict()})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"agreement on task {args.task!r}: a={args.a} b={args.b} "
+          f"({'without' if args.no_ties else 'with'} ties{', vs majority of b' if args.majority_b else ''})")
+    for row in rows:
+        stratum = " ".join(f"{k}={row[k]}" for k in ([args.by] if args.by else []))
+        if "error" in row:
+            print(f"  {stratum} undefined: {row['error']}")
+            continue
+        lo, hi = row["agreement_ci95"]
+        kappa = "n/a" if row["kappa"] is None else f"{row['kappa']:.3f}"
+        print(f"  {stratum + ' ' if stratum else ''}agreement {row['agreement']:.3f} [{lo:.3f}, {hi:.3f}]  "
+              f"kappa {kappa}  n={row['n']} comparisons on {row['n_items']} items")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, services: Services) -> int:
+    from analysis.compare import DEFAULT_EPSILON
+    from analysis.report import build_report
+    from app.report_text import render_text
+
+    labels, items, models = load_frames(services, args.task)
+    if labels.empty:
+        raise JudgelabError(f"task {args.task!r} has no labels yet", fix="import or collect labels first")
+    report = build_report(labels, items, task=args.task, judge_models=models, by=args.by, n_boot=args.n_boot,
+                          seed=args.seed, epsilon=args.epsilon if args.epsilon is not None else DEFAULT_EPSILON)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    else:
+        print(render_text(report))
+    return 0

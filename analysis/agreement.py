@@ -1,0 +1,343 @@
+"""Agreement between raters: percent agreement (with/without ties), Cohen's kappa (unweighted,
+linear, quadratic), Fleiss' kappa, Krippendorff's alpha, Spearman/Kendall/Pearson and MAE.
+
+Low-level functions take arrays; :func:`agreement` takes a labels frame and two rater selections,
+pools every (a, b) pair that labeled the same item (vote level, as in MT-Bench) or compares with the
+per-item majority of side B, and gives each figure an item-level bootstrap 95% CI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import krippendorff
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from analysis.errors import MetricUndefinedError, bad_argument
+from analysis.frames import majority, select_raters, votes
+from analysis.resampling import bootstrap_statistic
+
+Weights = Literal["linear", "quadratic"] | None
+Level = Literal["nominal", "ordinal", "interval", "ratio"]
+F64 = NDArray[np.float64]
+
+
+# ------------------------------------------------------------------ kappa family on confusion matrices
+
+
+def _disagreement_weights(k: int, weights: Weights) -> F64:
+    i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    if weights is None:
+        return (i != j).astype(np.float64)
+    if weights == "linear":
+        return np.abs(i - j) / max(k - 1, 1)
+    if weights == "quadratic":
+        return ((i - j) / max(k - 1, 1)) ** 2
+    raise bad_argument("weights", weights, [None, "linear", "quadratic"])
+
+
+def kappa_from_confusion(confusion: ArrayLike, *, weights: Weights = None) -> F64:
+    """Cohen's kappa from confusion matrices shaped (..., k, k) (rows: rater A, columns: rater B)."""
+    c = np.asarray(confusion, dtype=np.float64)
+    k = c.shape[-1]
+    w = _disagreement_weights(k, weights)
+    n = c.sum(axis=(-2, -1))
+    expected = c.sum(axis=-1)[..., :, None] * c.sum(axis=-2)[..., None, :] / np.where(n == 0, np.nan, n)[..., None, None]
+    observed_d = (w * c).sum(axis=(-2, -1))
+    expected_d = (w * expected).sum(axis=(-2, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(1.0 - observed_d / expected_d, dtype=np.float64)
+
+
+def confusion(a: ArrayLike, b: ArrayLike, categories: Sequence[object]) -> F64:
+    index = {c: i for i, c in enumerate(categories)}
+    k = len(categories)
+    out = np.zeros((k, k))
+    np.add.at(out, ([index[x] for x in np.asarray(a)], [index[x] for x in np.asarray(b)]), 1)
+    return out
+
+
+def cohen_kappa(a: ArrayLike, b: ArrayLike, *, categories: Sequence[object] | None = None, weights: Weights = None) -> float:
+    """Cohen's kappa between two aligned label arrays. ``categories`` fixes the order (needed for
+    weighted kappa on an ordinal scale; default: sorted union)."""
+    a_arr, b_arr = np.asarray(a), np.asarray(b)
+    if a_arr.shape != b_arr.shape or a_arr.ndim != 1:
+        raise MetricUndefinedError(f"cohen_kappa needs two 1-D arrays of equal length, got {a_arr.shape} and {b_arr.shape}")
+    if a_arr.size == 0:
+        raise MetricUndefinedError("cohen_kappa needs at least one item rated by both raters; got 0")
+    cats = list(categories) if categories is not None else sorted(set(a_arr.tolist()) | set(b_arr.tolist()))
+    if len(set(a_arr.tolist()) | set(b_arr.tolist())) < 2:
+        raise MetricUndefinedError(
+            f"cohen_kappa is undefined when both raters use a single category ({cats[0]!r}) on all {a_arr.size} items"
+        )
+    return float(kappa_from_confusion(confusion(a_arr, b_arr, cats), weights=weights))
+
+
+def fleiss_kappa(counts: ArrayLike) -> float:
+    """Fleiss' kappa from an (items x categories) table of how many raters chose each category.
+    Every item must have the same number of raters (>= 2)."""
+    table = np.asarray(counts, dtype=np.float64)
+    if table.ndim != 2 or table.shape[0] == 0:
+        raise MetricUndefinedError(f"fleiss_kappa needs a non-empty items x categories table, got shape {table.shape}")
+    m = table.sum(axis=1)
+    if not np.all(m == m[0]) or m[0] < 2:
+        raise MetricUndefinedError(
+            f"fleiss_kappa needs the same number (>= 2) of raters on every item; got {sorted(set(m.tolist()))[:5]}"
+        )
+    return float(_fleiss_from_sums(_fleiss_per_item(table).sum(axis=0)[None, :], table.shape[1])[0])
+
+
+def _fleiss_per_item(table: F64) -> F64:
+    """Per-item additive parts: [P_i, 1, n_i1 .. n_ik, m_i]."""
+    m = table.sum(axis=1)
+    p_i = ((table**2).sum(axis=1) - m) / (m * (m - 1))
+    return np.column_stack([p_i, np.ones(len(table)), table, m])
+
+
+def _fleiss_from_sums(sums: F64, k: int) -> F64:
+    p_bar = sums[:, 0] / sums[:, 1]
+    p_j = sums[:, 2 : 2 + k] / sums[:, 2 + k][:, None]
+    p_e = (p_j**2).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray((p_bar - p_e) / (1 - p_e), dtype=np.float64)
+
+
+# ------------------------------------------------------------------ Krippendorff's alpha
+
+
+def krippendorff_alpha(reliability_data: ArrayLike, *, level: Level) -> float:
+    """Krippendorff's alpha of a (raters x units) matrix of numbers, NaN for missing.
+
+    The level of measurement is required (never the library's default). Validates up front and
+    calls ``krippendorff.alpha`` on the same matrix.
+    """
+    if level not in ("nominal", "ordinal", "interval", "ratio"):
+        raise bad_argument("level", level, ["nominal", "ordinal", "interval", "ratio"])
+    data = np.asarray(reliability_data, dtype=np.float64)
+    if data.ndim != 2:
+        raise MetricUndefinedError(f"krippendorff_alpha needs a raters x units matrix, got shape {data.shape}")
+    pairable = int((np.sum(~np.isnan(data), axis=0) >= 2).sum())
+    if pairable == 0:
+        raise MetricUndefinedError(
+            f"krippendorff_alpha needs at least one unit rated by 2 raters; got 0 of {data.shape[1]} units"
+        )
+    values = np.unique(data[~np.isnan(data)])
+    if values.size < 2:
+        raise MetricUndefinedError(f"krippendorff_alpha is undefined when every rating is the same value ({values[0]})")
+    return float(krippendorff.alpha(reliability_data=data, level_of_measurement=level))
+
+
+def coincidences(reliability_data: ArrayLike, values: F64) -> F64:
+    """Per-unit coincidence matrices (units x k x k), Krippendorff's o_ck contributions."""
+    data = np.asarray(reliability_data, dtype=np.float64)
+    onehot = (data[:, :, None] == values[None, None, :]).astype(np.float64)  # raters x units x k
+    n_uc = onehot.sum(axis=0)  # units x k
+    m_u = n_uc.sum(axis=1)
+    outer = n_uc[:, :, None] * n_uc[:, None, :] - np.einsum("uc,ck->uck", n_uc, np.eye(len(values)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(m_u >= 2, 1.0 / (m_u - 1), 0.0)
+    return np.asarray(outer * scale[:, None, None], dtype=np.float64)
+
+
+def alpha_from_coincidence(o: F64, values: F64, *, level: Level) -> F64:
+    """Alpha from coincidence matrices (..., k, k): 1 - D_o / D_e, with Krippendorff's metrics."""
+    o = np.asarray(o, dtype=np.float64)
+    n_c = o.sum(axis=-1)
+    n = n_c.sum(axis=-1)
+    v = np.asarray(values, dtype=np.float64)
+    if level == "nominal":
+        delta = np.broadcast_to((v[:, None] != v[None, :]).astype(np.float64), o.shape)
+    elif level in ("interval", "ratio"):
+        base = (v[:, None] - v[None, :]) ** 2
+        if level == "ratio":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                base = np.nan_to_num(((v[:, None] - v[None, :]) / (v[:, None] + v[None, :])) ** 2)
+        delta = np.broadcast_to(base, o.shape)
+    elif level == "ordinal":
+        cums = np.cumsum(n_c, axis=-1)
+        # delta_ck = (sum_{g=c..k} n_g - (n_c + n_k)/2)^2 for c <= k
+        lo = np.minimum.outer(np.arange(len(v)), np.arange(len(v)))
+        hi = np.maximum.outer(np.arange(len(v)), np.arange(len(v)))
+        between = cums[..., hi] - np.where(lo > 0, cums[..., np.maximum(lo - 1, 0)], 0.0)
+        delta = (between - (n_c[..., lo] + n_c[..., hi]) / 2) ** 2
+    else:
+        raise bad_argument("level", level, ["nominal", "ordinal", "interval", "ratio"])
+    d_o = (o * delta).sum(axis=(-2, -1))
+    d_e = (n_c[..., :, None] * n_c[..., None, :] * delta).sum(axis=(-2, -1)) / np.where(n > 1, n - 1, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(1.0 - d_o / d_e, dtype=np.float64)
+
+
+# ------------------------------------------------------------------ correlations on scores
+
+
+def correlations(a: ArrayLike, b: ArrayLike) -> dict[str, float]:
+    """Spearman rho, Kendall tau-b, Pearson r and MAE between two aligned score arrays."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.size < 3:
+        raise MetricUndefinedError(f"correlations need at least 3 items scored by both sides; got {x.size}")
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        raise MetricUndefinedError("correlations are undefined when one side gives every item the same score")
+    return {
+        "spearman": float(stats.spearmanr(x, y).statistic),
+        "kendall": float(stats.kendalltau(x, y).statistic),
+        "pearson": float(stats.pearsonr(x, y).statistic),
+        "mae": float(np.mean(np.abs(x - y))),
+    }
+
+
+# ------------------------------------------------------------------ comparisons over a labels frame
+
+
+def comparisons(
+    labels: pd.DataFrame, a: str | Sequence[str], b: str | Sequence[str], *, ties: bool = True, majority_b: bool = False
+) -> pd.DataFrame:
+    """The vote-level comparisons between side ``a`` and side ``b``.
+
+    Pooled (default): every pair (x from a, y from b, x != y) that voted on the same item; when the
+    sides overlap, an unordered pair is counted once. ``majority_b``: side b is one rater, its
+    per-item strict majority (items without one are dropped), computed without the side-a rater.
+    ``ties=False`` drops a comparison when either vote is a tie (or both-bad).
+    Columns: ``item_id, rater_a, rater_b, vote_a, vote_b, num_a, num_b``.
+    """
+    v = votes(labels, ties=True)
+    raters_a = select_raters(labels, a)
+    raters_b = select_raters(labels, b)
+    left = v[v["annotator"].isin(raters_a)]
+    if majority_b:
+        parts = []
+        for rater in raters_a:
+            maj = majority(v, raters_b, exclude=rater).rename("vote_b").reset_index()
+            mine = left[left["annotator"] == rater]
+            parts.append(mine.merge(maj, on="item_id").assign(rater_b="majority"))
+        pairs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        if pairs.empty:
+            return _empty_comparisons()
+        pairs = pairs.rename(columns={"annotator": "rater_a", "vote": "vote_a"})
+    else:
+        right = v[v["annotator"].isin(raters_b)]
+        pairs = left.merge(right, on="item_id", suffixes=("_a", "_b"))
+        pairs = pairs[pairs["annotator_a"] != pairs["annotator_b"]]
+        both = set(raters_a) & set(raters_b)
+        dup = pairs["annotator_a"].isin(both) & pairs["annotator_b"].isin(both) & (pairs["annotator_a"] > pairs["annotator_b"])
+        pairs = pairs[~dup].rename(columns={"annotator_a": "rater_a", "annotator_b": "rater_b"})
+    if not ties:
+        pairs = pairs[(pairs["vote_a"] != "tie") & (pairs["vote_b"] != "tie")]
+    out = pairs[["item_id", "rater_a", "rater_b", "vote_a", "vote_b"]].copy()
+    to_num = _value_numbers(v)
+    out["num_a"] = out["vote_a"].map(to_num)
+    out["num_b"] = out["vote_b"].map(to_num)
+    return out.sort_values(["item_id", "rater_a", "rater_b"]).reset_index(drop=True)
+
+
+def _empty_comparisons() -> pd.DataFrame:
+    return pd.DataFrame(columns=["item_id", "rater_a", "rater_b", "vote_a", "vote_b", "num_a", "num_b"])
+
+
+def _value_numbers(v: pd.DataFrame) -> dict[object, float]:
+    return dict(zip(v["vote"], v["vote_num"], strict=False))
+
+
+@dataclass
+class AgreementResult:
+    n: int
+    n_items: int
+    agreement: float
+    agreement_ci95: tuple[float, float]
+    kappa: float | None
+    kappa_ci95: tuple[float, float] | None
+    categories: list[str]
+    weights: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["agreement_ci95"] = list(self.agreement_ci95)
+        d["kappa_ci95"] = None if self.kappa_ci95 is None else list(self.kappa_ci95)
+        return d
+
+
+def agreement_from_comparisons(
+    comps: pd.DataFrame,
+    *,
+    categories: Sequence[str] | None = None,
+    weights: Weights = None,
+    symmetric: bool = False,
+    n_boot: int = 1000,
+    seed: int = 0,
+    what: str = "these raters",
+) -> AgreementResult:
+    """Percent agreement and Cohen's kappa over pooled comparisons, CIs from an item-level bootstrap.
+    ``symmetric`` (a group against itself): the confusion matrix is symmetrized, since a pair has no
+    side."""
+    if comps.empty:
+        raise MetricUndefinedError(f"agreement needs at least one item rated by both sides; {what} share 0 items")
+    cats = list(categories) if categories is not None else sorted(set(comps["vote_a"]) | set(comps["vote_b"]), key=str)
+    k = len(cats)
+    index = {c: i for i, c in enumerate(cats)}
+    item_codes, items = pd.factorize(comps["item_id"], sort=True)
+    cell = comps["vote_a"].map(index).to_numpy() * k + comps["vote_b"].map(index).to_numpy()
+    per_item = np.zeros((len(items), k * k))
+    np.add.at(per_item, (item_codes, cell), 1.0)
+    agree_cells = [i * k + i for i in range(k)]
+
+    def agreement_stat(sums: F64) -> F64:
+        return np.asarray(sums[:, agree_cells].sum(axis=1) / sums.sum(axis=1), dtype=np.float64)
+
+    def kappa_stat(sums: F64) -> F64:
+        conf = sums.reshape(-1, k, k)
+        if symmetric:
+            conf = (conf + np.transpose(conf, (0, 2, 1))) / 2
+        return kappa_from_confusion(conf, weights=weights)
+
+    agree, agree_ci = bootstrap_statistic(per_item, agreement_stat, n_boot=n_boot, seed=seed)
+    kappa: float | None = None
+    kappa_ci: tuple[float, float] | None = None
+    if k >= 2:
+        kappa, kappa_ci = bootstrap_statistic(per_item, kappa_stat, n_boot=n_boot, seed=seed)
+        if not np.isfinite(kappa):
+            kappa, kappa_ci = None, None
+    return AgreementResult(
+        n=len(comps), n_items=len(items), agreement=agree, agreement_ci95=agree_ci, kappa=kappa,
+        kappa_ci95=kappa_ci, categories=[str(c) for c in cats], weights=weights,
+    )
+
+
+def agreement(
+    labels: pd.DataFrame,
+    a: str | Sequence[str],
+    b: str | Sequence[str],
+    *,
+    ties: bool = True,
+    majority_b: bool = False,
+    weights: Weights = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> AgreementResult:
+    """Agreement of side ``a`` with side ``b`` (selectors as in :func:`analysis.frames.select_raters`)."""
+    comps = comparisons(labels, a, b, ties=ties, majority_b=majority_b)
+    same = not majority_b and set(select_raters(labels, a)) == set(select_raters(labels, b))
+    categories = _categories(labels, ties=ties) if weights is None else _ordered_categories(labels)
+    present = set(comps["vote_a"]) | set(comps["vote_b"])
+    categories = [c for c in categories if c in present] or sorted(present, key=str)
+    return agreement_from_comparisons(
+        comps, categories=categories, weights=weights, symmetric=same, n_boot=n_boot, seed=seed,
+        what=f"{a!r} and {b!r}",
+    )
+
+
+def _categories(labels: pd.DataFrame, *, ties: bool) -> list[str]:
+    v = votes(labels, ties=ties)
+    if set(v["vote"]) <= {"A", "B", "tie"}:
+        return ["A", "B", "tie"] if ties else ["A", "B"]
+    return _ordered_categories(labels)
+
+
+def _ordered_categories(labels: pd.DataFrame) -> list[str]:
+    v = votes(labels, ties=True)
+    order = v.drop_duplicates("vote").sort_values("vote_num")
+    return [str(x) for x in order["vote"]]

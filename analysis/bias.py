@@ -1,0 +1,206 @@
+"""Biases of any rater, human or judge, so a judge's figure can stand next to the humans':
+position (first-shown answer), swap consistency, length, self-preference, leniency."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import MetricUndefinedError
+from analysis.frames import TIES, select_raters, submitted, votes
+from analysis.resampling import bootstrap_statistic
+
+
+def _ratio(sums: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(sums[:, 0] / sums[:, 1], dtype=float)
+
+
+def _rate_with_ci(item_ids: pd.Series, hits: np.ndarray, *, n_boot: int, seed: int) -> tuple[float, list[float], int]:
+    frame = pd.DataFrame({"item": item_ids.to_numpy(), "hit": hits.astype(float), "one": 1.0})
+    per_item = frame.groupby("item")[["hit", "one"]].sum().to_numpy()
+    value, ci = bootstrap_statistic(per_item, _ratio, n_boot=n_boot, seed=seed)
+    return value, list(ci), len(per_item)
+
+
+def position_bias(labels: pd.DataFrame, raters: str | Sequence[str], *, n_boot: int = 1000, seed: int = 0) -> list[dict[str, object]]:
+    """Per rater: P(the first-shown answer is chosen) among decisive (A/B) labels, with CI; the tie
+    rate; and P(A) under each presented order. 0.5 is no position bias."""
+    sub = submitted(labels)
+    out = []
+    for name in select_raters(labels, raters):
+        mine = sub[(sub["annotator"] == name) & sub["value"].isin(["A", "B", *TIES])]
+        decisive = mine[mine["value"].isin(["A", "B"])]
+        if decisive.empty:
+            continue
+        first = ((decisive["presented_order"] == "ab") & (decisive["value"] == "A")) | (
+            (decisive["presented_order"] == "ba") & (decisive["value"] == "B")
+        )
+        value, ci, n_items = _rate_with_ci(decisive["item_id"], first.to_numpy(), n_boot=n_boot, seed=seed)
+        by_order = {
+            order: float((grp["value"] == "A").mean()) for order, grp in decisive.groupby("presented_order")
+        }
+        out.append({
+            "annotator": name, "kind": str(mine["kind"].iloc[0]), "p_first": value, "p_first_ci95": ci,
+            "n": len(decisive), "n_items": n_items, "tie_rate": float(mine["value"].isin(TIES).mean()),
+            "p_a_when_ab": by_order.get("ab"), "p_a_when_ba": by_order.get("ba"),
+        })
+    return out
+
+
+def swap_consistency(labels: pd.DataFrame, raters: str | Sequence[str]) -> list[dict[str, object]]:
+    """Per rater labeled in both orders: the share of items with the same A/B-frame verdict in both
+    orders (consistency), and the share where it chose the same *position* both times (flip rate)."""
+    sub = submitted(labels)
+    out = []
+    for name in select_raters(labels, raters):
+        mine = sub[sub["annotator"] == name]
+        rep = mine["replicate"] if "replicate" in mine.columns else 0
+        both = mine.assign(replicate=rep).pivot_table(
+            index=["item_id", "replicate"], columns="presented_order", values="value", aggfunc="first"
+        )
+        if "ab" not in both.columns or "ba" not in both.columns:
+            continue
+        both = both.dropna(subset=["ab", "ba"])
+        if both.empty:
+            continue
+        ab = both["ab"].replace({"bothbad": "tie"})
+        ba = both["ba"].replace({"bothbad": "tie"})
+        flips = ((ab == "A") & (ba == "B")) | ((ab == "B") & (ba == "A"))
+        out.append({
+            "annotator": name, "n_items": len(both), "consistency": float((ab == ba).mean()),
+            "flip_rate": float(flips.mean()),
+        })
+    return out
+
+
+def length_bias(
+    labels: pd.DataFrame, items: pd.DataFrame, raters: str | Sequence[str], *, threshold: float = 0.2,
+    n_boot: int = 1000, seed: int = 0,
+) -> list[dict[str, object]]:
+    """Per rater: P(the longer answer is chosen) among decisive votes on pairs whose lengths differ by
+    more than ``threshold`` (relative to the longer); and the slope of a logistic fit of
+    P(choose A) on log(len_a / len_b) over all decisive votes (0 = no length effect)."""
+    if not {"len_a", "len_b"} <= set(items.columns):
+        raise MetricUndefinedError("length bias needs item lengths (len_a, len_b) in the items frame")
+    lengths = items.set_index("item_id")[["len_a", "len_b"]]
+    v = votes(labels, ties=True)
+    out = []
+    for name in select_raters(labels, raters):
+        mine = v[(v["annotator"] == name) & v["vote"].isin(["A", "B"])].join(lengths, on="item_id")
+        mine = mine[(mine["len_a"] > 0) & (mine["len_b"] > 0)]
+        if mine.empty:
+            continue
+        rel = (mine["len_a"] - mine["len_b"]).abs() / np.maximum(mine["len_a"], mine["len_b"])
+        differ = mine[rel > threshold]
+        longer_chosen = ((differ["len_a"] > differ["len_b"]) & (differ["vote"] == "A")) | (
+            (differ["len_b"] > differ["len_a"]) & (differ["vote"] == "B")
+        )
+        row: dict[str, object] = {"annotator": name, "kind": str(mine["kind"].iloc[0]), "n_differ": len(differ)}
+        if len(differ):
+            value, ci, _ = _rate_with_ci(differ["item_id"], longer_chosen.to_numpy(), n_boot=n_boot, seed=seed)
+            row.update(p_longer=value, p_longer_ci95=ci)
+        else:
+            row.update(p_longer=None, p_longer_ci95=None)
+        x = np.log(mine["len_a"].to_numpy(float) / mine["len_b"].to_numpy(float))
+        y = (mine["vote"] == "A").to_numpy(float)
+        row["logit_slope"] = logistic_slope(x, y)
+        out.append(row)
+    return out
+
+
+def logistic_slope(x: np.ndarray, y: np.ndarray, *, iters: int = 50) -> float | None:
+    """Slope b1 of P(y=1) = sigmoid(b0 + b1 x), by Newton-Raphson with a tiny ridge (finite under
+    separation). None when x has no spread or y a single class."""
+    if x.size < 3 or np.ptp(x) == 0 or y.min() == y.max():
+        return None
+    design = np.column_stack([np.ones_like(x), x])
+    beta = np.zeros(2)
+    ridge = 1e-6 * np.eye(2)
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-(design @ beta)))
+        grad = design.T @ (y - p) - ridge @ beta
+        hess = (design * (p * (1 - p))[:, None]).T @ design + ridge
+        step = np.linalg.solve(hess, grad)
+        beta += step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return float(beta[1])
+
+
+def win_rate_matrix(labels: pd.DataFrame, items: pd.DataFrame, raters: str | Sequence[str]) -> pd.DataFrame:
+    """raters x generator models: the share of that model's comparisons it won in the rater's votes
+    (a tie counts half)."""
+    if not {"model_a", "model_b"} <= set(items.columns):
+        raise MetricUndefinedError("win rates need model_a and model_b in the items frame")
+    models = items.set_index("item_id")[["model_a", "model_b"]]
+    v = votes(labels, ties=True)
+    v = v[v["annotator"].isin(select_raters(labels, raters))].join(models, on="item_id").dropna(subset=["model_a", "model_b"])
+    score_a = v["vote"].map({"A": 1.0, "B": 0.0, "tie": 0.5})
+    long = pd.concat([
+        pd.DataFrame({"annotator": v["annotator"], "model": v["model_a"], "win": score_a}),
+        pd.DataFrame({"annotator": v["annotator"], "model": v["model_b"], "win": 1 - score_a}),
+    ]).dropna()
+    return long.groupby(["annotator", "model"])["win"].mean().unstack("model")
+
+
+def self_preference(
+    labels: pd.DataFrame, items: pd.DataFrame, judge_models: dict[str, str], humans: str | Sequence[str] = "kind:human"
+) -> list[dict[str, object]]:
+    """For each judge whose model family (``judge_models[judge]``) matches a generator model by name:
+    the judge's win rate for its own family minus the humans' win rate for it (> 0: self-preference)."""
+    human_names = select_raters(labels, humans)
+    matrix = win_rate_matrix(labels, items, [*human_names, *judge_models])
+    pooled = _pooled_win_rates(labels, items, human_names)
+    out = []
+    for judge, family in judge_models.items():
+        if judge not in matrix.index:
+            continue
+        own = [m for m in matrix.columns if family and family.lower() in str(m).lower()]
+        for model in own:
+            judge_rate = matrix.loc[judge, model]
+            human_rate = pooled.get(model)
+            if pd.isna(judge_rate) or human_rate is None:
+                continue
+            out.append({"judge": judge, "family": family, "model": model, "judge_win_rate": float(judge_rate),
+                        "human_win_rate": float(human_rate), "self_preference": float(judge_rate - human_rate)})
+    return out
+
+
+def _pooled_win_rates(labels: pd.DataFrame, items: pd.DataFrame, humans: list[str]) -> dict[str, float]:
+    sub = labels[labels["annotator"].isin(humans)].assign(annotator="humans", kind="human")
+    if sub.empty:
+        return {}
+    m = win_rate_matrix(sub, items, "humans")
+    return {str(k): float(x) for k, x in m.loc["humans"].dropna().items()}
+
+
+def leniency(labels: pd.DataFrame, judges: str | Sequence[str], humans: str | Sequence[str] = "kind:human") -> list[dict[str, object]]:
+    """Single-answer scores: judge mean minus human mean on shared items, and the difference in the
+    share of scores above the scale's midpoint. Pairwise: the difference in tie rate."""
+    v = votes(labels, ties=True)
+    human_names = select_raters(labels, humans)
+    hv = v[v["annotator"].isin(human_names)]
+    pairwise = set(v["vote"]) <= {"A", "B", "tie"}
+    out = []
+    for judge in select_raters(labels, judges):
+        jv = v[v["annotator"] == judge]
+        shared = set(jv["item_id"]) & set(hv["item_id"])
+        if not shared:
+            continue
+        j = jv[jv["item_id"].isin(shared)]
+        h = hv[hv["item_id"].isin(shared)]
+        if pairwise:
+            out.append({"judge": judge, "n_items": len(shared),
+                        "tie_rate_diff": float((j["vote"] == "tie").mean() - (h["vote"] == "tie").mean())})
+            continue
+        mid = (v["vote_num"].min() + v["vote_num"].max()) / 2
+        h_item = h.groupby("item_id")["vote_num"].mean()
+        out.append({
+            "judge": judge, "n_items": len(shared),
+            "mean_diff": float(j.set_index("item_id")["vote_num"].mean() - h_item.mean()),
+            "positive_rate_diff": float((j["vote_num"] > mid).mean() - (h["vote_num"] > mid).mean()),
+        })
+    return out

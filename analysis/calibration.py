@@ -1,0 +1,66 @@
+"""Calibration of a rater's stated confidence against a reference (the human majority): ECE, Brier
+score, a reliability curve, and a risk-coverage table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import MetricUndefinedError
+
+
+def confidence_of(row: pd.Series, *, max_confidence: float = 5.0) -> float | None:
+    """The probability a label puts on its own verdict: from ``probabilities`` (logprob judges) when
+    present, else ``confidence`` scaled to [0, 1] (a 1-5 human confidence becomes 0, .25, ..., 1)."""
+    probs = row.get("probabilities")
+    if isinstance(probs, dict) and row["value"] in probs:
+        total = sum(float(x) for x in probs.values() if x is not None)
+        return float(probs[row["value"]]) / total if total > 0 else None
+    conf = row.get("confidence")
+    if conf is None or pd.isna(conf):
+        return None
+    conf = float(conf)
+    return conf if conf <= 1.0 else (conf - 1) / (max_confidence - 1)
+
+
+def calibration(confidence: np.ndarray, correct: np.ndarray, *, bins: int = 10) -> dict[str, Any]:
+    """ECE (equal-width bins), Brier score, the reliability curve and the risk-coverage table."""
+    c = np.asarray(confidence, dtype=float)
+    y = np.asarray(correct, dtype=float)
+    if c.size == 0:
+        raise MetricUndefinedError("calibration needs labels with a confidence or probabilities; got 0")
+    if np.any((c < 0) | (c > 1)):
+        raise MetricUndefinedError("confidences must lie in [0, 1]")
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(c, edges[1:-1]), 0, bins - 1)
+    curve = []
+    ece = 0.0
+    for b in range(bins):
+        mask = which == b
+        if not mask.any():
+            continue
+        conf_b, acc_b = float(c[mask].mean()), float(y[mask].mean())
+        ece += mask.mean() * abs(conf_b - acc_b)
+        curve.append({"bin": b, "confidence": conf_b, "accuracy": acc_b, "n": int(mask.sum())})
+    order = np.argsort(-c, kind="stable")
+    coverage = []
+    for share in np.linspace(0.1, 1.0, 10):
+        k = max(1, int(round(share * c.size)))
+        coverage.append({"coverage": float(share), "accuracy": float(y[order[:k]].mean()), "n": k})
+    return {"n": int(c.size), "ece": float(ece), "brier": float(np.mean((c - y) ** 2)), "accuracy": float(y.mean()),
+            "curve": curve, "risk_coverage": coverage}
+
+
+def rater_calibration(labels: pd.DataFrame, rater: str, reference: pd.Series, *, bins: int = 10) -> dict[str, Any]:
+    """Calibration of one rater's submitted labels against ``reference`` (item_id -> vote)."""
+    mine = labels[(labels["annotator"] == rater) & (labels["status"] == "submitted")]
+    mine = mine[mine["item_id"].isin(reference.index)]
+    conf = mine.apply(confidence_of, axis=1) if not mine.empty else pd.Series(dtype=float)
+    keep = conf.notna()
+    if not keep.any():
+        raise MetricUndefinedError(f"{rater!r} has no labels with a confidence or probabilities on reference items")
+    ref = reference.loc[mine.loc[keep, "item_id"]].to_numpy()
+    value = mine.loc[keep, "value"].replace({"bothbad": "tie"}).to_numpy()
+    return calibration(conf[keep].to_numpy(float), (value == ref).astype(float), bins=bins)

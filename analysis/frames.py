@@ -1,0 +1,139 @@
+"""The column contract between annotation (which reads the database) and analysis (pure functions).
+
+``labels``: one row per label. Required columns: ``item_id, annotator, kind, status, value,
+value_num, presented_order``; optional: ``replicate, confidence, probabilities, rationale,
+duration_ms, judge_model, created_at``.
+``items``: one row per item. Required: ``item_id``; optional: ``model_a, model_b, category,
+len_a, len_b, prompt, gold_value`` and any metadata key as a column.
+
+Pairwise values are in the item's A/B frame: ``A``, ``B``, ``tie``, ``bothbad``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import ArgumentError, MetricUndefinedError
+
+LABEL_REQUIRED = ("item_id", "annotator", "kind", "status", "value", "value_num", "presented_order")
+PAIRWISE_VALUES = ("A", "B", "tie", "bothbad")
+TIES = ("tie", "bothbad")
+
+
+def check_labels(labels: pd.DataFrame) -> None:
+    missing = [c for c in LABEL_REQUIRED if c not in labels.columns]
+    if missing:
+        raise ArgumentError(f"the labels frame lacks columns {missing}; it needs {list(LABEL_REQUIRED)}")
+
+
+def is_pairwise(labels: pd.DataFrame) -> bool:
+    values = labels.loc[labels["status"] == "submitted", "value"].dropna().unique()
+    return len(values) > 0 and set(values) <= set(PAIRWISE_VALUES)
+
+
+def submitted(labels: pd.DataFrame) -> pd.DataFrame:
+    check_labels(labels)
+    return labels[labels["status"] == "submitted"]
+
+
+def select_raters(labels: pd.DataFrame, selector: str | Sequence[str]) -> list[str]:
+    """Annotator names matching a selector: ``name:GLOB``, ``kind:human``, ``kind:llm_judge``, a plain
+    name, or a list of those. Raises when nothing matches."""
+    selectors = [selector] if isinstance(selector, str) else list(selector)
+    names = sorted(labels["annotator"].unique())
+    kinds = labels.drop_duplicates("annotator").set_index("annotator")["kind"].to_dict()
+    chosen: list[str] = []
+    for sel in selectors:
+        if sel.startswith("kind:"):
+            kind = sel.removeprefix("kind:")
+            if kind not in ("human", "llm_judge"):
+                raise ArgumentError(f"selector {sel!r}: kind must be 'human' or 'llm_judge'")
+            found = [n for n in names if kinds[n] == kind]
+        else:
+            pattern = sel.removeprefix("name:")
+            found = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        if not found:
+            raise MetricUndefinedError(
+                f"selector {sel!r} matches no annotator with labels; annotators are {names[:20]}"
+            )
+        chosen.extend(n for n in found if n not in chosen)
+    return chosen
+
+
+def votes(labels: pd.DataFrame, *, ties: bool = True) -> pd.DataFrame:
+    """One vote per (item, annotator): ``item_id, annotator, kind, vote`` (+ ``vote_num``).
+
+    A rater with several labels on one item (both presented orders, or replicates) gets one vote: the
+    common value when they agree; for pairwise labels that disagree, ``tie`` (an inconsistent verdict,
+    as MT-Bench counts it); for scores, the median. ``ties=True`` maps ``bothbad`` to ``tie`` (the tie
+    class); ``ties=False`` drops tie votes.
+    """
+    sub = submitted(labels)
+    if sub.empty:
+        return pd.DataFrame(columns=["item_id", "annotator", "kind", "vote", "vote_num"])
+    pairwise = is_pairwise(sub)
+    if not sub.duplicated(["item_id", "annotator"]).any():
+        # already one label per (item, rater): no collapsing needed
+        fast = pd.DataFrame({"item_id": sub["item_id"].to_numpy(), "annotator": sub["annotator"].to_numpy(),
+                             "kind": sub["kind"].to_numpy(), "vote": sub["value"].to_numpy(),
+                             "vote_num": sub["value_num"].to_numpy(dtype=float)})
+        if pairwise:
+            fast["vote"] = fast["vote"].replace({"bothbad": "tie"})
+            fast["vote_num"] = fast["vote"].map({"A": 1.0, "B": 0.0, "tie": 0.5})
+            if not ties:
+                fast = fast[fast["vote"] != "tie"]
+        return fast.sort_values(["item_id", "annotator"]).reset_index(drop=True)
+    grouped = sub.groupby(["item_id", "annotator"], sort=True)
+    first = grouped.agg(kind=("kind", "first"), n=("value", "size"), nunique=("value", "nunique"),
+                        value=("value", "first"), median=("value_num", "median")).reset_index()
+    if pairwise:
+        vote = np.where(first["nunique"] > 1, "tie", first["value"].to_numpy())
+        vote = np.where(np.isin(vote, TIES), "tie", vote)
+        num = pd.Series(vote).map({"A": 1.0, "B": 0.0, "tie": 0.5}).to_numpy()
+    else:
+        num = first["median"].to_numpy(dtype=float)
+        vote = np.where(first["nunique"] > 1, pd.Series(num).map(_fmt_num).to_numpy(), first["value"].to_numpy())
+    out = pd.DataFrame({"item_id": first["item_id"], "annotator": first["annotator"], "kind": first["kind"],
+                        "vote": vote, "vote_num": num})
+    if pairwise and not ties:
+        out = out[out["vote"] != "tie"]
+    return out.reset_index(drop=True)
+
+
+def collapse(labels: pd.DataFrame) -> pd.DataFrame:
+    """A labels frame with one submitted row per (item, rater), holding that rater's vote (see
+    :func:`votes`), so that repeated metric calls skip the collapsing step."""
+    v = votes(labels, ties=True)
+    return pd.DataFrame({
+        "item_id": v["item_id"], "annotator": v["annotator"], "kind": v["kind"], "status": "submitted",
+        "value": v["vote"], "value_num": v["vote_num"], "presented_order": "ab",
+    })
+
+
+def _fmt_num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def majority(votes_frame: pd.DataFrame, raters: Sequence[str], *, exclude: str | None = None) -> pd.Series:
+    """Per item, the strict plurality vote of ``raters`` (minus ``exclude``); items whose top count is
+    shared have no majority and are left out."""
+    pool = votes_frame[votes_frame["annotator"].isin([r for r in raters if r != exclude])]
+    if pool.empty:
+        return pd.Series(dtype=object, name="vote")
+    counts = pool.groupby(["item_id", "vote"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["item_id", "n"], ascending=[True, False])
+    top = counts.groupby("item_id").head(2)
+    best = top.groupby("item_id")["n"].agg(["first", "size", lambda s: s.iloc[-1]])
+    best.columns = ["first", "k", "second"]
+    clear = best[(best["k"] == 1) | (best["first"] > best["second"])].index
+    winner = counts.groupby("item_id").head(1).set_index("item_id")["vote"]
+    return winner.loc[winner.index.isin(clear)].rename("vote")
+
+
+def wide(votes_frame: pd.DataFrame) -> pd.DataFrame:
+    """items x annotators table of votes (NaN where a rater did not vote)."""
+    return votes_frame.pivot(index="item_id", columns="annotator", values="vote")
