@@ -20,7 +20,7 @@ from scipy import stats
 
 from analysis.errors import MetricUndefinedError, bad_argument
 from analysis.frames import majority, select_raters, votes
-from analysis.resampling import bootstrap_statistic
+from analysis.resampling import Resampler, bootstrap_many
 
 Weights = Literal["linear", "quadratic"] | None
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
@@ -47,7 +47,9 @@ def kappa_from_confusion(confusion: ArrayLike, *, weights: Weights = None) -> F6
     k = c.shape[-1]
     w = _disagreement_weights(k, weights)
     n = c.sum(axis=(-2, -1))
-    expected = c.sum(axis=-1)[..., :, None] * c.sum(axis=-2)[..., None, :] / np.where(n == 0, np.nan, n)[..., None, None]
+    expected = (
+        c.sum(axis=-1)[..., :, None] * c.sum(axis=-2)[..., None, :] / np.where(n == 0, np.nan, n)[..., None, None]
+    )
     observed_d = (w * c).sum(axis=(-2, -1))
     expected_d = (w * expected).sum(axis=(-2, -1))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -62,12 +64,16 @@ def confusion(a: ArrayLike, b: ArrayLike, categories: Sequence[object]) -> F64:
     return out
 
 
-def cohen_kappa(a: ArrayLike, b: ArrayLike, *, categories: Sequence[object] | None = None, weights: Weights = None) -> float:
+def cohen_kappa(
+    a: ArrayLike, b: ArrayLike, *, categories: Sequence[object] | None = None, weights: Weights = None
+) -> float:
     """Cohen's kappa between two aligned label arrays. ``categories`` fixes the order (needed for
     weighted kappa on an ordinal scale; default: sorted union)."""
     a_arr, b_arr = np.asarray(a), np.asarray(b)
     if a_arr.shape != b_arr.shape or a_arr.ndim != 1:
-        raise MetricUndefinedError(f"cohen_kappa needs two 1-D arrays of equal length, got {a_arr.shape} and {b_arr.shape}")
+        raise MetricUndefinedError(
+            f"cohen_kappa needs two 1-D arrays of equal length, got {a_arr.shape} and {b_arr.shape}"
+        )
     if a_arr.size == 0:
         raise MetricUndefinedError("cohen_kappa needs at least one item rated by both raters; got 0")
     cats = list(categories) if categories is not None else sorted(set(a_arr.tolist()) | set(b_arr.tolist()))
@@ -205,9 +211,15 @@ def comparisons(
     ``ties=False`` drops a comparison when either vote is a tie (or both-bad).
     Columns: ``item_id, rater_a, rater_b, vote_a, vote_b, num_a, num_b``.
     """
-    v = votes(labels, ties=True)
-    raters_a = select_raters(labels, a)
-    raters_b = select_raters(labels, b)
+    return comparisons_from_votes(
+        votes(labels, ties=True), select_raters(labels, a), select_raters(labels, b), ties=ties, majority_b=majority_b
+    )
+
+
+def comparisons_from_votes(
+    v: pd.DataFrame, raters_a: list[str], raters_b: list[str], *, ties: bool = True, majority_b: bool = False
+) -> pd.DataFrame:
+    """:func:`comparisons` on an already collapsed votes frame (``analysis.frames.votes``)."""
     left = v[v["annotator"].isin(raters_a)]
     if majority_b:
         parts = []
@@ -224,7 +236,11 @@ def comparisons(
         pairs = left.merge(right, on="item_id", suffixes=("_a", "_b"))
         pairs = pairs[pairs["annotator_a"] != pairs["annotator_b"]]
         both = set(raters_a) & set(raters_b)
-        dup = pairs["annotator_a"].isin(both) & pairs["annotator_b"].isin(both) & (pairs["annotator_a"] > pairs["annotator_b"])
+        dup = (
+            pairs["annotator_a"].isin(both)
+            & pairs["annotator_b"].isin(both)
+            & (pairs["annotator_a"] > pairs["annotator_b"])
+        )
         pairs = pairs[~dup].rename(columns={"annotator_a": "rater_a", "annotator_b": "rater_b"})
     if not ties:
         pairs = pairs[(pairs["vote_a"] != "tie") & (pairs["vote_b"] != "tie")]
@@ -240,7 +256,8 @@ def _empty_comparisons() -> pd.DataFrame:
 
 
 def _value_numbers(v: pd.DataFrame) -> dict[object, float]:
-    return dict(zip(v["vote"], v["vote_num"], strict=False))
+    first = v.drop_duplicates("vote")
+    return dict(zip(first["vote"], first["vote_num"], strict=True))
 
 
 @dataclass
@@ -270,6 +287,7 @@ def agreement_from_comparisons(
     n_boot: int = 1000,
     seed: int = 0,
     what: str = "these raters",
+    resampler: Resampler | None = None,
 ) -> AgreementResult:
     """Percent agreement and Cohen's kappa over pooled comparisons, CIs from an item-level bootstrap.
     ``symmetric`` (a group against itself): the confusion matrix is symmetrized, since a pair has no
@@ -294,16 +312,22 @@ def agreement_from_comparisons(
             conf = (conf + np.transpose(conf, (0, 2, 1))) / 2
         return kappa_from_confusion(conf, weights=weights)
 
-    agree, agree_ci = bootstrap_statistic(per_item, agreement_stat, n_boot=n_boot, seed=seed)
-    kappa: float | None = None
-    kappa_ci: tuple[float, float] | None = None
-    if k >= 2:
-        kappa, kappa_ci = bootstrap_statistic(per_item, kappa_stat, n_boot=n_boot, seed=seed)
-        if not np.isfinite(kappa):
-            kappa, kappa_ci = None, None
+    (agree, agree_ci), (kappa_value, kappa_ci_value) = bootstrap_many(
+        per_item, [agreement_stat, kappa_stat], n_boot=n_boot, seed=seed, resampler=resampler, item_ids=items
+    )
+    kappa: float | None = kappa_value
+    kappa_ci: tuple[float, float] | None = kappa_ci_value
+    if k < 2 or not np.isfinite(kappa_value):
+        kappa, kappa_ci = None, None
     return AgreementResult(
-        n=len(comps), n_items=len(items), agreement=agree, agreement_ci95=agree_ci, kappa=kappa,
-        kappa_ci95=kappa_ci, categories=[str(c) for c in cats], weights=weights,
+        n=len(comps),
+        n_items=len(items),
+        agreement=agree,
+        agreement_ci95=agree_ci,
+        kappa=kappa,
+        kappa_ci95=kappa_ci,
+        categories=[str(c) for c in cats],
+        weights=weights,
     )
 
 
@@ -317,27 +341,28 @@ def agreement(
     weights: Weights = None,
     n_boot: int = 1000,
     seed: int = 0,
+    resampler: Resampler | None = None,
 ) -> AgreementResult:
     """Agreement of side ``a`` with side ``b`` (selectors as in :func:`analysis.frames.select_raters`)."""
-    comps = comparisons(labels, a, b, ties=ties, majority_b=majority_b)
-    same = not majority_b and set(select_raters(labels, a)) == set(select_raters(labels, b))
-    categories = _categories(labels, ties=ties) if weights is None else _ordered_categories(labels)
+    v = votes(labels, ties=True)
+    raters_a, raters_b = select_raters(labels, a), select_raters(labels, b)
+    comps = comparisons_from_votes(v, raters_a, raters_b, ties=ties, majority_b=majority_b)
+    same = not majority_b and set(raters_a) == set(raters_b)
+    order = v.drop_duplicates("vote").sort_values("vote_num")
+    ordered = [str(x) for x in order["vote"]]
+    if weights is None and set(ordered) <= {"A", "B", "tie"}:
+        categories = ["A", "B", "tie"] if ties else ["A", "B"]
+    else:
+        categories = ordered
     present = set(comps["vote_a"]) | set(comps["vote_b"])
     categories = [c for c in categories if c in present] or sorted(present, key=str)
     return agreement_from_comparisons(
-        comps, categories=categories, weights=weights, symmetric=same, n_boot=n_boot, seed=seed,
+        comps,
+        categories=categories,
+        weights=weights,
+        symmetric=same,
+        n_boot=n_boot,
+        seed=seed,
         what=f"{a!r} and {b!r}",
+        resampler=resampler,
     )
-
-
-def _categories(labels: pd.DataFrame, *, ties: bool) -> list[str]:
-    v = votes(labels, ties=ties)
-    if set(v["vote"]) <= {"A", "B", "tie"}:
-        return ["A", "B", "tie"] if ties else ["A", "B"]
-    return _ordered_categories(labels)
-
-
-def _ordered_categories(labels: pd.DataFrame) -> list[str]:
-    v = votes(labels, ties=True)
-    order = v.drop_duplicates("vote").sort_values("vote_num")
-    return [str(x) for x in order["vote"]]

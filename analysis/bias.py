@@ -4,13 +4,14 @@ position (first-shown answer), swap consistency, length, self-preference, lenien
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis.errors import MetricUndefinedError
 from analysis.frames import TIES, select_raters, submitted, votes
-from analysis.resampling import bootstrap_statistic
+from analysis.resampling import Resampler, bootstrap_statistic
 
 
 def _ratio(sums: np.ndarray) -> np.ndarray:
@@ -18,14 +19,25 @@ def _ratio(sums: np.ndarray) -> np.ndarray:
         return np.asarray(sums[:, 0] / sums[:, 1], dtype=float)
 
 
-def _rate_with_ci(item_ids: pd.Series, hits: np.ndarray, *, n_boot: int, seed: int) -> tuple[float, list[float], int]:
+def _rate_with_ci(
+    item_ids: pd.Series, hits: np.ndarray, *, n_boot: int, seed: int, resampler: Resampler | None = None
+) -> tuple[float, list[float], int]:
     frame = pd.DataFrame({"item": item_ids.to_numpy(), "hit": hits.astype(float), "one": 1.0})
-    per_item = frame.groupby("item")[["hit", "one"]].sum().to_numpy()
-    value, ci = bootstrap_statistic(per_item, _ratio, n_boot=n_boot, seed=seed)
-    return value, list(ci), len(per_item)
+    grouped = frame.groupby("item")[["hit", "one"]].sum()
+    value, ci = bootstrap_statistic(
+        grouped.to_numpy(), _ratio, n_boot=n_boot, seed=seed, resampler=resampler, item_ids=grouped.index
+    )
+    return value, list(ci), len(grouped)
 
 
-def position_bias(labels: pd.DataFrame, raters: str | Sequence[str], *, n_boot: int = 1000, seed: int = 0) -> list[dict[str, object]]:
+def position_bias(
+    labels: pd.DataFrame,
+    raters: str | Sequence[str],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    resampler: Resampler | None = None,
+) -> list[dict[str, object]]:
     """Per rater: P(the first-shown answer is chosen) among decisive (A/B) labels, with CI; the tie
     rate; and P(A) under each presented order. 0.5 is no position bias."""
     sub = submitted(labels)
@@ -38,15 +50,23 @@ def position_bias(labels: pd.DataFrame, raters: str | Sequence[str], *, n_boot: 
         first = ((decisive["presented_order"] == "ab") & (decisive["value"] == "A")) | (
             (decisive["presented_order"] == "ba") & (decisive["value"] == "B")
         )
-        value, ci, n_items = _rate_with_ci(decisive["item_id"], first.to_numpy(), n_boot=n_boot, seed=seed)
-        by_order = {
-            order: float((grp["value"] == "A").mean()) for order, grp in decisive.groupby("presented_order")
-        }
-        out.append({
-            "annotator": name, "kind": str(mine["kind"].iloc[0]), "p_first": value, "p_first_ci95": ci,
-            "n": len(decisive), "n_items": n_items, "tie_rate": float(mine["value"].isin(TIES).mean()),
-            "p_a_when_ab": by_order.get("ab"), "p_a_when_ba": by_order.get("ba"),
-        })
+        value, ci, n_items = _rate_with_ci(
+            decisive["item_id"], first.to_numpy(), n_boot=n_boot, seed=seed, resampler=resampler
+        )
+        by_order = {order: float((grp["value"] == "A").mean()) for order, grp in decisive.groupby("presented_order")}
+        out.append(
+            {
+                "annotator": name,
+                "kind": str(mine["kind"].iloc[0]),
+                "p_first": value,
+                "p_first_ci95": ci,
+                "n": len(decisive),
+                "n_items": n_items,
+                "tie_rate": float(mine["value"].isin(TIES).mean()),
+                "p_a_when_ab": by_order.get("ab"),
+                "p_a_when_ba": by_order.get("ba"),
+            }
+        )
     return out
 
 
@@ -69,16 +89,26 @@ def swap_consistency(labels: pd.DataFrame, raters: str | Sequence[str]) -> list[
         ab = both["ab"].replace({"bothbad": "tie"})
         ba = both["ba"].replace({"bothbad": "tie"})
         flips = ((ab == "A") & (ba == "B")) | ((ab == "B") & (ba == "A"))
-        out.append({
-            "annotator": name, "n_items": len(both), "consistency": float((ab == ba).mean()),
-            "flip_rate": float(flips.mean()),
-        })
+        out.append(
+            {
+                "annotator": name,
+                "n_items": len(both),
+                "consistency": float((ab == ba).mean()),
+                "flip_rate": float(flips.mean()),
+            }
+        )
     return out
 
 
 def length_bias(
-    labels: pd.DataFrame, items: pd.DataFrame, raters: str | Sequence[str], *, threshold: float = 0.2,
-    n_boot: int = 1000, seed: int = 0,
+    labels: pd.DataFrame,
+    items: pd.DataFrame,
+    raters: str | Sequence[str],
+    *,
+    threshold: float = 0.2,
+    n_boot: int = 1000,
+    seed: int = 0,
+    resampler: Resampler | None = None,
 ) -> list[dict[str, object]]:
     """Per rater: P(the longer answer is chosen) among decisive votes on pairs whose lengths differ by
     more than ``threshold`` (relative to the longer); and the slope of a logistic fit of
@@ -93,14 +123,17 @@ def length_bias(
         mine = mine[(mine["len_a"] > 0) & (mine["len_b"] > 0)]
         if mine.empty:
             continue
-        rel = (mine["len_a"] - mine["len_b"]).abs() / np.maximum(mine["len_a"], mine["len_b"])
+        la, lb = mine["len_a"].to_numpy(dtype=float), mine["len_b"].to_numpy(dtype=float)
+        rel = np.abs(la - lb) / np.maximum(la, lb)
         differ = mine[rel > threshold]
         longer_chosen = ((differ["len_a"] > differ["len_b"]) & (differ["vote"] == "A")) | (
             (differ["len_b"] > differ["len_a"]) & (differ["vote"] == "B")
         )
         row: dict[str, object] = {"annotator": name, "kind": str(mine["kind"].iloc[0]), "n_differ": len(differ)}
         if len(differ):
-            value, ci, _ = _rate_with_ci(differ["item_id"], longer_chosen.to_numpy(), n_boot=n_boot, seed=seed)
+            value, ci, _ = _rate_with_ci(
+                differ["item_id"], longer_chosen.to_numpy(), n_boot=n_boot, seed=seed, resampler=resampler
+            )
             row.update(p_longer=value, p_longer_ci95=ci)
         else:
             row.update(p_longer=None, p_longer_ci95=None)
@@ -137,12 +170,18 @@ def win_rate_matrix(labels: pd.DataFrame, items: pd.DataFrame, raters: str | Seq
         raise MetricUndefinedError("win rates need model_a and model_b in the items frame")
     models = items.set_index("item_id")[["model_a", "model_b"]]
     v = votes(labels, ties=True)
-    v = v[v["annotator"].isin(select_raters(labels, raters))].join(models, on="item_id").dropna(subset=["model_a", "model_b"])
+    v = (
+        v[v["annotator"].isin(select_raters(labels, raters))]
+        .join(models, on="item_id")
+        .dropna(subset=["model_a", "model_b"])
+    )
     score_a = v["vote"].map({"A": 1.0, "B": 0.0, "tie": 0.5})
-    long = pd.concat([
-        pd.DataFrame({"annotator": v["annotator"], "model": v["model_a"], "win": score_a}),
-        pd.DataFrame({"annotator": v["annotator"], "model": v["model_b"], "win": 1 - score_a}),
-    ]).dropna()
+    long = pd.concat(
+        [
+            pd.DataFrame({"annotator": v["annotator"], "model": v["model_a"], "win": score_a}),
+            pd.DataFrame({"annotator": v["annotator"], "model": v["model_b"], "win": 1 - score_a}),
+        ]
+    ).dropna()
     return long.groupby(["annotator", "model"])["win"].mean().unstack("model")
 
 
@@ -154,18 +193,27 @@ def self_preference(
     human_names = select_raters(labels, humans)
     matrix = win_rate_matrix(labels, items, [*human_names, *judge_models])
     pooled = _pooled_win_rates(labels, items, human_names)
+    table: dict[Any, dict[Any, Any]] = matrix.to_dict(orient="index")
     out = []
     for judge, family in judge_models.items():
-        if judge not in matrix.index:
+        if judge not in table:
             continue
-        own = [m for m in matrix.columns if family and family.lower() in str(m).lower()]
+        own = [m for m in table[judge] if family and family.lower() in str(m).lower()]
         for model in own:
-            judge_rate = matrix.loc[judge, model]
-            human_rate = pooled.get(model)
-            if pd.isna(judge_rate) or human_rate is None:
+            judge_rate = float(table[judge][model])
+            human_rate = pooled.get(str(model))
+            if not np.isfinite(judge_rate) or human_rate is None:
                 continue
-            out.append({"judge": judge, "family": family, "model": model, "judge_win_rate": float(judge_rate),
-                        "human_win_rate": float(human_rate), "self_preference": float(judge_rate - human_rate)})
+            out.append(
+                {
+                    "judge": judge,
+                    "family": family,
+                    "model": model,
+                    "judge_win_rate": float(judge_rate),
+                    "human_win_rate": float(human_rate),
+                    "self_preference": float(judge_rate - human_rate),
+                }
+            )
     return out
 
 
@@ -174,10 +222,13 @@ def _pooled_win_rates(labels: pd.DataFrame, items: pd.DataFrame, humans: list[st
     if sub.empty:
         return {}
     m = win_rate_matrix(sub, items, "humans")
-    return {str(k): float(x) for k, x in m.loc["humans"].dropna().items()}
+    rates: dict[Any, Any] = m.to_dict(orient="index").get("humans", {})
+    return {str(k): float(x) for k, x in rates.items() if pd.notna(x)}
 
 
-def leniency(labels: pd.DataFrame, judges: str | Sequence[str], humans: str | Sequence[str] = "kind:human") -> list[dict[str, object]]:
+def leniency(
+    labels: pd.DataFrame, judges: str | Sequence[str], humans: str | Sequence[str] = "kind:human"
+) -> list[dict[str, object]]:
     """Single-answer scores: judge mean minus human mean on shared items, and the difference in the
     share of scores above the scale's midpoint. Pairwise: the difference in tie rate."""
     v = votes(labels, ties=True)
@@ -193,14 +244,22 @@ def leniency(labels: pd.DataFrame, judges: str | Sequence[str], humans: str | Se
         j = jv[jv["item_id"].isin(shared)]
         h = hv[hv["item_id"].isin(shared)]
         if pairwise:
-            out.append({"judge": judge, "n_items": len(shared),
-                        "tie_rate_diff": float((j["vote"] == "tie").mean() - (h["vote"] == "tie").mean())})
+            out.append(
+                {
+                    "judge": judge,
+                    "n_items": len(shared),
+                    "tie_rate_diff": float((j["vote"] == "tie").mean() - (h["vote"] == "tie").mean()),
+                }
+            )
             continue
         mid = (v["vote_num"].min() + v["vote_num"].max()) / 2
         h_item = h.groupby("item_id")["vote_num"].mean()
-        out.append({
-            "judge": judge, "n_items": len(shared),
-            "mean_diff": float(j.set_index("item_id")["vote_num"].mean() - h_item.mean()),
-            "positive_rate_diff": float((j["vote_num"] > mid).mean() - (h["vote_num"] > mid).mean()),
-        })
+        out.append(
+            {
+                "judge": judge,
+                "n_items": len(shared),
+                "mean_diff": float(j.set_index("item_id")["vote_num"].mean() - h_item.mean()),
+                "positive_rate_diff": float((j["vote_num"] > mid).mean() - (h["vote_num"] > mid).mean()),
+            }
+        )
     return out

@@ -25,6 +25,24 @@ def confidence_of(row: pd.Series, *, max_confidence: float = 5.0) -> float | Non
     return conf if conf <= 1.0 else (conf - 1) / (max_confidence - 1)
 
 
+def confidences(labels: pd.DataFrame, *, max_confidence: float = 5.0) -> pd.Series:
+    """:func:`confidence_of` for every row, vectorized over the ``confidence`` column; only rows that
+    carry a ``probabilities`` dict are read one by one."""
+    if labels.empty:
+        return pd.Series(dtype=float)
+    if "confidence" in labels.columns:
+        raw = pd.to_numeric(labels["confidence"], errors="coerce").to_numpy(dtype=float)
+        conf = np.where(raw <= 1.0, raw, (raw - 1) / (max_confidence - 1))
+    else:
+        conf = np.full(len(labels), np.nan)
+    out = pd.Series(conf, index=labels.index, dtype=float)
+    if "probabilities" in labels.columns:
+        has = labels["probabilities"].map(lambda p: isinstance(p, dict))
+        for idx in labels.index[has.to_numpy(dtype=bool)]:
+            out.loc[idx] = confidence_of(labels.loc[idx], max_confidence=max_confidence)
+    return out
+
+
 def calibration(confidence: np.ndarray, correct: np.ndarray, *, bins: int = 10) -> dict[str, Any]:
     """ECE (equal-width bins), Brier score, the reliability curve and the risk-coverage table."""
     c = np.asarray(confidence, dtype=float)
@@ -47,17 +65,23 @@ def calibration(confidence: np.ndarray, correct: np.ndarray, *, bins: int = 10) 
     order = np.argsort(-c, kind="stable")
     coverage = []
     for share in np.linspace(0.1, 1.0, 10):
-        k = max(1, int(round(share * c.size)))
+        k = max(1, round(share * c.size))
         coverage.append({"coverage": float(share), "accuracy": float(y[order[:k]].mean()), "n": k})
-    return {"n": int(c.size), "ece": float(ece), "brier": float(np.mean((c - y) ** 2)), "accuracy": float(y.mean()),
-            "curve": curve, "risk_coverage": coverage}
+    return {
+        "n": int(c.size),
+        "ece": float(ece),
+        "brier": float(np.mean((c - y) ** 2)),
+        "accuracy": float(y.mean()),
+        "curve": curve,
+        "risk_coverage": coverage,
+    }
 
 
 def rater_calibration(labels: pd.DataFrame, rater: str, reference: pd.Series, *, bins: int = 10) -> dict[str, Any]:
     """Calibration of one rater's submitted labels against ``reference`` (item_id -> vote)."""
     mine = labels[(labels["annotator"] == rater) & (labels["status"] == "submitted")]
     mine = mine[mine["item_id"].isin(reference.index)]
-    conf = mine.apply(confidence_of, axis=1) if not mine.empty else pd.Series(dtype=float)
+    conf = confidences(mine)
     keep = conf.notna()
     if not keep.any():
         raise MetricUndefinedError(f"{rater!r} has no labels with a confidence or probabilities on reference items")

@@ -14,13 +14,20 @@ from scipy import stats
 from analysis.agreement import agreement
 from analysis.errors import MetricUndefinedError, bad_argument
 from analysis.frames import select_raters, votes
+from analysis.resampling import Resampler
 
 DEFAULT_EPSILON = 0.2  # the paper's recommended margin for expert annotators (0.1 for crowd workers)
 MIN_ITEMS_PER_HUMAN = 30  # the paper's guidance: fewer items per annotator make the t-test fragile
 
 
 def human_ceiling(
-    labels: pd.DataFrame, humans: str | Sequence[str] = "kind:human", *, ties: bool = True, n_boot: int = 1000, seed: int = 0
+    labels: pd.DataFrame,
+    humans: str | Sequence[str] = "kind:human",
+    *,
+    ties: bool = True,
+    n_boot: int = 1000,
+    seed: int = 0,
+    resampler: Resampler | None = None,
 ) -> dict[str, object]:
     """Each human against the rest of the humans (pooled, leave-one-out): what one more human scores."""
     names = select_raters(labels, humans)
@@ -30,7 +37,7 @@ def human_ceiling(
     for name in names:
         others = [n for n in names if n != name]
         try:
-            res = agreement(labels, [name], others, ties=ties, n_boot=n_boot, seed=seed)
+            res = agreement(labels, [name], others, ties=ties, n_boot=n_boot, seed=seed, resampler=resampler)
         except MetricUndefinedError:
             continue
         rows.append({"annotator": name, **res.to_dict()})
@@ -143,9 +150,14 @@ def alt_test(
         res.rejected = bool(rejected)
     winning = float(np.mean([r.rejected for r in results]))
     return AltTestResult(
-        judge=judge, epsilon=epsilon, alpha=alpha, winning_rate=winning,
-        advantage_probability=float(np.mean([r.rho_judge for r in results])), passed=winning >= 0.5,
-        humans=results, warnings=warnings,
+        judge=judge,
+        epsilon=epsilon,
+        alpha=alpha,
+        winning_rate=winning,
+        advantage_probability=float(np.mean([r.rho_judge for r in results])),
+        passed=winning >= 0.5,
+        humans=results,
+        warnings=warnings,
     )
 
 
@@ -153,10 +165,7 @@ def _alignment(rater: pd.Series, others: pd.DataFrame, similarity: str) -> np.nd
     vals = others.to_numpy()
     present = others.notna().to_numpy()
     r = rater.to_numpy()[:, None]
-    if similarity == "accuracy":
-        sim = (vals == r).astype(float)
-    else:
-        sim = -np.abs(vals.astype(float) - r.astype(float))
+    sim = (vals == r).astype(float) if similarity == "accuracy" else -np.abs(vals.astype(float) - r.astype(float))
     sim = np.where(present, sim, 0.0)
     return np.asarray(sim.sum(axis=1) / present.sum(axis=1), dtype=float)
 

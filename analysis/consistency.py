@@ -14,16 +14,22 @@ from analysis.errors import MetricUndefinedError
 _WEAK_ORDERS = [r for r in itertools.product(range(3), repeat=3) if set(r) == set(range(max(r) + 1))]
 
 
-def _relation(vote: str) -> int:
-    """+1: first better, -1: second better, 0: equivalent."""
-    return {"A": 1, "B": -1, "tie": 0, "bothbad": 0}[vote]
-
-
 def _consistent(rel: dict[tuple[int, int], int]) -> bool:
-    for ranks in _WEAK_ORDERS:
-        if all(np.sign(ranks[j] - ranks[i]) == r for (i, j), r in rel.items()):
-            return True
-    return False
+    return any(all(np.sign(ranks[j] - ranks[i]) == r for (i, j), r in rel.items()) for ranks in _WEAK_ORDERS)
+
+
+def _lookup() -> tuple[np.ndarray, np.ndarray]:
+    """consistent[r_xy, r_yz, r_xz] and strict[...] for relations in {-1, 0, 1} (index r + 1)."""
+    consistent = np.zeros((3, 3, 3), dtype=bool)
+    strict = np.zeros((3, 3, 3), dtype=bool)
+    for r_xy, r_yz, r_xz in itertools.product((-1, 0, 1), repeat=3):
+        rel = {(0, 1): r_xy, (1, 2): r_yz, (0, 2): r_xz}
+        consistent[r_xy + 1, r_yz + 1, r_xz + 1] = _consistent(rel)
+        strict[r_xy + 1, r_yz + 1, r_xz + 1] = all(r != 0 for r in rel.values())
+    return consistent, strict
+
+
+_CONSISTENT, _STRICT = _lookup()
 
 
 def transitivity(preferences: pd.DataFrame) -> dict[str, object]:
@@ -31,37 +37,43 @@ def transitivity(preferences: pd.DataFrame) -> dict[str, object]:
 
     ``preferences``: one row per verdict with ``group`` (the prompt), ``model_a``, ``model_b`` and
     ``vote`` (A/B/tie/bothbad). A triple is a violation when no weak order explains its three
-    verdicts: circular (A>B>C>A) or an equivalence contradiction (A=B, B=C, A>C).
+    verdicts: circular (A>B>C>A) or an equivalence contradiction (A=B, B=C, A>C). When one pair is
+    judged twice in a group, the later verdict counts.
     """
     needed = {"group", "model_a", "model_b", "vote"}
     if not needed <= set(preferences.columns):
         raise MetricUndefinedError(f"transitivity needs columns {sorted(needed)}")
-    triples = circular = equivalence = 0
-    for _, grp in preferences.groupby("group"):
-        edges: dict[tuple[str, str], int] = {}
-        for a, b, vote in grp[["model_a", "model_b", "vote"]].itertuples(index=False):
-            if vote not in ("A", "B", "tie", "bothbad") or a == b:
-                continue
-            r = _relation(vote)
-            if a < b:
-                edges[(a, b)] = r
-            else:
-                edges[(b, a)] = -r
-        models = sorted({m for e in edges for m in e})
-        for x, y, z in itertools.combinations(models, 3):
-            pairs = {(0, 1): (x, y), (1, 2): (y, z), (0, 2): (x, z)}
-            if not all(p in edges for p in pairs.values()):
-                continue
-            triples += 1
-            rel = {k: edges[p] for k, p in pairs.items()}
-            if _consistent(rel):
-                continue
-            strict = all(r != 0 for r in rel.values())
-            circular += int(strict)
-            equivalence += int(not strict)
+    p = preferences[
+        preferences["vote"].isin(["A", "B", "tie", "bothbad"]) & (preferences["model_a"] != preferences["model_b"])
+    ]
+    rel = p["vote"].map({"A": 1, "B": -1, "tie": 0, "bothbad": 0}).to_numpy()
+    a, b = p["model_a"].astype(str).to_numpy(), p["model_b"].astype(str).to_numpy()
+    swap = a > b
+    edges = pd.DataFrame(
+        {
+            "group": p["group"].to_numpy(),
+            "x": np.where(swap, b, a),
+            "y": np.where(swap, a, b),
+            "r": np.where(swap, -rel, rel),
+        }
+    ).drop_duplicates(["group", "x", "y"], keep="last")
+    # triples x < y < z: edge (x, y) joined with edge (y, z) on the middle model, then edge (x, z)
+    xy = edges.rename(columns={"r": "r_xy"})
+    yz = edges.rename(columns={"x": "y", "y": "z", "r": "r_yz"})
+    xz = edges.rename(columns={"y": "z", "r": "r_xz"})
+    triples = xy.merge(yz, on=["group", "y"]).merge(xz, on=["group", "x", "z"])
+    n = len(triples)
+    if n == 0:
+        return {"n_triples": 0, "circular": 0, "equivalence_contradictions": 0, "violation_rate": None}
+    idx = (triples["r_xy"].to_numpy() + 1, triples["r_yz"].to_numpy() + 1, triples["r_xz"].to_numpy() + 1)
+    bad = ~_CONSISTENT[idx]
+    circular = int((bad & _STRICT[idx]).sum())
+    equivalence = int((bad & ~_STRICT[idx]).sum())
     return {
-        "n_triples": triples, "circular": circular, "equivalence_contradictions": equivalence,
-        "violation_rate": (circular + equivalence) / triples if triples else None,
+        "n_triples": n,
+        "circular": circular,
+        "equivalence_contradictions": equivalence,
+        "violation_rate": (circular + equivalence) / n,
     }
 
 

@@ -22,6 +22,7 @@ from analysis.errors import ArgumentError, MetricUndefinedError
 LABEL_REQUIRED = ("item_id", "annotator", "kind", "status", "value", "value_num", "presented_order")
 PAIRWISE_VALUES = ("A", "B", "tie", "bothbad")
 TIES = ("tie", "bothbad")
+COLLAPSED = "judgelab_collapsed_pairwise"  # DataFrame.attrs key set by collapse()
 
 
 def check_labels(labels: pd.DataFrame) -> None:
@@ -72,24 +73,44 @@ def votes(labels: pd.DataFrame, *, ties: bool = True) -> pd.DataFrame:
     as MT-Bench counts it); for scores, the median. ``ties=True`` maps ``bothbad`` to ``tie`` (the tie
     class); ``ties=False`` drops tie votes.
     """
+    if COLLAPSED in labels.attrs:
+        # made by collapse(): already one vote per (item, rater)
+        v = labels[["item_id", "annotator", "kind", "value", "value_num"]].rename(
+            columns={"value": "vote", "value_num": "vote_num"}
+        )
+        return v[v["vote"] != "tie"].reset_index(drop=True) if (not ties and labels.attrs[COLLAPSED]) else v
     sub = submitted(labels)
     if sub.empty:
         return pd.DataFrame(columns=["item_id", "annotator", "kind", "vote", "vote_num"])
     pairwise = is_pairwise(sub)
     if not sub.duplicated(["item_id", "annotator"]).any():
         # already one label per (item, rater): no collapsing needed
-        fast = pd.DataFrame({"item_id": sub["item_id"].to_numpy(), "annotator": sub["annotator"].to_numpy(),
-                             "kind": sub["kind"].to_numpy(), "vote": sub["value"].to_numpy(),
-                             "vote_num": sub["value_num"].to_numpy(dtype=float)})
+        vote = sub["value"].to_numpy(dtype=object)
+        num = sub["value_num"].to_numpy(dtype=float)
         if pairwise:
-            fast["vote"] = fast["vote"].replace({"bothbad": "tie"})
-            fast["vote_num"] = fast["vote"].map({"A": 1.0, "B": 0.0, "tie": 0.5})
-            if not ties:
-                fast = fast[fast["vote"] != "tie"]
-        return fast.sort_values(["item_id", "annotator"]).reset_index(drop=True)
+            is_tie = (vote == "tie") | (vote == "bothbad")
+            vote = np.where(is_tie, "tie", vote).astype(object)
+            num = np.where(is_tie, 0.5, np.where(vote == "A", 1.0, 0.0))
+        fast = pd.DataFrame(
+            {
+                "item_id": sub["item_id"].to_numpy(),
+                "annotator": sub["annotator"].to_numpy(dtype=object),
+                "kind": sub["kind"].to_numpy(dtype=object),
+                "vote": vote,
+                "vote_num": num,
+            }
+        )
+        if pairwise and not ties:
+            fast = fast[fast["vote"].to_numpy() != "tie"]
+        return fast.reset_index(drop=True)
     grouped = sub.groupby(["item_id", "annotator"], sort=True)
-    first = grouped.agg(kind=("kind", "first"), n=("value", "size"), nunique=("value", "nunique"),
-                        value=("value", "first"), median=("value_num", "median")).reset_index()
+    first = grouped.agg(
+        kind=("kind", "first"),
+        n=("value", "size"),
+        nunique=("value", "nunique"),
+        value=("value", "first"),
+        median=("value_num", "median"),
+    ).reset_index()
     if pairwise:
         vote = np.where(first["nunique"] > 1, "tie", first["value"].to_numpy())
         vote = np.where(np.isin(vote, TIES), "tie", vote)
@@ -97,8 +118,15 @@ def votes(labels: pd.DataFrame, *, ties: bool = True) -> pd.DataFrame:
     else:
         num = first["median"].to_numpy(dtype=float)
         vote = np.where(first["nunique"] > 1, pd.Series(num).map(_fmt_num).to_numpy(), first["value"].to_numpy())
-    out = pd.DataFrame({"item_id": first["item_id"], "annotator": first["annotator"], "kind": first["kind"],
-                        "vote": vote, "vote_num": num})
+    out = pd.DataFrame(
+        {
+            "item_id": first["item_id"],
+            "annotator": first["annotator"],
+            "kind": first["kind"],
+            "vote": vote,
+            "vote_num": num,
+        }
+    )
     if pairwise and not ties:
         out = out[out["vote"] != "tie"]
     return out.reset_index(drop=True)
@@ -108,10 +136,19 @@ def collapse(labels: pd.DataFrame) -> pd.DataFrame:
     """A labels frame with one submitted row per (item, rater), holding that rater's vote (see
     :func:`votes`), so that repeated metric calls skip the collapsing step."""
     v = votes(labels, ties=True)
-    return pd.DataFrame({
-        "item_id": v["item_id"], "annotator": v["annotator"], "kind": v["kind"], "status": "submitted",
-        "value": v["vote"], "value_num": v["vote_num"], "presented_order": "ab",
-    })
+    out = pd.DataFrame(
+        {
+            "item_id": v["item_id"],
+            "annotator": v["annotator"],
+            "kind": v["kind"],
+            "status": "submitted",
+            "value": v["vote"],
+            "value_num": v["vote_num"],
+            "presented_order": "ab",
+        }
+    )
+    out.attrs[COLLAPSED] = is_pairwise(labels)  # votes() reads it back without recomputing
+    return out
 
 
 def _fmt_num(x: float) -> str:
@@ -124,14 +161,13 @@ def majority(votes_frame: pd.DataFrame, raters: Sequence[str], *, exclude: str |
     pool = votes_frame[votes_frame["annotator"].isin([r for r in raters if r != exclude])]
     if pool.empty:
         return pd.Series(dtype=object, name="vote")
-    counts = pool.groupby(["item_id", "vote"]).size().rename("n").reset_index()
-    counts = counts.sort_values(["item_id", "n"], ascending=[True, False])
-    top = counts.groupby("item_id").head(2)
-    best = top.groupby("item_id")["n"].agg(["first", "size", lambda s: s.iloc[-1]])
-    best.columns = ["first", "k", "second"]
-    clear = best[(best["k"] == 1) | (best["first"] > best["second"])].index
-    winner = counts.groupby("item_id").head(1).set_index("item_id")["vote"]
-    return winner.loc[winner.index.isin(clear)].rename("vote")
+    counts = pool.groupby(["item_id", "vote"], sort=False).size().rename("n").reset_index()
+    counts = counts.sort_values(["item_id", "n"], ascending=[True, False], kind="stable")
+    rank = counts.groupby("item_id", sort=False).cumcount().to_numpy()
+    top = counts[rank == 0].set_index("item_id")
+    runner_up = counts[rank == 1].set_index("item_id")["n"].reindex(top.index, fill_value=0)
+    clear = top["n"].to_numpy() > runner_up.to_numpy()
+    return top.loc[clear, "vote"].rename("vote")
 
 
 def wide(votes_frame: pd.DataFrame) -> pd.DataFrame:

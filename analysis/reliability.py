@@ -19,7 +19,7 @@ from analysis.agreement import (
 )
 from analysis.errors import MetricUndefinedError
 from analysis.frames import select_raters, votes
-from analysis.resampling import bootstrap_statistic
+from analysis.resampling import Resampler, bootstrap_statistic
 
 
 @dataclass
@@ -32,11 +32,19 @@ class GroupResult:
     level: str | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"metric": self.metric, "value": self.value, "ci95": list(self.ci95), "n_items": self.n_items,
-                "n_raters": self.n_raters, "level": self.level}
+        return {
+            "metric": self.metric,
+            "value": self.value,
+            "ci95": list(self.ci95),
+            "n_items": self.n_items,
+            "n_raters": self.n_raters,
+            "level": self.level,
+        }
 
 
-def reliability_matrix(labels: pd.DataFrame, raters: str | Sequence[str], *, level: Level) -> tuple[np.ndarray, list[str]]:
+def reliability_matrix(
+    labels: pd.DataFrame, raters: str | Sequence[str], *, level: Level
+) -> tuple[np.ndarray, list[str], pd.Index]:
     """(raters x items) matrix for alpha: ordered numbers (``vote_num``) for ordinal/interval levels,
     category codes for nominal. Returns the matrix and the rater names."""
     names = select_raters(labels, raters)
@@ -48,14 +56,20 @@ def reliability_matrix(labels: pd.DataFrame, raters: str | Sequence[str], *, lev
     else:
         v = v.assign(x=v["vote_num"].astype(float))
     table = v.pivot(index="annotator", columns="item_id", values="x").reindex(names)
-    return table.to_numpy(dtype=np.float64), names
+    return table.to_numpy(dtype=np.float64), names, table.columns
 
 
 def alpha(
-    labels: pd.DataFrame, raters: str | Sequence[str], *, level: Level, n_boot: int = 1000, seed: int = 0
+    labels: pd.DataFrame,
+    raters: str | Sequence[str],
+    *,
+    level: Level,
+    n_boot: int = 1000,
+    seed: int = 0,
+    resampler: Resampler | None = None,
 ) -> GroupResult:
     """Krippendorff's alpha of ``raters`` at ``level`` (explicit), with a bootstrap CI over items."""
-    data, names = reliability_matrix(labels, raters, level=level)
+    data, names, item_ids = reliability_matrix(labels, raters, level=level)
     point = krippendorff_alpha(data, level=level)  # validated, library value
     pairable = np.sum(~np.isnan(data), axis=0) >= 2
     data = data[:, pairable]
@@ -66,11 +80,20 @@ def alpha(
     def stat(sums: np.ndarray) -> np.ndarray:
         return alpha_from_coincidence(sums.reshape(-1, k, k), values, level=level)
 
-    _, ci = bootstrap_statistic(per_item, stat, n_boot=n_boot, seed=seed)
+    _, ci = bootstrap_statistic(
+        per_item, stat, n_boot=n_boot, seed=seed, resampler=resampler, item_ids=item_ids[pairable]
+    )
     return GroupResult("krippendorff_alpha", point, ci, int(pairable.sum()), len(names), level)
 
 
-def fleiss(labels: pd.DataFrame, raters: str | Sequence[str], *, n_boot: int = 1000, seed: int = 0) -> GroupResult:
+def fleiss(
+    labels: pd.DataFrame,
+    raters: str | Sequence[str],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    resampler: Resampler | None = None,
+) -> GroupResult:
     """Fleiss' kappa of ``raters`` over the items that every one of them rated."""
     names = select_raters(labels, raters)
     if len(names) < 2:
@@ -83,9 +106,17 @@ def fleiss(labels: pd.DataFrame, raters: str | Sequence[str], *, n_boot: int = 1
         raise MetricUndefinedError(
             f"fleiss_kappa needs items rated by all {len(names)} raters; none of {per_item_raters.size} items is"
         )
-    table = pd.crosstab(v[v["item_id"].isin(full)]["item_id"], v[v["item_id"].isin(full)]["vote"]).to_numpy(float)
+    crosstab = pd.crosstab(v[v["item_id"].isin(full)]["item_id"], v[v["item_id"].isin(full)]["vote"])
+    table = crosstab.to_numpy(float)
     if table.shape[1] < 2:
         raise MetricUndefinedError("fleiss_kappa is undefined when every rating falls in a single category")
     k = table.shape[1]
-    value, ci = bootstrap_statistic(_fleiss_per_item(table), lambda s: _fleiss_from_sums(s, k), n_boot=n_boot, seed=seed)
+    value, ci = bootstrap_statistic(
+        _fleiss_per_item(table),
+        lambda s: _fleiss_from_sums(s, k),
+        n_boot=n_boot,
+        seed=seed,
+        resampler=resampler,
+        item_ids=crosstab.index,
+    )
     return GroupResult("fleiss_kappa", value, ci, len(full), len(names))

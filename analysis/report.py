@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis import bias, consistency, system
-from analysis.agreement import agreement
+from analysis.agreement import AgreementResult, Level, agreement
 from analysis.calibration import rater_calibration
 from analysis.compare import DEFAULT_EPSILON, alt_test, human_ceiling
 from analysis.errors import MetricUndefinedError
 from analysis.frames import check_labels, collapse, is_pairwise, majority, votes
 from analysis.reliability import alpha, fleiss
+from analysis.resampling import Resampler
 from analysis.strata import by_stratum
 
 
@@ -48,20 +50,25 @@ def _raters(labels: pd.DataFrame, kind: str) -> list[str]:
 
 
 def agreement_block(
-    labels: pd.DataFrame, a: str | Sequence[str], b: str | Sequence[str], *, n_boot: int, seed: int,
+    labels: pd.DataFrame,
+    a: str | Sequence[str],
+    b: str | Sequence[str],
+    *,
+    n_boot: int,
+    seed: int,
     ordinal: bool = False,
+    resampler: Resampler | None = None,
 ) -> dict[str, Any]:
     """With ties, without ties (pairwise only), and against side b's majority."""
+    common: dict[str, Any] = {"n_boot": n_boot, "seed": seed, "resampler": resampler}
     block: dict[str, Any] = {
-        "with_ties": _safe(lambda: agreement(labels, a, b, ties=True, n_boot=n_boot, seed=seed).to_dict()),
-        "majority": _safe(lambda: agreement(labels, a, b, majority_b=True, n_boot=n_boot, seed=seed).to_dict()),
+        "with_ties": _safe(lambda: agreement(labels, a, b, ties=True, **common).to_dict()),
+        "majority": _safe(lambda: agreement(labels, a, b, majority_b=True, **common).to_dict()),
     }
     if is_pairwise(labels):
-        block["without_ties"] = _safe(lambda: agreement(labels, a, b, ties=False, n_boot=n_boot, seed=seed).to_dict())
+        block["without_ties"] = _safe(lambda: agreement(labels, a, b, ties=False, **common).to_dict())
     if ordinal:
-        block["quadratic_kappa"] = _safe(
-            lambda: agreement(labels, a, b, weights="quadratic", n_boot=n_boot, seed=seed).to_dict()
-        )
+        block["quadratic_kappa"] = _safe(lambda: agreement(labels, a, b, weights="quadratic", **common).to_dict())
     return block
 
 
@@ -85,74 +92,124 @@ def build_report(
     pairwise = is_pairwise(labels)
     ordinal = not pairwise
     collapsed = collapse(labels)  # one vote per (item, rater): computed once, reused by every metric
+    # one set of bootstrap draws over the task's items, shared by every figure's CI
+    rs = Resampler.create(labels["item_id"].to_numpy(), n_boot=n_boot, seed=seed) if n_boot > 0 else None
     report: dict[str, Any] = {
-        "task": task, "protocol": "pairwise" if pairwise else "single", "n_items": int(items["item_id"].nunique()),
-        "settings": {"n_boot": n_boot, "seed": seed, "epsilon": epsilon, "length_threshold": length_threshold,
-                     "ci": "item-level percentile bootstrap, 95%"},
-        "humans": humans, "judges": judges, "raters": _rater_counts(labels),
+        "task": task,
+        "protocol": "pairwise" if pairwise else "single",
+        "n_items": int(items["item_id"].nunique()),
+        "settings": {
+            "n_boot": n_boot,
+            "seed": seed,
+            "epsilon": epsilon,
+            "length_threshold": length_threshold,
+            "ci": "item-level percentile bootstrap, 95%",
+        },
+        "humans": humans,
+        "judges": judges,
+        "raters": _rater_counts(labels),
     }
     if len(humans) >= 2:
-        level = "nominal" if pairwise else "ordinal"
+        level: Level = "nominal" if pairwise else "ordinal"
         report["human_agreement"] = {
-            **agreement_block(collapsed, humans, humans, n_boot=n_boot, seed=seed, ordinal=ordinal),
-            "alpha": _safe(lambda: alpha(collapsed, humans, level=level, n_boot=n_boot, seed=seed).to_dict()),
-            "fleiss": _safe(lambda: fleiss(collapsed, humans, n_boot=n_boot, seed=seed).to_dict()),
+            **agreement_block(collapsed, humans, humans, n_boot=n_boot, seed=seed, ordinal=ordinal, resampler=rs),
+            "alpha": _safe(
+                lambda: alpha(collapsed, humans, level=level, n_boot=n_boot, seed=seed, resampler=rs).to_dict()
+            ),
+            "fleiss": _safe(lambda: fleiss(collapsed, humans, n_boot=n_boot, seed=seed, resampler=rs).to_dict()),
         }
-        report["human_ceiling"] = _safe(lambda: human_ceiling(collapsed, humans, n_boot=n_boot, seed=seed))
+        report["human_ceiling"] = _safe(
+            lambda: human_ceiling(collapsed, humans, n_boot=n_boot, seed=seed, resampler=rs)
+        )
     reference = majority(votes(collapsed), humans) if humans else pd.Series(dtype=object)
     report["judges_vs_humans"] = [
-        _judge_section(labels, collapsed, judge, humans, reference, n_boot=n_boot, seed=seed, epsilon=epsilon,
-                       pairwise=pairwise)
+        _judge_section(
+            labels,
+            collapsed,
+            judge,
+            humans,
+            reference,
+            n_boot=n_boot,
+            seed=seed,
+            epsilon=epsilon,
+            pairwise=pairwise,
+            resampler=rs,
+        )
         for judge in judges
     ]
     report["pairwise_matrix"] = _matrix(collapsed, humans + judges)
     everyone = humans + judges
     if pairwise and everyone:
         report["bias"] = {
-            "position": _safe(lambda: bias.position_bias(labels, everyone, n_boot=n_boot, seed=seed)),
+            "position": _safe(lambda: bias.position_bias(labels, everyone, n_boot=n_boot, seed=seed, resampler=rs)),
             "swap": _safe(lambda: bias.swap_consistency(labels, everyone)),
-            "length": _safe(lambda: bias.length_bias(collapsed, items, everyone, threshold=length_threshold,
-                                                     n_boot=n_boot, seed=seed)),
+            "length": _safe(
+                lambda: bias.length_bias(
+                    collapsed, items, everyone, threshold=length_threshold, n_boot=n_boot, seed=seed, resampler=rs
+                )
+            ),
             "self_preference": _safe(lambda: bias.self_preference(collapsed, items, judge_models or {}, humans))
-            if humans and judge_models else [],
+            if humans and judge_models
+            else [],
             "leniency": _safe(lambda: bias.leniency(collapsed, judges, humans)) if humans and judges else [],
         }
-        report["consistency"] = {r: _safe(lambda r=r: _transitivity(collapsed, items, r)) for r in everyone}
+        report["consistency"] = {r: _safe(partial(_transitivity, collapsed, items, r)) for r in everyone}
         report["system"] = _system(collapsed, items, humans, judges)
     elif everyone and humans and judges:
         report["bias"] = {"leniency": _safe(lambda: bias.leniency(collapsed, judges, humans))}
     report["calibration"] = {
-        r: res for r in everyone
-        if not isinstance(res := _safe(lambda r=r: rater_calibration(labels, r, reference)), dict) or "error" not in res
+        r: res
+        for r in everyone
+        if not isinstance(res := _safe(partial(rater_calibration, labels, r, reference)), dict) or "error" not in res
     }
     if by:
-        report["strata"] = {"by": by, "rows": _strata(labels, items, by, humans, judges, n_boot=n_boot, seed=seed)}
+        report["strata"] = {
+            "by": by,
+            "rows": _strata(collapsed, items, by, humans, judges, n_boot=n_boot, seed=seed, resampler=rs),
+        }
     return jsonable(report)
 
 
 def _rater_counts(labels: pd.DataFrame) -> list[dict[str, Any]]:
-    counts = labels.groupby(["annotator", "kind", "status"]).size().unstack("status", fill_value=0)
-    out = []
-    for (name, kind), row in counts.iterrows():
-        out.append({"annotator": name, "kind": kind, **{s: int(row.get(s, 0)) for s in ("submitted", "skipped", "failed")}})
-    return out
+    counts = labels.groupby(["annotator", "kind", "status"]).size().unstack("status", fill_value=0).reset_index()
+    return [
+        {
+            "annotator": row["annotator"],
+            "kind": row["kind"],
+            **{s: int(row.get(s, 0)) for s in ("submitted", "skipped", "failed")},
+        }
+        for row in counts.to_dict("records")
+    ]
 
 
 def _judge_section(
-    labels: pd.DataFrame, collapsed: pd.DataFrame, judge: str, humans: list[str], reference: pd.Series, *,
-    n_boot: int, seed: int, epsilon: float, pairwise: bool,
+    labels: pd.DataFrame,
+    collapsed: pd.DataFrame,
+    judge: str,
+    humans: list[str],
+    reference: pd.Series,
+    *,
+    n_boot: int,
+    seed: int,
+    epsilon: float,
+    pairwise: bool,
+    resampler: Resampler | None,
 ) -> dict[str, Any]:
     mine = labels[labels["annotator"] == judge]
     section: dict[str, Any] = {
-        "judge": judge, "n_labels": len(mine), "n_failed": int((mine["status"] == "failed").sum()),
+        "judge": judge,
+        "n_labels": len(mine),
+        "n_failed": int((mine["status"] == "failed").sum()),
         "failed_rate": float((mine["status"] == "failed").mean()) if len(mine) else None,
     }
     if not humans:
         return section
-    section.update(agreement_block(collapsed, [judge], humans, n_boot=n_boot, seed=seed, ordinal=not pairwise))
-    level = "nominal" if pairwise else "ordinal"
+    section.update(
+        agreement_block(collapsed, [judge], humans, n_boot=n_boot, seed=seed, ordinal=not pairwise, resampler=resampler)
+    )
+    level: Level = "nominal" if pairwise else "ordinal"
     section["alpha_with_humans"] = _safe(
-        lambda: alpha(collapsed, [*humans, judge], level=level, n_boot=n_boot, seed=seed).to_dict()
+        lambda: alpha(collapsed, [*humans, judge], level=level, n_boot=n_boot, seed=seed, resampler=resampler).to_dict()
     )
     section["alt_test"] = _safe(lambda: alt_test(collapsed, judge, humans, epsilon=epsilon).to_dict())
     section["confusion_vs_majority"] = _confusion(collapsed, judge, reference)
@@ -197,8 +254,8 @@ def _transitivity(collapsed: pd.DataFrame, items: pd.DataFrame, rater: str) -> d
     meta = items.set_index("item_id")[[*keys, "model_a", "model_b"]]
     v = votes(collapsed)
     v = v[v["annotator"] == rater].join(meta, on="item_id").dropna(subset=["model_a", "model_b"])
-    prefs = pd.DataFrame({"group": v[keys].astype(str).agg("|".join, axis=1), "model_a": v["model_a"],
-                          "model_b": v["model_b"], "vote": v["vote"]})
+    group = v.groupby(keys, sort=False).ngroup() if len(v) else pd.Series(dtype=int)
+    prefs = pd.DataFrame({"group": group, "model_a": v["model_a"], "model_b": v["model_b"], "vote": v["vote"]})
     return consistency.transitivity(prefs)
 
 
@@ -213,7 +270,7 @@ def _system(collapsed: pd.DataFrame, items: pd.DataFrame, humans: list[str], jud
         out["humans"] = human_rank
     out["judges"] = {}
     for judge in judges:
-        rank = _safe(lambda j=judge: system.ranking(collapsed, items, [j]))
+        rank = _safe(partial(system.ranking, collapsed, items, [judge]))
         if isinstance(rank, pd.DataFrame):
             entry: dict[str, Any] = {"ranking": rank.reset_index(names="model").to_dict("records")}
             if isinstance(human_rank, pd.DataFrame):
@@ -224,15 +281,33 @@ def _system(collapsed: pd.DataFrame, items: pd.DataFrame, humans: list[str], jud
     return out
 
 
+def _stratum_agreement(
+    labels: pd.DataFrame, *, a: list[str], b: list[str], n_boot: int, seed: int, resampler: Resampler | None
+) -> AgreementResult:
+    return agreement(labels, a, b, n_boot=n_boot, seed=seed, resampler=resampler)
+
+
 def _strata(
-    labels: pd.DataFrame, items: pd.DataFrame, by: str, humans: list[str], judges: list[str], *, n_boot: int, seed: int
+    labels: pd.DataFrame,
+    items: pd.DataFrame,
+    by: str,
+    humans: list[str],
+    judges: list[str],
+    *,
+    n_boot: int,
+    seed: int,
+    resampler: Resampler | None,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     pairs = [(j, humans) for j in judges] + ([("humans", humans)] if len(humans) >= 2 else [])
     for name, other in pairs:
         side = humans if name == "humans" else [name]
-        for key, res in by_stratum(labels, items, by, lambda lab, s=side, o=other: agreement(
-                lab, s, o, n_boot=n_boot, seed=seed)):
+        for key, res in by_stratum(
+            labels,
+            items,
+            by,
+            partial(_stratum_agreement, a=side, b=other, n_boot=n_boot, seed=seed, resampler=resampler),
+        ):
             row = {"rater": name, **key}
             row.update({"error": str(res)} if isinstance(res, MetricUndefinedError) else res.to_dict())
             rows.append(row)

@@ -1,28 +1,61 @@
 """Item-level bootstrap, vectorized: every statistic here is a function of per-item additive sums,
-so a resample is a weight vector over items and all resamples are one matrix product per chunk."""
+so a resample is a weight vector over items and all resamples are one matrix product per chunk.
+
+A :class:`Resampler` draws the resamples once over a task's items; a report passes it to every
+metric, so all figures are resampled the same way (and the draws are paid for once).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
+_CHUNK = 64
 
 
-def resample_weights(n_items: int, n_boot: int, seed: int, chunk: int = 64) -> list[NDArray[np.float64]]:
-    """Bootstrap weights: for each resample, how many times each item was drawn (rows sum to n_items).
-    Returned in chunks of ``chunk`` resamples to bound memory."""
+def _draw_counts(n_items: int, n_boot: int, seed: int) -> NDArray[np.float32]:
+    """(n_boot x n_items) bootstrap counts: how often each item was drawn in each resample (float32:
+    exact for counts, and ready for the matrix products)."""
     rng = np.random.default_rng(seed)
-    out = []
-    for start in range(0, n_boot, chunk):
-        size = min(chunk, n_boot - start)
+    counts = np.empty((n_boot, n_items), dtype=np.float32)
+    for start in range(0, n_boot, _CHUNK):
+        size = min(_CHUNK, n_boot - start)
         idx = rng.integers(0, n_items, size=(size, n_items))
         flat = idx + (np.arange(size) * n_items)[:, None]
-        counts = np.bincount(flat.ravel(), minlength=size * n_items).reshape(size, n_items)
-        out.append(counts.astype(np.float64))
-    return out
+        counts[start : start + size] = np.bincount(flat.ravel(), minlength=size * n_items).reshape(size, n_items)
+    return counts
+
+
+@dataclass(frozen=True)
+class Resampler:
+    """Bootstrap resamples of a fixed set of items, drawn once."""
+
+    item_ids: pd.Index
+    counts: NDArray[np.float32]
+
+    @classmethod
+    def create(cls, item_ids: Iterable[Any], *, n_boot: int, seed: int) -> Resampler:
+        index = pd.Index(pd.unique(np.asarray(list(item_ids), dtype=object)))
+        return cls(index, _draw_counts(len(index), n_boot, seed))
+
+    @property
+    def n_boot(self) -> int:
+        return int(self.counts.shape[0])
+
+    def sums(self, item_ids: Sequence[object] | pd.Index, per_item: Array) -> Array:
+        """Resampled column sums of ``per_item`` whose rows belong to ``item_ids`` (n_boot x m)."""
+        positions = self.item_ids.get_indexer(pd.Index(np.asarray(item_ids, dtype=object)))
+        if (positions < 0).any():
+            raise ValueError("the resampler was built over other items than this statistic uses")
+        full = np.zeros((len(self.item_ids), per_item.shape[1]), dtype=np.float32)
+        np.add.at(full, positions, per_item.astype(np.float32))
+        return np.asarray(self.counts @ full, dtype=np.float64)
 
 
 def bootstrap_sums(per_item: Array, *, n_boot: int, seed: int) -> Array:
@@ -30,7 +63,8 @@ def bootstrap_sums(per_item: Array, *, n_boot: int, seed: int) -> Array:
     per_item = np.asarray(per_item, dtype=np.float64)
     if per_item.ndim == 1:
         per_item = per_item[:, None]
-    return np.vstack([w @ per_item for w in resample_weights(per_item.shape[0], n_boot, seed)])
+    counts = _draw_counts(per_item.shape[0], n_boot, seed)
+    return np.vstack([counts[s : s + _CHUNK].astype(np.float64) @ per_item for s in range(0, n_boot, _CHUNK)])
 
 
 def percentile_ci(samples: Array, level: float = 0.95) -> tuple[float, float]:
@@ -42,11 +76,54 @@ def percentile_ci(samples: Array, level: float = 0.95) -> tuple[float, float]:
 
 
 def bootstrap_statistic(
-    per_item: Array, statistic: Callable[[Array], Array], *, n_boot: int, seed: int, level: float = 0.95
+    per_item: Array,
+    statistic: Callable[[Array], Array],
+    *,
+    n_boot: int,
+    seed: int,
+    level: float = 0.95,
+    resampler: Resampler | None = None,
+    item_ids: Sequence[object] | pd.Index | None = None,
 ) -> tuple[float, tuple[float, float]]:
-    """Point estimate and percentile CI of ``statistic`` (a vectorized function of column sums)."""
-    point = float(statistic(np.asarray(per_item, dtype=np.float64).reshape(len(per_item), -1).sum(axis=0)[None, :])[0])
-    if n_boot <= 0:
+    """Point estimate and percentile CI of ``statistic`` (a vectorized function of column sums).
+    With a ``resampler`` (and the ``item_ids`` of ``per_item``'s rows) its shared draws are used."""
+    per_item = np.asarray(per_item, dtype=np.float64).reshape(len(per_item), -1)
+    point = float(statistic(per_item.sum(axis=0)[None, :])[0])
+    if resampler is not None and item_ids is not None:
+        samples = statistic(resampler.sums(item_ids, per_item))
+    elif n_boot > 0:
+        samples = statistic(bootstrap_sums(per_item, n_boot=n_boot, seed=seed))
+    else:
         return point, (float("nan"), float("nan"))
-    samples = statistic(bootstrap_sums(per_item, n_boot=n_boot, seed=seed))
     return point, percentile_ci(np.asarray(samples, dtype=np.float64), level)
+
+
+def bootstrap_many(
+    per_item: Array,
+    statistics: Sequence[Callable[[Array], Array]],
+    *,
+    n_boot: int,
+    seed: int,
+    resampler: Resampler | None = None,
+    item_ids: Sequence[object] | pd.Index | None = None,
+    level: float = 0.95,
+) -> list[tuple[float, tuple[float, float]]]:
+    """Several statistics of the same per-item sums from one set of resampled sums."""
+    per_item = np.asarray(per_item, dtype=np.float64).reshape(len(per_item), -1)
+    total = per_item.sum(axis=0)[None, :]
+    if resampler is not None and item_ids is not None:
+        sums: Array | None = resampler.sums(item_ids, per_item)
+    elif n_boot > 0:
+        sums = bootstrap_sums(per_item, n_boot=n_boot, seed=seed)
+    else:
+        sums = None
+    out = []
+    for stat in statistics:
+        point = float(stat(total)[0])
+        ci = (
+            percentile_ci(np.asarray(stat(sums), dtype=np.float64), level)
+            if sums is not None
+            else (float("nan"), float("nan"))
+        )
+        out.append((point, ci))
+    return out

@@ -15,7 +15,9 @@ T = TypeVar("T")
 def strata(items: pd.DataFrame, by: str) -> list[tuple[Any, pd.Index]]:
     """(value, item ids) for each value of ``items[by]``, in sorted order; missing values are left out."""
     if by not in items.columns:
-        fields = [c for c in items.columns if c not in ("prompt", "response_a", "response_b", "conversation", "metadata")]
+        fields = [
+            c for c in items.columns if c not in ("prompt", "response_a", "response_b", "conversation", "metadata")
+        ]
         raise MetricUndefinedError(f"cannot stratify by {by!r}: items have no such field; fields are {fields}")
     col = items[by]
     groups = []

@@ -20,8 +20,9 @@ def model_comparisons(labels: pd.DataFrame, items: pd.DataFrame, raters: str | S
     v = v[v["annotator"].isin(select_raters(labels, raters))].join(models, on="item_id")
     v = v.dropna(subset=["model_a", "model_b"])
     v = v[v["model_a"] != v["model_b"]]
-    return pd.DataFrame({"model_a": v["model_a"], "model_b": v["model_b"],
-                         "score_a": v["vote"].map({"A": 1.0, "B": 0.0, "tie": 0.5})}).dropna()
+    return pd.DataFrame(
+        {"model_a": v["model_a"], "model_b": v["model_b"], "score_a": v["vote"].map({"A": 1.0, "B": 0.0, "tie": 0.5})}
+    ).dropna()
 
 
 def bradley_terry(comps: pd.DataFrame, *, iters: int = 1000, tol: float = 1e-10) -> pd.Series:
@@ -56,18 +57,21 @@ def bradley_terry(comps: pd.DataFrame, *, iters: int = 1000, tol: float = 1e-10)
 
 
 def win_rates(comps: pd.DataFrame) -> pd.Series:
-    long = pd.concat([
-        pd.DataFrame({"model": comps["model_a"], "win": comps["score_a"]}),
-        pd.DataFrame({"model": comps["model_b"], "win": 1 - comps["score_a"]}),
-    ])
+    long = pd.concat(
+        [
+            pd.DataFrame({"model": comps["model_a"], "win": comps["score_a"]}),
+            pd.DataFrame({"model": comps["model_b"], "win": 1 - comps["score_a"]}),
+        ]
+    )
     return long.groupby("model")["win"].mean().sort_values(ascending=False)
 
 
 def ranking(labels: pd.DataFrame, items: pd.DataFrame, raters: str | Sequence[str]) -> pd.DataFrame:
     comps = model_comparisons(labels, items, raters)
     bt = bradley_terry(comps)
-    return pd.DataFrame({"bt_score": bt, "win_rate": win_rates(comps).reindex(bt.index),
-                         "rank": np.arange(1, len(bt) + 1)})
+    return pd.DataFrame(
+        {"bt_score": bt, "win_rate": win_rates(comps).reindex(bt.index), "rank": np.arange(1, len(bt) + 1)}
+    )
 
 
 def ranking_agreement(reference: pd.DataFrame, other: pd.DataFrame) -> dict[str, float | int | None]:
@@ -76,5 +80,8 @@ def ranking_agreement(reference: pd.DataFrame, other: pd.DataFrame) -> dict[str,
     if len(shared) < 3:
         return {"n_models": len(shared), "spearman": None, "kendall": None}
     x, y = reference.loc[shared, "bt_score"], other.loc[shared, "bt_score"]
-    return {"n_models": len(shared), "spearman": float(stats.spearmanr(x, y).statistic),
-            "kendall": float(stats.kendalltau(x, y).statistic)}
+    return {
+        "n_models": len(shared),
+        "spearman": float(stats.spearmanr(x, y).statistic),
+        "kendall": float(stats.kendalltau(x, y).statistic),
+    }

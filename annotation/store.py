@@ -388,7 +388,11 @@ def judge_models(session: Session, task_id: int) -> dict[str, str]:
     rows = session.execute(
         select(Annotator.name, Annotator.config)
         .where(Annotator.kind == "llm_judge")
-        .where(Annotator.id.in_(select(Label.annotator_id).join(Item, Label.item_id == Item.id).where(Item.task_id == task_id)))
+        .where(
+            Annotator.id.in_(
+                select(Label.annotator_id).join(Item, Label.item_id == Item.id).where(Item.task_id == task_id)
+            )
+        )
     ).all()
     out: dict[str, str] = {}
     for name, config in rows:

@@ -14,8 +14,13 @@ from annotation.services import Services
 def register(sub: Any) -> None:
     agr = sub.add_parser("agreement", help="agreement between two rater selections, with 95%% CIs")
     agr.add_argument("--task", required=True)
-    agr.add_argument("--a", required=True, action="append", metavar="SEL",
-                     help="name:GLOB (e.g. name:expert_*), a name, kind:human or kind:llm_judge; repeatable")
+    agr.add_argument(
+        "--a",
+        required=True,
+        action="append",
+        metavar="SEL",
+        help="name:GLOB (e.g. name:expert_*), a name, kind:human or kind:llm_judge; repeatable",
+    )
     agr.add_argument("--b", required=True, action="append", metavar="SEL")
     agr.add_argument("--by", help="stratify by an item field: category, turn, model_a, any metadata key")
     agr.add_argument("--no-ties", action="store_true", help="drop comparisons where either side is a tie")
@@ -42,8 +47,11 @@ def load_frames(services: Services, task: str) -> tuple[Any, Any, dict[str, str]
 
     with services.session() as session:
         task_row = get_task(session, task)
-        return (labels_frame(session, task_row.id), items_frame(session, task_row.id),
-                judge_models(session, task_row.id))
+        return (
+            labels_frame(session, task_row.id),
+            items_frame(session, task_row.id),
+            judge_models(session, task_row.id),
+        )
 
 
 def cmd_agreement(args: argparse.Namespace, services: Services) -> int:
@@ -56,8 +64,16 @@ def cmd_agreement(args: argparse.Namespace, services: Services) -> int:
         raise JudgelabError(f"task {args.task!r} has no labels yet", fix="import or collect labels first")
 
     def run(frame: Any) -> Any:
-        return agreement(frame, args.a, args.b, ties=not args.no_ties, majority_b=args.majority_b,
-                         weights=args.weights, n_boot=args.n_boot, seed=args.seed)
+        return agreement(
+            frame,
+            args.a,
+            args.b,
+            ties=not args.no_ties,
+            majority_b=args.majority_b,
+            weights=args.weights,
+            n_boot=args.n_boot,
+            seed=args.seed,
+        )
 
     try:
         results = by_stratum(labels, items, args.by, run)
@@ -69,8 +85,10 @@ def cmd_agreement(args: argparse.Namespace, services: Services) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"agreement on task {args.task!r}: a={args.a} b={args.b} "
-          f"({'without' if args.no_ties else 'with'} ties{', vs majority of b' if args.majority_b else ''})")
+    print(
+        f"agreement on task {args.task!r}: a={args.a} b={args.b} "
+        f"({'without' if args.no_ties else 'with'} ties{', vs majority of b' if args.majority_b else ''})"
+    )
     for row in rows:
         stratum = " ".join(f"{k}={row[k]}" for k in ([args.by] if args.by else []))
         if "error" in row:
@@ -78,8 +96,10 @@ def cmd_agreement(args: argparse.Namespace, services: Services) -> int:
             continue
         lo, hi = row["agreement_ci95"]
         kappa = "n/a" if row["kappa"] is None else f"{row['kappa']:.3f}"
-        print(f"  {stratum + ' ' if stratum else ''}agreement {row['agreement']:.3f} [{lo:.3f}, {hi:.3f}]  "
-              f"kappa {kappa}  n={row['n']} comparisons on {row['n_items']} items")
+        print(
+            f"  {stratum + ' ' if stratum else ''}agreement {row['agreement']:.3f} [{lo:.3f}, {hi:.3f}]  "
+            f"kappa {kappa}  n={row['n']} comparisons on {row['n_items']} items"
+        )
     return 0
 
 
@@ -91,8 +111,16 @@ def cmd_report(args: argparse.Namespace, services: Services) -> int:
     labels, items, models = load_frames(services, args.task)
     if labels.empty:
         raise JudgelabError(f"task {args.task!r} has no labels yet", fix="import or collect labels first")
-    report = build_report(labels, items, task=args.task, judge_models=models, by=args.by, n_boot=args.n_boot,
-                          seed=args.seed, epsilon=args.epsilon if args.epsilon is not None else DEFAULT_EPSILON)
+    report = build_report(
+        labels,
+        items,
+        task=args.task,
+        judge_models=models,
+        by=args.by,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        epsilon=args.epsilon if args.epsilon is not None else DEFAULT_EPSILON,
+    )
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         print()

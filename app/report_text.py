@@ -19,11 +19,15 @@ def _fmt(block: Any, key: str = "agreement") -> str:
 
 
 def render_text(report: dict[str, Any]) -> str:
-    lines = [f"task {report['task']} ({report['protocol']}): {report['n_items']} items; "
-             f"humans {report['humans']}; judges {report['judges']}"]
+    lines = [
+        f"task {report['task']} ({report['protocol']}): {report['n_items']} items; "
+        f"humans {report['humans']}; judges {report['judges']}"
+    ]
     for r in report["raters"]:
-        lines.append(f"  {r['annotator']} ({r['kind']}): {r['submitted']} submitted, {r['skipped']} skipped, "
-                     f"{r['failed']} failed")
+        lines.append(
+            f"  {r['annotator']} ({r['kind']}): {r['submitted']} submitted, {r['skipped']} skipped, "
+            f"{r['failed']} failed"
+        )
     if "human_agreement" in report:
         ha = report["human_agreement"]
         lines.append("humans vs humans:")
@@ -33,7 +37,9 @@ def render_text(report: dict[str, Any]) -> str:
         for key in ("alpha", "fleiss"):
             block = ha.get(key, {})
             if "error" not in block:
-                lines.append(f"  {block['metric']} {block['value']:.3f} [{block['ci95'][0]:.3f}, {block['ci95'][1]:.3f}]")
+                lines.append(
+                    f"  {block['metric']} {block['value']:.3f} [{block['ci95'][0]:.3f}, {block['ci95'][1]:.3f}]"
+                )
     ceiling = report.get("human_ceiling")
     if isinstance(ceiling, dict) and "mean_agreement" in ceiling:
         lines.append(f"human ceiling (each human vs the rest): mean agreement {ceiling['mean_agreement']:.3f}")
@@ -44,20 +50,30 @@ def render_text(report: dict[str, Any]) -> str:
                 lines.append(f"  {title:14s} {_fmt(j[key])}")
         alt = j.get("alt_test")
         if isinstance(alt, dict):
-            lines.append("  alt-test: " + (f"undefined ({alt['error']})" if "error" in alt else
-                         f"winning rate {alt['winning_rate']:.2f}, advantage probability "
-                         f"{alt['advantage_probability']:.3f} -> {'PASSES' if alt['passed'] else 'does not pass'} "
-                         f"(epsilon {alt['epsilon']})"))
+            lines.append(
+                "  alt-test: "
+                + (
+                    f"undefined ({alt['error']})"
+                    if "error" in alt
+                    else f"winning rate {alt['winning_rate']:.2f}, advantage probability "
+                    f"{alt['advantage_probability']:.3f} -> {'PASSES' if alt['passed'] else 'does not pass'} "
+                    f"(epsilon {alt['epsilon']})"
+                )
+            )
     bias = report.get("bias", {})
     if isinstance(bias.get("position"), list):
         lines.append("position bias, P(first shown chosen):")
         for p in bias["position"]:
-            lines.append(f"  {p['annotator']:24s} {p['p_first']:.3f} [{p['p_first_ci95'][0]:.3f}, "
-                         f"{p['p_first_ci95'][1]:.3f}] n={p['n']}")
+            lines.append(
+                f"  {p['annotator']:24s} {p['p_first']:.3f} [{p['p_first_ci95'][0]:.3f}, "
+                f"{p['p_first_ci95'][1]:.3f}] n={p['n']}"
+            )
     if isinstance(bias.get("swap"), list):
         for s in bias["swap"]:
-            lines.append(f"swap consistency {s['annotator']}: {s['consistency']:.3f}, flip rate {s['flip_rate']:.3f} "
-                         f"on {s['n_items']} items")
+            lines.append(
+                f"swap consistency {s['annotator']}: {s['consistency']:.3f}, flip rate {s['flip_rate']:.3f} "
+                f"on {s['n_items']} items"
+            )
     if isinstance(bias.get("length"), list):
         lines.append("length bias, P(longer chosen):")
         for row in bias["length"]:

@@ -66,12 +66,23 @@ def time_bare(url: str, rows: list[dict[str, object]], data_dir: Path) -> float:
         task_id = ensure_task(session, "bare").id
     services.close()
     params = [
-        (task_id, r["id"], r["prompt"], r["response_a"], r["response_b"], r["model_a"], r["model_b"], r["category"],
-         json.dumps({"probe": r["probe"]}))
+        (
+            task_id,
+            r["id"],
+            r["prompt"],
+            r["response_a"],
+            r["response_b"],
+            r["model_a"],
+            r["model_b"],
+            r["category"],
+            json.dumps({"probe": r["probe"]}),
+        )
         for r in rows
     ]
-    sql = ("INSERT INTO items (task_id, external_id, prompt, response_a, response_b, model_a, model_b, category, "
-           "metadata, created_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, CURRENT_TIMESTAMP)")
+    sql = (
+        "INSERT INTO items (task_id, external_id, prompt, response_a, response_b, model_a, model_b, category, "
+        "metadata, created_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, CURRENT_TIMESTAMP)"
+    )
     start = time.perf_counter()
     if url.startswith("sqlite"):
         import sqlite3
@@ -97,8 +108,10 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="judgelab-bench-"))
     path = tmp / "items.jsonl"
     rows = write_items(path, args.n)
-    print(f"bench_import: {args.n:,} pairwise items ({path.stat().st_size / 1e6:.1f} MB JSONL), "
-          f"median of {args.repeat} runs")
+    print(
+        f"bench_import: {args.n:,} pairwise items ({path.stat().st_size / 1e6:.1f} MB JSONL), "
+        f"median of {args.repeat} runs"
+    )
     cluster = start_cluster()
     try:
         for backend in ("sqlite", "postgresql"):
@@ -112,9 +125,11 @@ def main() -> int:
                 bare.append(time_bare(url_b, rows, tmp))
             t, b = statistics.median(ours), statistics.median(bare)
             verdict = "OK" if t < 20 else "OVER GOAL"
-            print(f"  {backend:10s} judgelab import {t:6.2f} s ({args.n / t:9,.0f} items/s) | "
-                  f"bare driver executemany {b:6.2f} s ({args.n / b:9,.0f} items/s) | ratio {t / b:4.2f}x | "
-                  f"goal < 20 s: {verdict}")
+            print(
+                f"  {backend:10s} judgelab import {t:6.2f} s ({args.n / t:9,.0f} items/s) | "
+                f"bare driver executemany {b:6.2f} s ({args.n / b:9,.0f} items/s) | ratio {t / b:4.2f}x | "
+                f"goal < 20 s: {verdict}"
+            )
     finally:
         cluster.cleanup()
     return 0

@@ -19,8 +19,12 @@ def frame(rows: list[tuple[object, str, str, str]], kinds: dict[str, str] | None
     return df
 
 
-def simulated_pairwise(n_items: int, raters: dict[str, float], rng: np.random.Generator,
-                       probs: tuple[float, float, float] = (0.45, 0.4, 0.15)) -> pd.DataFrame:
+def simulated_pairwise(
+    n_items: int,
+    raters: dict[str, float],
+    rng: np.random.Generator,
+    probs: tuple[float, float, float] = (0.45, 0.4, 0.15),
+) -> pd.DataFrame:
     """Each rater reports the item's true class (A/B/tie, with ``probs``) with probability q, else a
     uniformly random class."""
     cats = np.array(["A", "B", "tie"])

@@ -19,11 +19,18 @@ from tests.mtbench_data import synthetic_votes
 
 
 def test_pooled_pairs_and_ties() -> None:
-    labels = frame([
-        (1, "h1", "A", "ab"), (1, "h2", "A", "ba"), (1, "judge", "A", "ab"),
-        (2, "h1", "B", "ab"), (2, "h2", "tie", "ab"), (2, "judge", "bothbad", "ab"),
-        (3, "h1", "tie", "ab"), (3, "judge", "B", "ab"),
-    ])
+    labels = frame(
+        [
+            (1, "h1", "A", "ab"),
+            (1, "h2", "A", "ba"),
+            (1, "judge", "A", "ab"),
+            (2, "h1", "B", "ab"),
+            (2, "h2", "tie", "ab"),
+            (2, "judge", "bothbad", "ab"),
+            (3, "h1", "tie", "ab"),
+            (3, "judge", "B", "ab"),
+        ]
+    )
     res = agreement(labels, "judge", "kind:human", n_boot=0)
     # comparisons: item1 2 agree; item2 judge(tie) vs h1 B no, vs h2 tie yes; item3 tie vs B no
     assert (res.n, res.n_items) == (5, 3)
@@ -35,18 +42,36 @@ def test_pooled_pairs_and_ties() -> None:
 
 
 def test_majority_side() -> None:
-    labels = frame([
-        (1, "h1", "A", "ab"), (1, "h2", "A", "ab"), (1, "h3", "B", "ab"), (1, "judge", "A", "ab"),
-        (2, "h1", "A", "ab"), (2, "h2", "B", "ab"), (2, "judge", "B", "ab"),  # no majority: dropped
-        (3, "h1", "B", "ab"), (3, "h2", "B", "ab"), (3, "h3", "B", "ab"), (3, "judge", "A", "ab"),
-    ])
+    labels = frame(
+        [
+            (1, "h1", "A", "ab"),
+            (1, "h2", "A", "ab"),
+            (1, "h3", "B", "ab"),
+            (1, "judge", "A", "ab"),
+            (2, "h1", "A", "ab"),
+            (2, "h2", "B", "ab"),
+            (2, "judge", "B", "ab"),  # no majority: dropped
+            (3, "h1", "B", "ab"),
+            (3, "h2", "B", "ab"),
+            (3, "h3", "B", "ab"),
+            (3, "judge", "A", "ab"),
+        ]
+    )
     res = agreement(labels, "judge", "kind:human", majority_b=True, n_boot=0)
     assert (res.n, res.agreement) == (2, 0.5)
 
 
 def test_swapped_judge_collapses_to_one_vote_inconsistent_is_tie() -> None:
-    labels = frame([(1, "judge", "A", "ab"), (1, "judge", "B", "ba"), (1, "h1", "tie", "ab"),
-                    (2, "judge", "A", "ab"), (2, "judge", "A", "ba"), (2, "h1", "A", "ab")])
+    labels = frame(
+        [
+            (1, "judge", "A", "ab"),
+            (1, "judge", "B", "ba"),
+            (1, "h1", "tie", "ab"),
+            (2, "judge", "A", "ab"),
+            (2, "judge", "A", "ba"),
+            (2, "h1", "A", "ab"),
+        ]
+    )
     comps = comparisons(labels, "judge", "h1")
     assert comps["vote_a"].tolist() == ["tie", "A"]
 
@@ -141,7 +166,7 @@ label_lists = st.lists(st.sampled_from(["A", "B", "tie"]), min_size=4, max_size=
 
 @settings(max_examples=60, deadline=None)
 @given(label_lists, st.randoms(use_true_random=False))
-def test_kappa_symmetric_and_item_order_invariant(a: list[str], rnd) -> None:  # noqa: ANN001
+def test_kappa_symmetric_and_item_order_invariant(a: list[str], rnd) -> None:
     b = list(a)
     rnd.shuffle(b)
     b[0] = "B" if b[0] != "B" else "A"

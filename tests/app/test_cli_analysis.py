@@ -1,0 +1,84 @@
+"""``judgelab agreement`` and ``judgelab report`` over a real SQLite database of MT-Bench-format votes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from tests.analysis.test_agreement_frames import fastchat_style
+from tests.mtbench_data import synthetic_votes
+
+
+@pytest.fixture
+def mt_db(tmp_path: Path) -> tuple[Path, list[dict]]:
+    votes = synthetic_votes(seed=3, n_questions=15)
+    path = tmp_path / "mt.jsonl"
+    path.write_text("".join(json.dumps(v) + "\n" for v in votes))
+    db = tmp_path / "mt.db"
+    assert main(["--db", str(db), "import", str(path), "--task", "mt"]) == 0
+    return db, votes
+
+
+@pytest.mark.parametrize("no_ties", [False, True])
+def test_agreement_json_reproduces_mtbench_by_turn(
+    mt_db: tuple[Path, list[dict]], no_ties: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, votes = mt_db
+    capsys.readouterr()
+    for judge, sel in (("gpt-4/pair-v2", "name:gpt-4/pair-v2"), ("human", "name:expert_*")):
+        args = [
+            "--db",
+            str(db),
+            "agreement",
+            "--task",
+            "mt",
+            "--a",
+            sel,
+            "--b",
+            "name:expert_*",
+            "--by",
+            "turn",
+            "--json",
+            "--n-boot",
+            "50",
+        ] + (["--no-ties"] if no_ties else [])
+        assert main(args) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert [r["turn"] for r in rows] == [1, 2]
+        for row in rows:
+            agree, total = fastchat_style(votes, judge, no_ties, row["turn"])
+            assert row["n"] == total
+            assert row["agreement"] == pytest.approx(agree / total, abs=1e-12)
+            assert {"n_items", "agreement_ci95", "kappa"} <= set(row)
+            lo, hi = row["agreement_ci95"]
+            assert lo <= row["agreement"] <= hi
+
+
+def test_report_json_and_text(mt_db: tuple[Path, list[dict]], capsys: pytest.CaptureFixture[str]) -> None:
+    db, _ = mt_db
+    capsys.readouterr()
+    assert main(["--db", str(db), "report", "--task", "mt", "--json", "--n-boot", "50", "--by", "turn"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["judges"] == ["gpt-4/pair-v2"]
+    assert {r["turn"] for r in report["strata"]["rows"]} == {1, 2}
+    assert main(["--db", str(db), "report", "--task", "mt", "--n-boot", "50"]) == 0
+    text = capsys.readouterr().out
+    assert "judge gpt-4/pair-v2" in text and "position bias" in text
+
+
+def test_agreement_errors_are_one_clear_line(
+    mt_db: tuple[Path, list[dict]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, _ = mt_db
+    assert main(["--db", str(db), "agreement", "--task", "mt", "--a", "name:nobody*", "--b", "kind:human"]) == 2
+    assert "matches no annotator" in capsys.readouterr().err
+    assert main(["--db", str(db), "agreement", "--task", "nope", "--a", "kind:human", "--b", "kind:human"]) == 2
+    assert "no task named 'nope'" in capsys.readouterr().err
+    assert (
+        main(["--db", str(db), "agreement", "--task", "mt", "--a", "kind:human", "--b", "kind:human", "--by", "colour"])
+        == 2
+    )
+    assert "cannot stratify by 'colour'" in capsys.readouterr().err
