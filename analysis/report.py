@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import bias, consistency, system
-from analysis.agreement import AgreementResult, Level, agreement
+from analysis.agreement import AgreementResult, Level, agreement, correlations
 from analysis.calibration import rater_calibration
 from analysis.compare import DEFAULT_EPSILON, alt_test, human_ceiling
 from analysis.errors import MetricUndefinedError
@@ -211,9 +211,24 @@ def _judge_section(
     section["alpha_with_humans"] = _safe(
         lambda: alpha(collapsed, [*humans, judge], level=level, n_boot=n_boot, seed=seed, resampler=resampler).to_dict()
     )
-    section["alt_test"] = _safe(lambda: alt_test(collapsed, judge, humans, epsilon=epsilon).to_dict())
+    section["alt_test"] = _safe(
+        lambda: alt_test(
+            collapsed, judge, humans, epsilon=epsilon, similarity="accuracy" if pairwise else "neg_abs_error"
+        ).to_dict()
+    )
+    if not pairwise:
+        section["score_correlations"] = _safe(partial(_score_correlations, collapsed, judge, humans))
     section["confusion_vs_majority"] = _confusion(collapsed, judge, reference)
     return section
+
+
+def _score_correlations(collapsed: pd.DataFrame, judge: str, humans: list[str]) -> dict[str, Any]:
+    """Judge score against the mean human score, per item (Spearman, Kendall, Pearson, MAE)."""
+    v = votes(collapsed)
+    mine = v[v["annotator"] == judge].set_index("item_id")["vote_num"]
+    human_mean = v[v["annotator"].isin(humans)].groupby("item_id")["vote_num"].mean()
+    shared = mine.index.intersection(human_mean.index)
+    return {"n_items": len(shared), **correlations(mine.loc[shared].to_numpy(), human_mean.loc[shared].to_numpy())}
 
 
 def _confusion(collapsed: pd.DataFrame, judge: str, reference: pd.Series) -> dict[str, Any]:

@@ -170,3 +170,31 @@ def test_bradley_terry_recovers_order_and_solves_its_equations() -> None:
     est = bt - bt.mean()
     truth = pd.Series(strength) - np.mean(list(strength.values()))
     assert np.max(np.abs(est - truth.loc[est.index])) < 0.15
+
+
+def test_single_answer_report_has_score_metrics() -> None:
+    """A 1-5 scale task: ordinal alpha, quadratic kappa, correlations against scipy, leniency."""
+    from scipy import stats
+
+    from analysis.agreement import correlations
+    from analysis.report import build_report
+
+    rng = np.random.default_rng(12)
+    truth = rng.integers(1, 6, 60)
+    rows = []
+    for name, noise in (("h1", 0.6), ("h2", 0.8), ("h3", 0.7), ("judge", 0.9)):
+        score = np.clip(truth + np.round(rng.normal(0, noise, 60)).astype(int) + (1 if name == "judge" else 0), 1, 5)
+        rows += [(i, name, str(s), "ab") for i, s in enumerate(score)]
+    labels = frame(rows)
+    items = pd.DataFrame({"item_id": range(60)})
+    report = build_report(labels, items, n_boot=200)
+    assert report["protocol"] == "single"
+    assert report["human_agreement"]["alpha"]["level"] == "ordinal"
+    assert "quadratic_kappa" in report["human_agreement"]
+    section = report["judges_vs_humans"][0]
+    judge = labels[labels.annotator == "judge"].sort_values("item_id")["value_num"].to_numpy()
+    human_mean = labels[labels.annotator != "judge"].groupby("item_id")["value_num"].mean().to_numpy()
+    assert section["score_correlations"]["spearman"] == pytest.approx(stats.spearmanr(judge, human_mean).statistic)
+    assert section["score_correlations"]["mae"] == pytest.approx(np.mean(np.abs(judge - human_mean)))
+    assert report["bias"]["leniency"][0]["mean_diff"] > 0  # this judge scores one point up
+    assert correlations([1, 2, 3, 4], [2, 4, 6, 8])["pearson"] == pytest.approx(1.0)
