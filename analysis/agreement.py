@@ -363,6 +363,6 @@ def agreement(
         symmetric=same,
         n_boot=n_boot,
         seed=seed,
-        what=f"{a!r} and {b!r}",
+        what=f"{a!r} and {b!r}" + ("" if ties else " (after dropping comparisons with a tie)"),
         resampler=resampler,
     )

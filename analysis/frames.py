@@ -70,7 +70,9 @@ def votes(labels: pd.DataFrame, *, ties: bool = True) -> pd.DataFrame:
 
     A rater with several labels on one item (both presented orders, or replicates) gets one vote: the
     common value when they agree; for pairwise labels that disagree, ``tie`` (an inconsistent verdict,
-    as MT-Bench counts it); for scores, the median. ``ties=True`` maps ``bothbad`` to ``tie`` (the tie
+    as MT-Bench counts it), unless every label carries probabilities: then the most likely option of
+    their mean (likelihood-aware aggregation of the two orders); for scores, the median.
+    ``ties=True`` maps ``bothbad`` to ``tie`` (the tie
     class); ``ties=False`` drops tie votes.
     """
     if COLLAPSED in labels.attrs:
@@ -114,6 +116,13 @@ def votes(labels: pd.DataFrame, *, ties: bool = True) -> pd.DataFrame:
     if pairwise:
         vote = np.where(first["nunique"] > 1, "tie", first["value"].to_numpy())
         vote = np.where(np.isin(vote, TIES), "tie", vote)
+        combined = _combined_probabilities(sub)
+        if combined is not None:
+            # likelihood-aware aggregation: a rater whose every label carries probabilities (a logprob
+            # judge, both orders) votes the most likely option of the averaged distribution
+            key = pd.MultiIndex.from_frame(first[["item_id", "annotator"]])
+            best = combined.reindex(key)["best"].to_numpy()
+            vote = np.where(pd.notna(best) & (first["n"].to_numpy() > 1), best, vote)
         num = pd.Series(vote).map({"A": 1.0, "B": 0.0, "tie": 0.5}).to_numpy()
     else:
         num = first["median"].to_numpy(dtype=float)
@@ -130,6 +139,32 @@ def votes(labels: pd.DataFrame, *, ties: bool = True) -> pd.DataFrame:
     if pairwise and not ties:
         out = out[out["vote"] != "tie"]
     return out.reset_index(drop=True)
+
+
+def _combined_probabilities(sub: pd.DataFrame) -> pd.DataFrame | None:
+    """Per (item, rater) whose every label has pairwise probabilities: the mean P(A), P(B), P(tie)
+    and the most likely option (``best``). None when no label has probabilities."""
+    if "probabilities" not in sub.columns:
+        return None
+    probs = sub["probabilities"]
+    has = probs.map(lambda p: isinstance(p, dict) and ("A" in p or "B" in p)).to_numpy(dtype=bool)
+    if not has.any():
+        return None
+    rows = sub[has]
+    table = pd.DataFrame(
+        {
+            "item_id": rows["item_id"].to_numpy(),
+            "annotator": rows["annotator"].to_numpy(),
+            "A": [float(p.get("A", 0.0)) for p in rows["probabilities"]],
+            "B": [float(p.get("B", 0.0)) for p in rows["probabilities"]],
+            "tie": [float(p.get("tie", 0.0)) + float(p.get("bothbad", 0.0)) for p in rows["probabilities"]],
+        }
+    )
+    mean = table.groupby(["item_id", "annotator"])[["A", "B", "tie"]].mean()
+    with_probs = table.groupby(["item_id", "annotator"]).size()
+    total = sub.groupby(["item_id", "annotator"]).size().reindex(with_probs.index)
+    mean["best"] = mean[["A", "B", "tie"]].idxmax(axis=1)
+    return mean[(with_probs == total).to_numpy()]
 
 
 def collapse(labels: pd.DataFrame) -> pd.DataFrame:

@@ -80,6 +80,8 @@ def ranking_agreement(reference: pd.DataFrame, other: pd.DataFrame) -> dict[str,
     if len(shared) < 3:
         return {"n_models": len(shared), "spearman": None, "kendall": None}
     x, y = reference.loc[shared, "bt_score"], other.loc[shared, "bt_score"]
+    if np.ptp(x.to_numpy()) == 0 or np.ptp(y.to_numpy()) == 0:
+        return {"n_models": len(shared), "spearman": None, "kendall": None}
     return {
         "n_models": len(shared),
         "spearman": float(stats.spearmanr(x, y).statistic),

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     max_field_chars: int = 1_000_000
     max_import_bytes: int = 2_000_000_000
     import_batch_size: int = 5_000
+    model_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "judgelab" / "models")
 
     @field_validator("database_url")
     @classmethod

@@ -69,9 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data", type=Path, default=PROJECT_DATA)
     demo.set_defaults(func=cmd_demo)
 
-    from app import cli_analysis
+    from app import cli_analysis, cli_judge
 
     cli_analysis.register(sub)
+    cli_judge.register(sub)
     return parser
 
 

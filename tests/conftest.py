@@ -63,3 +63,21 @@ def pandalm_dir() -> Path:
     if not (path / "testset-v1.json").exists():
         pytest.skip("../shared/data/pandalm is absent")
     return path
+
+
+@pytest.fixture(scope="session")
+def vllm_server() -> Iterator[object]:
+    """The real local judge: vLLM's CPU build serving SmolLM2-135M, started once per session."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        if os.environ.get("JUDGELAB_REQUIRE_VLLM") == "1":
+            pytest.fail("vLLM is required (JUDGELAB_REQUIRE_VLLM=1) but not installed; run 'make install-judge'")
+        pytest.skip("vLLM (the cpu extra) is not installed")
+    from annotation.judges.local_server import LocalServer
+
+    cache = Path(os.environ.get("JUDGELAB_MODEL_CACHE_DIR", Path.home() / ".cache" / "judgelab" / "models"))
+    server = LocalServer(cache, log_path=PROJECT_ROOT / "test-output" / "vllm-server.log")
+    server.start(verbose=False)
+    yield server
+    server.stop()

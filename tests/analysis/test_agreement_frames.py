@@ -220,3 +220,13 @@ def test_bootstrap_ci_coverage_simulation(capsys: pytest.CaptureFixture[str]) ->
         print(f"\nbootstrap 95% CI coverage over {n_sets} data sets: agreement {cov_agree:.3f}, kappa {cov_kappa:.3f}")
     assert 0.93 <= cov_agree <= 0.97
     assert 0.93 <= cov_kappa <= 0.97
+
+
+def test_swapped_logprob_judge_uses_the_mean_distribution() -> None:
+    """Two orders that disagree: without probabilities the vote is 'tie'; with them, the option the
+    averaged distribution makes most likely: ab P(A)=.55, ba P(A)=.3 -> mean A .425, B .5 -> B."""
+    labels = frame([(1, "judge", "A", "ab"), (1, "judge", "B", "ba"), (1, "h1", "A", "ab")])
+    labels["probabilities"] = [{"A": 0.55, "B": 0.4, "tie": 0.05}, {"A": 0.3, "B": 0.6, "tie": 0.1}, None]
+    assert comparisons(labels, "judge", "h1")["vote_a"].tolist() == ["B"]
+    no_probs = labels.assign(probabilities=None)
+    assert comparisons(no_probs, "judge", "h1")["vote_a"].tolist() == ["tie"]

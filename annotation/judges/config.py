@@ -1,0 +1,152 @@
+"""Judge configuration, loaded from YAML. Every error names the key, the value and the fix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from annotation.catalog import config_hash
+from annotation.errors import ConfigError
+
+Protocol = Literal["pairwise", "single", "pairwise_reference", "single_reference"]
+
+
+class Sampling(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(256, ge=1, le=32_768)
+    n: int = Field(1, ge=1, le=32, description="samples per request; the label is their majority")
+    seed: int | None = None
+
+
+class JudgeConfig(BaseModel):
+    """One judge. The fields marked identity decide which annotator it is (a change = a new rater)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    backend: Literal["openai", "vllm"] = "openai"
+    base_url: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000/v1"])
+    api_key_env: str | None = None
+    model: str
+    protocol: Protocol = "pairwise"
+    template: str = "builtin"
+    mode: Literal["reasoning", "logprobs"] = "reasoning"
+    swap: bool = False
+    sampling: Sampling = Field(default_factory=Sampling)
+    top_logprobs: int = Field(10, ge=1, le=20)
+    constrained: Literal["structured_outputs", "response_format", "none"] = "structured_outputs"
+    concurrency: int = Field(64, ge=1, le=4096, description="requests in flight per base URL")
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0, le=20)
+    backoff_s: float = Field(0.5, gt=0, description="first retry delay; doubles each time, with jitter")
+    vllm_args: dict[str, Any] = Field(default_factory=dict, description="backend vllm: extra vllm.LLM(...) args")
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [value]
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_urls(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("give at least one base URL, e.g. http://127.0.0.1:8000/v1")
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http(s) URL; write e.g. http://127.0.0.1:8000/v1")
+        return [u.rstrip("/") for u in value]
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and (not value or not value.replace("_", "").isalnum() or value.startswith("sk-")):
+            raise ValueError(
+                "api_key_env is the NAME of an environment variable (e.g. OPENAI_API_KEY), never the key itself"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _logprobs_single_token(self) -> JudgeConfig:
+        if self.mode == "logprobs" and self.sampling.n != 1:
+            raise ValueError("mode 'logprobs' reads one token's distribution; set sampling.n to 1")
+        return self
+
+    # ------------------------------------------------------------------ identity
+
+    def template_text(self) -> str:
+        from annotation.judges.prompts import template_source
+
+        return template_source(self)
+
+    def identity(self) -> dict[str, Any]:
+        """What makes this judge this rater: backend, model, template text, sampling, protocol, mode."""
+        return {
+            "backend": self.backend,
+            "model": self.model,
+            "protocol": self.protocol,
+            "template": self.template_text(),
+            "mode": self.mode,
+            "swap": self.swap,
+            "sampling": self.sampling.model_dump(),
+            "top_logprobs": self.top_logprobs if self.mode == "logprobs" else None,
+            "constrained": self.constrained,
+        }
+
+    def identity_hash(self) -> str:
+        return config_hash(self.identity())
+
+    def annotator_name(self) -> str:
+        short = self.model.rstrip("/").split("/")[-1]
+        return self.name or f"{short}@{self.identity_hash()[:8]}"
+
+    def api_key(self) -> str:
+        """The API key, read from the environment variable this config names (never stored)."""
+        if self.api_key_env is None:
+            return "EMPTY"
+        value = os.environ.get(self.api_key_env)
+        if not value:
+            raise ConfigError(
+                f"the environment variable {self.api_key_env!r} named by api_key_env is not set",
+                fix=f"export {self.api_key_env}=... before running the judge",
+            )
+        return value
+
+
+def load_config(path: Path) -> JudgeConfig:
+    """Read a judge YAML file. Errors name the file, the key, the value and the fix."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"judge config {str(path)!r} does not exist", fix="check the --config path") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})", fix="fix the YAML syntax") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys", value=data)
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: dict[str, Any], *, source: str = "judge config") -> JudgeConfig:
+    try:
+        return JudgeConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        value = err.get("input")
+        if err["type"] == "extra_forbidden":
+            known = ", ".join(JudgeConfig.model_fields)
+            raise ConfigError(f"{source}: unknown key '{key}'", fix=f"known keys are: {known}") from None
+        if err["type"] == "missing":
+            raise ConfigError(f"{source}: key '{key}' is required", fix=f"add '{key}: ...'") from None
+        raise ConfigError(
+            f"{source}: key '{key}': {err['msg']}",
+            value=value,
+            fix="see docs/judges.md for every key and its allowed values",
+        ) from None

@@ -1,0 +1,359 @@
+"""``judgelab judge run``: label a task's items with a judge, resumably.
+
+Work is every (item, presented order) without a label of this judge yet (``ab``, and ``ba`` with
+swap). Requests run concurrently (bounded per base URL); results are written in small batches
+through ``store.submit_labels`` (the one write path), so killing the process loses at most the
+requests in flight and a rerun picks up exactly what is missing: no duplicates, no gaps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from annotation.catalog import ensure_annotator, get_task
+from annotation.errors import JudgelabError
+from annotation.judges.backends import Completion, GiveUp, OpenAIBackend, vllm_offline
+from annotation.judges.config import JudgeConfig
+from annotation.judges.parsing import majority, option_probabilities, parse_choice, parse_reasoning
+from annotation.judges.prompts import ItemView, JudgeRequest, build_request
+from annotation.models import Item, JudgeRun, Label, utcnow
+from annotation.schema import parse_schema
+from annotation.services import Services
+from annotation.store import LabelIn, submit_labels
+
+FLUSH_EVERY_S = 0.5
+FLUSH_SIZE = 64
+
+
+class RunnerError(JudgelabError):
+    """The run stopped (database unavailable, cancelled); a rerun completes the task."""
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    judge: str
+    total: int
+    done: int
+    failed: int
+    skipped_existing: int
+    seconds: float
+    prompt_tokens: int
+    completion_tokens: int
+    retries: int
+
+    @property
+    def per_second(self) -> float:
+        return (self.done + self.failed) / self.seconds if self.seconds > 0 else 0.0
+
+    def describe(self) -> str:
+        return (
+            f"judge {self.judge}: {self.done} labeled, {self.failed} failed, {self.skipped_existing} already done; "
+            f"{self.per_second:.2f} judgments/s over {self.seconds:.1f} s; tokens: {self.prompt_tokens} prompt, "
+            f"{self.completion_tokens} completion; {self.retries} retries (run {self.run_id})"
+        )
+
+
+@dataclass
+class _Plan:
+    run_id: int
+    annotator_id: int
+    judge: str
+    requests: list[JudgeRequest]
+    skipped: int
+    pairwise: bool
+
+
+def plan(services: Services, task_name: str, config: JudgeConfig, *, limit: int | None, retry_failed: bool) -> _Plan:
+    """Create the annotator and the run row; list the (item, order) requests still to do."""
+    template = config.template_text()
+    with services.session() as session:
+        task = get_task(session, task_name)
+        if task.protocol == "pairwise" and not config.protocol.startswith("pairwise"):
+            raise JudgelabError(
+                f"task {task_name!r} is pairwise but the judge's protocol is {config.protocol!r}",
+                fix="set protocol: pairwise (or pairwise_reference)",
+            )
+        if task.protocol == "single" and not config.protocol.startswith("single"):
+            raise JudgelabError(
+                f"task {task_name!r} is single-answer but the judge's protocol is {config.protocol!r}",
+                fix="set protocol: single (or single_reference)",
+            )
+        schema = parse_schema(task.label_schema)
+        scale = (int(schema.min), int(schema.max)) if schema.kind == "scale" else None
+        annotator = ensure_annotator(session, config.annotator_name(), kind="llm_judge", config=config.identity())
+        items = session.execute(
+            select(Item.id, Item.prompt, Item.response_a, Item.response_b, Item.reference, Item.conversation)
+            .where(Item.task_id == task.id)
+            .order_by(Item.id)
+        ).all()
+        if limit is not None:
+            items = items[:limit]
+        done_statuses = ("submitted", "skipped") if retry_failed else ("submitted", "skipped", "failed")
+        done = set(
+            session.execute(
+                select(Label.item_id, Label.presented_order).where(
+                    Label.annotator_id == annotator.id, Label.replicate == 0, Label.status.in_(done_statuses)
+                )
+            ).all()
+        )
+        orders = ("ab", "ba") if config.swap else ("ab",)
+        requests, skipped = [], 0
+        for row in items:
+            view = ItemView(row.id, row.prompt, row.response_a, row.response_b, row.reference, row.conversation)
+            for order in orders:
+                if (row.id, order) in done:
+                    skipped += 1
+                    continue
+                requests.append(
+                    build_request(config, template, instructions=task.instructions, item=view, order=order, scale=scale)
+                )
+        run = JudgeRun(annotator_id=annotator.id, task_id=task.id, status="running", n_total=len(requests))
+        session.add(run)
+        session.flush()
+        return _Plan(run.id, annotator.id, annotator.name, requests, skipped, task.protocol == "pairwise")
+
+
+def to_label(p: _Plan, config: JudgeConfig, req: JudgeRequest, result: Completion | GiveUp) -> LabelIn:
+    """A completion (or a give-up) as a label: submitted with its verdict, or failed with the raw
+    output and the reason."""
+    common: dict[str, Any] = {
+        "item_id": req.item_id,
+        "annotator_id": p.annotator_id,
+        "presented_order": req.presented_order,
+        "judge_run_id": p.run_id,
+    }
+    if isinstance(result, GiveUp):
+        return LabelIn(value=None, status="failed", error=result.reason, meta={"attempts": result.attempts}, **common)
+    raw = result.texts[0] if len(result.texts) == 1 else "\n---\n".join(result.texts)
+    meta: dict[str, Any] = {
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "attempts": result.attempts,
+        "endpoint": result.endpoint,
+    }
+    if config.mode == "logprobs":
+        parsed = parse_choice(result.texts[0], req.options)
+        probs = option_probabilities(result.top_logprobs or [], req.options)
+        probabilities = None
+        if probs is not None:
+            probabilities = {req.to_value[o]: v for o, v in probs.items()}
+            if not p.pairwise:
+                probabilities["expected"] = sum(float(o) * v for o, v in probs.items())
+        if parsed.option is None:
+            return LabelIn(
+                value=None,
+                status="failed",
+                raw_output=raw,
+                error=parsed.error,
+                duration_ms=result.latency_ms,
+                probabilities=probabilities,
+                meta=meta,
+                **common,
+            )
+        return LabelIn(
+            value=req.to_value[parsed.option],
+            raw_output=raw,
+            probabilities=probabilities,
+            duration_ms=result.latency_ms,
+            meta=meta,
+            **common,
+        )
+    samples = [parse_reasoning(t, req.options) for t in result.texts]
+    good = [s for s in samples if s.option is not None]
+    if not good:
+        return LabelIn(
+            value=None,
+            status="failed",
+            raw_output=raw,
+            error=samples[0].error,
+            duration_ms=result.latency_ms,
+            meta=meta,
+            **common,
+        )
+    values = [req.to_value[s.option] for s in good if s.option is not None]
+    if len(result.texts) > 1:
+        meta["samples"] = values
+        meta["unparsed_samples"] = len(samples) - len(good)
+    value = majority(values, pairwise=p.pairwise)
+    return LabelIn(
+        value=value, raw_output=raw, rationale=good[0].rationale, duration_ms=result.latency_ms, meta=meta, **common
+    )
+
+
+class _Progress:
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled, self.start = total, enabled and total > 0, time.perf_counter()
+        self.last = 0.0
+
+    def show(self, done: int, failed: int, final: bool = False) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (not final and now - self.last < 0.2):
+            return
+        self.last = now
+        n = done + failed
+        width = 30
+        filled = int(width * n / self.total)
+        rate = n / (now - self.start) if now > self.start else 0.0
+        sys.stderr.write(
+            f"\rjudging [{'#' * filled}{'.' * (width - filled)}] {n}/{self.total} "
+            f"({failed} failed) {rate:.2f}/s" + ("\n" if final else "")
+        )
+        sys.stderr.flush()
+
+
+def _write(services: Services, p: _Plan, labels: list[LabelIn], tokens: tuple[int, int]) -> None:
+    with services.session() as session:
+        submit_labels(session, labels, changed_by=p.judge)
+        run = session.get(JudgeRun, p.run_id)
+        if run is not None:
+            run.n_done += sum(1 for lab in labels if lab.status == "submitted")
+            run.n_failed += sum(1 for lab in labels if lab.status == "failed")
+            run.prompt_tokens += tokens[0]
+            run.completion_tokens += tokens[1]
+            run.updated_at = utcnow()
+
+
+def _finish(services: Services, run_id: int, status: str, error: str | None = None) -> None:
+    try:
+        with services.session() as session:
+            run = session.get(JudgeRun, run_id)
+            if run is not None:
+                run.status, run.error, run.finished_at = status, error, utcnow()
+    except SQLAlchemyError:
+        pass  # the database is the thing that failed; the run row stays 'running' and says so by its age
+
+
+async def run_judge_async(
+    services: Services,
+    *,
+    task: str,
+    config: JudgeConfig,
+    limit: int | None = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+    cancel: asyncio.Event | None = None,
+) -> RunSummary:
+    p = plan(services, task, config, limit=limit, retry_failed=retry_failed)
+    start = time.perf_counter()
+    bar = _Progress(len(p.requests), progress)
+    counts = {"done": 0, "failed": 0, "pt": 0, "ct": 0}
+    pending: list[LabelIn] = []
+    retries = 0
+
+    async def flush() -> None:
+        nonlocal pending
+        if not pending:
+            return
+        batch, pending = pending, []
+        tokens = (
+            sum((lab.meta or {}).get("prompt_tokens", 0) for lab in batch),
+            sum((lab.meta or {}).get("completion_tokens", 0) for lab in batch),
+        )
+        try:
+            await asyncio.to_thread(_write, services, p, batch, tokens)
+        except SQLAlchemyError as exc:
+            raise RunnerError(
+                f"the database stopped answering during judge run {p.run_id}: {type(exc).__name__}",
+                fix="bring the database back and rerun the same command: finished labels are kept, the rest is redone",
+            ) from exc
+        for lab in batch:
+            counts["done" if lab.status == "submitted" else "failed"] += 1
+        counts["pt"] += tokens[0]
+        counts["ct"] += tokens[1]
+        bar.show(counts["done"], counts["failed"])
+
+    try:
+        if config.backend == "vllm":
+            real = [r for r in p.requests if r.error is None]
+            completions = await asyncio.to_thread(vllm_offline, config, real) if real else []
+            by_req = dict(zip((id(r) for r in real), completions, strict=True))
+            for req in p.requests:
+                result = by_req.get(id(req)) or GiveUp(req.error or "no output", 0)
+                pending.append(to_label(p, config, req, result))
+            await flush()
+        else:
+            backend = OpenAIBackend.create(config)
+            queue: asyncio.Queue[JudgeRequest] = asyncio.Queue()
+            for req in p.requests:
+                queue.put_nowait(req)
+            done_event = asyncio.Event()
+
+            async def worker() -> None:
+                while not queue.empty():
+                    if cancel is not None and cancel.is_set():
+                        return
+                    req = queue.get_nowait()
+                    if req.error is not None:
+                        result: Completion | GiveUp = GiveUp(req.error, 0)
+                    else:
+                        try:
+                            result = await backend.complete(req)
+                        except GiveUp as exc:
+                            result = exc
+                    pending.append(to_label(p, config, req, result))
+
+            async def flusher() -> None:
+                while not done_event.is_set():
+                    await asyncio.sleep(FLUSH_EVERY_S)
+                    await flush()
+
+            flush_task = asyncio.create_task(flusher())
+            try:
+                workers = [asyncio.create_task(worker()) for _ in range(min(backend.slots, max(len(p.requests), 1)))]
+                waiter = asyncio.gather(*workers)
+                while not waiter.done():
+                    watched: list[asyncio.Future[Any]] = [waiter, flush_task]
+                    await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+                    if flush_task.done() and flush_task.exception() is not None:
+                        waiter.cancel()
+                        raise flush_task.exception()  # type: ignore[misc]
+                await waiter
+            finally:
+                done_event.set()
+                flush_task.cancel()
+                retries = backend.retries
+                await backend.close()
+            await flush()
+    except RunnerError as exc:
+        _finish(services, p.run_id, "failed", str(exc))
+        raise
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        _finish(services, p.run_id, "cancelled", "interrupted")
+        raise
+    status = "cancelled" if cancel is not None and cancel.is_set() else "finished"
+    _finish(services, p.run_id, status)
+    bar.show(counts["done"], counts["failed"], final=True)
+    return RunSummary(
+        p.run_id,
+        p.judge,
+        len(p.requests),
+        counts["done"],
+        counts["failed"],
+        p.skipped,
+        time.perf_counter() - start,
+        counts["pt"],
+        counts["ct"],
+        retries,
+    )
+
+
+def run_judge(
+    services: Services,
+    *,
+    task: str,
+    config: JudgeConfig,
+    limit: int | None = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+) -> RunSummary:
+    return asyncio.run(
+        run_judge_async(services, task=task, config=config, limit=limit, retry_failed=retry_failed, progress=progress)
+    )
