@@ -162,3 +162,19 @@ class LabelEvent(Base):
     new_value: Mapped[str | None] = mapped_column(String(64), nullable=True)
     changed_by: Mapped[str] = mapped_column(String(200))
     changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Assignment(Base):
+    """An item handed to a human annotator and not yet labeled: it holds one of the item's
+    ``overlap`` slots until it is labeled or expires, so two annotators opening the page at once
+    cannot both take the last slot."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("item_id", "annotator_id", name="uq_assignment"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

@@ -47,3 +47,40 @@ def task_summaries(session: Session) -> list[str]:
     if not tasks:
         return ["no tasks yet: import data with 'judgelab import FILE --task NAME'"]
     return [task_counts(session, t).line() for t in tasks]
+
+
+def annotator_progress(session: Session, task: Task) -> list[list[object]]:
+    """[annotator, kind, submitted, skipped, failed, median seconds per item, gold accuracy] per rater."""
+    import statistics
+
+    rows = session.execute(
+        select(Annotator.name, Annotator.kind, Label.status, Label.value, Label.duration_ms, Item.gold_value)
+        .join(Label, Label.annotator_id == Annotator.id)
+        .join(Item, Label.item_id == Item.id)
+        .where(Item.task_id == task.id)
+    ).all()
+    stats: dict[tuple[str, str], dict[str, list[float] | int]] = {}
+    for name, kind, status, value, duration, gold in rows:
+        s = stats.setdefault((name, kind), {"submitted": 0, "skipped": 0, "failed": 0, "durations": [], "gold": []})
+        s[status] = int(s[status]) + 1  # type: ignore[call-overload]
+        if duration is not None and status == "submitted":
+            s["durations"].append(duration / 1000)  # type: ignore[union-attr]
+        if gold is not None and status == "submitted":
+            s["gold"].append(1.0 if value == gold else 0.0)  # type: ignore[union-attr]
+    out: list[list[object]] = []
+    for (name, kind), s in sorted(stats.items()):
+        durations = s["durations"]
+        gold = s["gold"]
+        assert isinstance(durations, list) and isinstance(gold, list)
+        out.append(
+            [
+                name,
+                kind,
+                s["submitted"],
+                s["skipped"],
+                s["failed"],
+                round(statistics.median(durations), 1) if durations else None,
+                f"{sum(gold) / len(gold):.2f} ({len(gold)})" if gold else None,
+            ]
+        )
+    return out

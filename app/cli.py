@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = sub.add_parser("tasks", help="tasks in the database").add_subparsers(dest="tasks_command", required=True)
     tasks.add_parser("list", help="tasks with item and label counts").set_defaults(func=cmd_tasks_list)
 
+    serve = sub.add_parser("serve", help="serve the web app (annotator page, researcher pages)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.set_defaults(func=cmd_serve)
+
     demo = sub.add_parser("demo", help="the main job on the sample data")
     demo.add_argument("--data", type=Path, default=PROJECT_DATA)
     demo.set_defaults(func=cmd_demo)
@@ -186,6 +191,14 @@ def cmd_tasks_list(args: argparse.Namespace, services: Services) -> int:
     with services.session() as session:
         for line in task_summaries(session):
             print(line)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, services: Services) -> int:
+    from app.ui import launch
+
+    print(f"judgelab serving on http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
+    launch(services, host=args.host, port=args.port)
     return 0
 
 

@@ -9,6 +9,7 @@ requests in flight and a rerun picks up exactly what is missing: no duplicates, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from dataclasses import dataclass
@@ -301,8 +302,10 @@ async def run_judge_async(
                     pending.append(to_label(p, config, req, result))
 
             async def flusher() -> None:
+                # stops when told, never by cancellation: a batch being written is always counted
                 while not done_event.is_set():
-                    await asyncio.sleep(FLUSH_EVERY_S)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(done_event.wait(), FLUSH_EVERY_S)
                     await flush()
 
             flush_task = asyncio.create_task(flusher())
@@ -318,9 +321,9 @@ async def run_judge_async(
                 await waiter
             finally:
                 done_event.set()
-                flush_task.cancel()
                 retries = backend.retries
                 await backend.close()
+            await flush_task  # re-raises a database error from the last write
             await flush()
     except RunnerError as exc:
         _finish(services, p.run_id, "failed", str(exc))

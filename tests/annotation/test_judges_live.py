@@ -93,6 +93,7 @@ def test_unparseable_output_is_failed_with_raw_text(sqlite_services: Services, v
     config = _config(vllm_server, constrained="none", sampling={"max_tokens": 2})
     summary = run_judge(sqlite_services, task="t", config=config, limit=3, progress=False)
     assert (summary.done, summary.failed) == (0, 3)
+    assert len(_labels(sqlite_services)) == 3
     for lab in _labels(sqlite_services):
         assert lab.status == "failed" and lab.value is None and lab.value_num is None
         assert lab.raw_output is not None and "no verdict" in (lab.error or "")

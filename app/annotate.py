@@ -1,0 +1,244 @@
+"""The annotator's page, as plain functions of (services, user name, ...): no Gradio here, so the
+handlers are tested without a browser. app/ui.py wires them to Gradio events."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from annotation.accounts import Account, get_account
+from annotation.assignment import next_item, presented_order, progress, release
+from annotation.catalog import get_task
+from annotation.errors import AccessError
+from annotation.models import Item, Label, Task
+from annotation.schema import PairwiseSchema, parse_schema
+from annotation.services import Services
+from annotation.store import LabelIn, submit_label
+from app.render import conversation_markdown, safe_markdown
+
+ANNOTATE_ROLES = frozenset({"annotator", "researcher", "admin"})
+RESEARCH_ROLES = frozenset({"researcher", "admin"})
+PAIRWISE_TEXT = {"left": "Left is better", "right": "Right is better", "tie": "Tie", "bothbad": "Both are bad"}
+
+
+def require(services: Services, username: str | None, roles: frozenset[str]) -> Account:
+    """The logged-in account, if its role is allowed; the user always comes from the session."""
+    if not username:
+        raise AccessError("not logged in", fix="log in first")
+    with services.session() as session:
+        account = get_account(session, username)
+    if account is None or account.role not in roles:
+        raise AccessError(f"user {username!r} may not do this", fix="ask an admin for the right role")
+    return account
+
+
+@dataclass
+class ItemViewModel:
+    task: str
+    item_id: int | None
+    order: str = "ab"
+    prompt_md: str = ""
+    left_md: str = ""
+    right_md: str = ""
+    reference_md: str = ""
+    choices: list[str] = field(default_factory=list)  # what the buttons say, in key order 1..n
+    current: str | None = None  # the annotator's current answer (when going back)
+    progress: str = ""
+    message: str = ""
+    pairwise: bool = True
+    ask_rationale: bool = False
+    ask_confidence: bool = False
+    shown_at: float = 0.0
+
+
+def pairwise_choices(schema: PairwiseSchema) -> list[str]:
+    keys = {"A": "left", "B": "right", "tie": "tie", "bothbad": "bothbad"}
+    return [PAIRWISE_TEXT[keys[c]] for c in ("A", "B", "tie", "bothbad") if c in schema.choices]
+
+
+def choice_to_value(choice: str, order: str) -> str:
+    """A button's text to the stored value in the item's A/B frame."""
+    side = {v: k for k, v in PAIRWISE_TEXT.items()}.get(choice)
+    if side is None:
+        return choice  # a scale value
+    if side in ("tie", "bothbad"):
+        return side
+    left_is_a = order == "ab"
+    return ("A" if left_is_a else "B") if side == "left" else ("B" if left_is_a else "A")
+
+
+def value_to_choice(value: str | None, order: str) -> str | None:
+    if value is None:
+        return None
+    if value in ("tie", "bothbad"):
+        return PAIRWISE_TEXT[value]
+    if value in ("A", "B"):
+        left = (value == "A") == (order == "ab")
+        return PAIRWISE_TEXT["left" if left else "right"]
+    return value
+
+
+def task_names(services: Services, username: str | None) -> list[str]:
+    require(services, username, ANNOTATE_ROLES)
+    with services.session() as session:
+        return list(session.scalars(select(Task.name).order_by(Task.name)))
+
+
+def guidelines(services: Services, username: str | None, task: str) -> str:
+    require(services, username, ANNOTATE_ROLES)
+    with services.session() as session:
+        text = get_task(session, task).instructions
+    return safe_markdown(text) if text else "*This task has no written guidelines.*"
+
+
+def _view(session: Any, task: Task, account: Account, item_id: int | None, message: str = "") -> ItemViewModel:
+    schema = parse_schema(task.label_schema)
+    pairwise = task.protocol == "pairwise"
+    view = ItemViewModel(
+        task=task.name,
+        item_id=item_id,
+        message=message,
+        pairwise=pairwise,
+        ask_rationale=schema.ask_rationale,
+        ask_confidence=schema.ask_confidence,
+    )
+    view.choices = pairwise_choices(schema) if isinstance(schema, PairwiseSchema) else list(schema.choices)
+    view.progress = progress(session, task, account.annotator_id).line()
+    if item_id is None:
+        view.message = message or "Nothing left for you in this task. Thank you!"
+        return view
+    item = session.get(Item, item_id)
+    assert item is not None
+    order = presented_order(account.annotator_id, item.id)
+    view.order = order
+    conv = item.conversation or {}
+    turn = conv.get("turn")
+    prompt_msgs = conv.get("prompt")
+    view.prompt_md = conversation_markdown(prompt_msgs) if isinstance(prompt_msgs, list) else safe_markdown(item.prompt)
+    if isinstance(conv.get("a"), list) and len(conv["a"]) > 2:
+        a_md = conversation_markdown(conv["a"], turn or None)
+        b_md = conversation_markdown(conv["b"], turn or None) if isinstance(conv.get("b"), list) else ""
+        view.prompt_md = safe_markdown(item.prompt) + f"\n\n*(turn {turn} of a conversation: see each side below)*"
+    else:
+        a_md, b_md = safe_markdown(item.response_a), safe_markdown(item.response_b)
+    view.left_md, view.right_md = (a_md, b_md) if order == "ab" or not pairwise else (b_md, a_md)
+    if not pairwise:
+        view.left_md, view.right_md = a_md, ""
+    view.reference_md = safe_markdown(item.reference) if item.reference else ""
+    mine = session.scalars(
+        select(Label).where(Label.item_id == item.id, Label.annotator_id == account.annotator_id, Label.replicate == 0)
+    ).first()
+    if mine is not None and mine.status == "submitted":
+        view.current = value_to_choice(mine.value, order) if pairwise else mine.value
+    view.shown_at = time.time()
+    return view
+
+
+def open_task(services: Services, username: str | None, task: str) -> ItemViewModel:
+    account = require(services, username, ANNOTATE_ROLES)
+    with services.session() as session:
+        task_row = get_task(session, task)
+        return _view(session, task_row, account, next_item(session, task_row, account.annotator_id))
+
+
+def submit(
+    services: Services,
+    username: str | None,
+    task: str,
+    item_id: int | None,
+    choice: str | None,
+    *,
+    rationale: str | None = None,
+    confidence: str | int | None = None,
+    shown_at: float | None = None,
+) -> ItemViewModel:
+    """Store the annotator's answer for ``item_id`` and return the next item."""
+    account = require(services, username, ANNOTATE_ROLES)
+    if item_id is None:
+        return open_task(services, username, task)
+    with services.session() as session:
+        task_row = get_task(session, task)
+        item = session.get(Item, int(item_id))
+        if item is None or item.task_id != task_row.id:
+            raise AccessError("this item is not part of the task", fix="reload the page")
+        if not choice:
+            return _view(session, task_row, account, item.id, message="Pick an answer first (keys 1-4).")
+        order = presented_order(account.annotator_id, item.id)
+        value = choice_to_value(choice, order) if task_row.protocol == "pairwise" else str(choice)
+        conf = float(confidence) if confidence not in (None, "") else None
+        duration = int((time.time() - shown_at) * 1000) if shown_at else None
+        submit_label(
+            session,
+            LabelIn(
+                item.id,
+                account.annotator_id,
+                value,
+                presented_order=order,
+                rationale=(rationale or None),
+                confidence=conf,
+                duration_ms=duration,
+            ),
+            changed_by=account.name,
+        )
+        release(session, item.id, account.annotator_id)
+        return _view(session, task_row, account, next_item(session, task_row, account.annotator_id))
+
+
+def skip(services: Services, username: str | None, task: str, item_id: int | None, reason: str | None) -> ItemViewModel:
+    account = require(services, username, ANNOTATE_ROLES)
+    if item_id is None:
+        return open_task(services, username, task)
+    with services.session() as session:
+        task_row = get_task(session, task)
+        item = session.get(Item, int(item_id))
+        if item is None or item.task_id != task_row.id:
+            raise AccessError("this item is not part of the task", fix="reload the page")
+        order = presented_order(account.annotator_id, item.id)
+        submit_label(
+            session,
+            LabelIn(
+                item.id,
+                account.annotator_id,
+                None,
+                status="skipped",
+                presented_order=order,
+                meta={"reason": (reason or "").strip()[:500] or "no reason given"},
+            ),
+            changed_by=account.name,
+        )
+        release(session, item.id, account.annotator_id)
+        return _view(session, task_row, account, next_item(session, task_row, account.annotator_id))
+
+
+def back(services: Services, username: str | None, task: str, item_id: int | None) -> ItemViewModel:
+    """The annotator's previous item (the one labeled just before ``item_id``), to change the answer."""
+    account = require(services, username, ANNOTATE_ROLES)
+    with services.session() as session:
+        task_row = get_task(session, task)
+        rows = session.execute(
+            select(Label.item_id, Label.id)
+            .join(Item, Label.item_id == Item.id)
+            .where(Item.task_id == task_row.id, Label.annotator_id == account.annotator_id)
+            .order_by(Label.created_at, Label.id)
+        ).all()
+        ordered = [r.item_id for r in rows]
+        if not ordered:
+            return _view(session, task_row, account, item_id, message="Nothing to go back to yet.")
+        if item_id in ordered:
+            pos = ordered.index(item_id)
+            target = ordered[pos - 1] if pos > 0 else ordered[0]
+        else:
+            target = ordered[-1]
+        return _view(session, task_row, account, target, message="Going back: change the answer and submit.")
+
+
+def researcher_progress(services: Services, username: str | None, task: str) -> list[list[Any]]:
+    """Per annotator: labels, skips, median seconds per item, gold accuracy (researchers only)."""
+    from annotation.summary import annotator_progress
+
+    require(services, username, RESEARCH_ROLES)
+    with services.session() as session:
+        return annotator_progress(session, get_task(session, task))

@@ -1,0 +1,221 @@
+"""``build_app(services)``: the one place the Gradio Blocks are built. Handlers are closures over
+``services`` that read the user from ``gr.Request`` (never from a request field) and check the
+role themselves, since Gradio exposes every event as an API endpoint. Nothing per-user lives at
+module level: per-tab state is in ``gr.State``."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import gradio as gr
+
+from annotation.accounts import authenticate
+from annotation.errors import JudgelabError
+from annotation.services import Services
+from app import annotate
+from app.annotate import ItemViewModel
+
+KEYS_JS = """
+<script>
+document.addEventListener('keydown', (e) => {
+  const t = e.target;
+  const tag = (t && t.tagName) || '';
+  if (tag === 'TEXTAREA' || (tag === 'INPUT' && !['radio', 'checkbox'].includes(t.type))) return;
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const radios = document.querySelectorAll('#jl-choice input[type=radio]');
+  if (/^[0-9]$/.test(e.key) && radios.length) {
+    const idx = e.key === '0' ? 9 : parseInt(e.key, 10) - 1;
+    if (radios[idx]) { radios[idx].click(); e.preventDefault(); }
+  } else if (e.key === 'Enter') {
+    const b = document.querySelector('#jl-submit');
+    if (b) { b.click(); e.preventDefault(); }
+  } else if (e.key === 'Backspace') {
+    const b = document.querySelector('#jl-back');
+    if (b) { b.click(); e.preventDefault(); }
+  }
+});
+</script>
+"""
+
+CSS = """
+.jl-response { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 12px;
+               overflow-wrap: anywhere; word-break: break-word; max-height: 60vh; overflow-y: auto; }
+.jl-response pre, .jl-prompt pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+.jl-prompt { overflow-wrap: anywhere; word-break: break-word; }
+#jl-keys { opacity: 0.75; font-size: 0.9em; }
+"""
+
+
+def _user(request: gr.Request | None) -> str | None:
+    return getattr(request, "username", None) if request is not None else None
+
+
+def _guard(fn: Any) -> Any:
+    """Turn judgelab's errors into a Gradio error message the page shows."""
+
+    @functools.wraps(fn)  # keeps the signature: Gradio injects gr.Request by it
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except JudgelabError as exc:
+            raise gr.Error(str(exc)) from None
+
+    return wrapped
+
+
+def build_app(services: Services) -> gr.Blocks:
+    with gr.Blocks(title="judgelab", analytics_enabled=False) as app:
+        state = gr.State({})  # per browser tab: task, item id, when it was shown
+        with gr.Tab("Annotate"):
+            with gr.Row():
+                task_dd = gr.Dropdown(label="Task", choices=[], interactive=True, scale=2)
+                progress_md = gr.Markdown(elem_id="jl-progress")
+            with gr.Accordion("Guidelines", open=False):
+                guide_md = gr.Markdown()
+            message_md = gr.Markdown(elem_id="jl-message")
+            prompt_md = gr.Markdown(elem_classes=["jl-prompt"], elem_id="jl-prompt", sanitize_html=True)
+            reference_md = gr.Markdown(visible=False, sanitize_html=True)
+            with gr.Row(equal_height=False):
+                with gr.Column():
+                    left_title = gr.Markdown("### Left")
+                    left_md = gr.Markdown(elem_classes=["jl-response"], elem_id="jl-left", sanitize_html=True)
+                with gr.Column() as right_col:
+                    gr.Markdown("### Right")
+                    right_md = gr.Markdown(elem_classes=["jl-response"], elem_id="jl-right", sanitize_html=True)
+            choice = gr.Radio(label="Your answer (keys 1-4, Enter submits)", choices=[], elem_id="jl-choice")
+            with gr.Row():
+                rationale = gr.Textbox(label="Why? (optional)", lines=2, visible=False, scale=3)
+                confidence = gr.Radio(label="Confidence", choices=["1", "2", "3", "4", "5"], visible=False, scale=2)
+            with gr.Row():
+                back_btn = gr.Button("Back", elem_id="jl-back", size="sm")
+                skip_reason = gr.Textbox(placeholder="reason for skipping", show_label=False, scale=2)
+                skip_btn = gr.Button("Skip", elem_id="jl-skip", size="sm")
+                submit_btn = gr.Button("Submit", variant="primary", elem_id="jl-submit")
+            gr.Markdown("Keys: **1-4** choose, **Enter** submit, **Backspace** back.", elem_id="jl-keys")
+        with gr.Tab("Progress (researchers)"):
+            progress_task = gr.Dropdown(label="Task", choices=[], interactive=True)
+            progress_btn = gr.Button("Refresh")
+            progress_tbl = gr.Dataframe(
+                headers=["annotator", "kind", "submitted", "skipped", "failed", "median s/item", "gold accuracy (n)"],
+                interactive=False,
+            )
+
+        outputs = [
+            state,
+            progress_md,
+            message_md,
+            prompt_md,
+            reference_md,
+            left_title,
+            left_md,
+            right_col,
+            right_md,
+            choice,
+            rationale,
+            confidence,
+            skip_reason,
+        ]
+
+        def show(view: ItemViewModel) -> tuple[Any, ...]:
+            new_state = {"task": view.task, "item_id": view.item_id, "shown_at": view.shown_at}
+            has_item = view.item_id is not None
+            return (
+                new_state,
+                view.progress,
+                f"**{view.message}**" if view.message else "",
+                view.prompt_md if has_item else "",
+                gr.update(value=f"**Reference answer**\n\n{view.reference_md}", visible=bool(view.reference_md)),
+                "### Left" if view.pairwise else "### Response",
+                view.left_md if has_item else "",
+                gr.update(visible=view.pairwise),
+                view.right_md if has_item else "",
+                gr.update(choices=view.choices, value=view.current, interactive=has_item),
+                gr.update(visible=view.ask_rationale, value=""),
+                gr.update(visible=view.ask_confidence, value=None),
+                "",
+            )
+
+        @_guard
+        def on_load(request: gr.Request) -> tuple[Any, ...]:
+            names = annotate.task_names(services, _user(request))
+            first = names[0] if names else None
+            view = (
+                annotate.open_task(services, _user(request), first)
+                if first
+                else ItemViewModel(task="", item_id=None, message="No tasks yet.")
+            )
+            guide = annotate.guidelines(services, _user(request), first) if first else ""
+            return (gr.update(choices=names, value=first), guide, gr.update(choices=names, value=first), *show(view))
+
+        @_guard
+        def on_task(task: str, request: gr.Request) -> tuple[Any, ...]:
+            view = annotate.open_task(services, _user(request), task)
+            return (annotate.guidelines(services, _user(request), task), *show(view))
+
+        @_guard
+        def on_submit(
+            st: dict[str, Any], answer: str | None, why: str, conf: str | None, request: gr.Request
+        ) -> tuple[Any, ...]:
+            view = annotate.submit(
+                services,
+                _user(request),
+                st.get("task", ""),
+                st.get("item_id"),
+                answer,
+                rationale=why,
+                confidence=conf,
+                shown_at=st.get("shown_at"),
+            )
+            return show(view)
+
+        @_guard
+        def on_skip(st: dict[str, Any], reason: str, request: gr.Request) -> tuple[Any, ...]:
+            return show(annotate.skip(services, _user(request), st.get("task", ""), st.get("item_id"), reason))
+
+        @_guard
+        def on_back(st: dict[str, Any], request: gr.Request) -> tuple[Any, ...]:
+            return show(annotate.back(services, _user(request), st.get("task", ""), st.get("item_id")))
+
+        @_guard
+        def on_progress(task: str, request: gr.Request) -> list[list[Any]]:
+            return annotate.researcher_progress(services, _user(request), task)
+
+        app.load(on_load, None, [task_dd, guide_md, progress_task, *outputs], api_name="open")
+        task_dd.input(on_task, [task_dd], [guide_md, *outputs], api_name="choose_task")
+        submit_btn.click(
+            on_submit, [state, choice, rationale, confidence], outputs, api_name="submit", concurrency_limit=None
+        )
+        skip_btn.click(on_skip, [state, skip_reason], outputs, api_name="skip", concurrency_limit=None)
+        back_btn.click(on_back, [state], outputs, api_name="back", concurrency_limit=None)
+        progress_btn.click(on_progress, [progress_task], [progress_tbl], api_name="task_progress")
+    return app
+
+
+def auth_callable(services: Services) -> Any:
+    """Gradio's login check over the users table (argon2)."""
+
+    def check(username: str, password: str) -> bool:
+        with services.session() as session:
+            return authenticate(session, username, password) is not None
+
+    return check
+
+
+def launch(services: Services, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
+    app = build_app(services)
+    app.queue(default_concurrency_limit=16)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth_callable(services),
+        auth_message="judgelab: log in",
+        prevent_thread_lock=not block,
+        quiet=True,
+        show_error=True,
+        head=KEYS_JS,
+        css=CSS,
+        theme=gr.themes.Soft(),
+        footer_links=[],
+    )
+    return app

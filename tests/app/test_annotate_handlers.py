@@ -1,0 +1,154 @@
+"""The annotator page's handlers without a browser, and assignment, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from annotation.accounts import add_user
+from annotation.assignment import next_item, presented_order
+from annotation.catalog import get_task
+from annotation.errors import AccessError
+from annotation.ingest import import_file
+from annotation.models import Label, LabelEvent
+from annotation.services import Services
+from app import annotate
+from tests.conftest import PROJECT_ROOT
+
+SAMPLE = PROJECT_ROOT / "data" / "sample_pairwise.jsonl"
+
+
+def _setup(services: Services, overlap: int = 3, users: int = 5, path: Path = SAMPLE) -> list[str]:
+    with services.session() as s:
+        import_file(s, path, task="t", overlap=overlap)
+        for i in range(users):
+            add_user(s, f"ann{i}", role="annotator", password="password-123")
+        add_user(s, "rita", role="researcher", password="password-123")
+    return [f"ann{i}" for i in range(users)]
+
+
+def test_submit_skip_back_and_edit(services: Services) -> None:
+    _setup(services, users=1)
+    view = annotate.open_task(services, "ann0", "t")
+    assert view.item_id is not None and view.choices[:2] == ["Left is better", "Right is better"]
+    first = view.item_id
+    view = annotate.submit(services, "ann0", "t", first, "Left is better", shown_at=view.shown_at)
+    second = view.item_id
+    assert second not in (None, first)
+    view = annotate.skip(services, "ann0", "t", second, "unclear prompt")
+    back = annotate.back(services, "ann0", "t", view.item_id)
+    assert back.item_id == second
+    back = annotate.back(services, "ann0", "t", second)
+    assert back.item_id == first and back.current == "Left is better"
+    annotate.submit(services, "ann0", "t", first, "Tie")
+    with services.session() as s:
+        labels = {lab.item_id: lab for lab in s.scalars(select(Label))}
+        events = s.scalars(select(LabelEvent)).all()
+        ann = s.scalars(select(Label.annotator_id)).first()
+    assert labels[first].value == "tie" and labels[first].presented_order == presented_order(ann, first)
+    assert labels[second].status == "skipped" and labels[second].meta == {"reason": "unclear prompt"}
+    left_value = annotate.choice_to_value("Left is better", presented_order(ann, first))
+    assert [(e.old_value, e.new_value, e.changed_by) for e in events] == [(left_value, "tie", "ann0")]
+
+
+def test_time_on_item_is_recorded(services: Services) -> None:
+    _setup(services, users=1)
+    view = annotate.open_task(services, "ann0", "t")
+    annotate.submit(services, "ann0", "t", view.item_id, "Tie", shown_at=view.shown_at - 2.5)
+    with services.session() as s:
+        duration = s.scalars(select(Label.duration_ms)).one()
+    assert duration is not None and 2500 <= duration < 10_000
+
+
+def test_left_right_map_to_the_item_frame() -> None:
+    assert annotate.choice_to_value("Left is better", "ab") == "A"
+    assert annotate.choice_to_value("Left is better", "ba") == "B"
+    assert annotate.choice_to_value("Right is better", "ba") == "A"
+    assert annotate.choice_to_value("Both are bad", "ba") == "bothbad"
+    for order in ("ab", "ba"):
+        for value in ("A", "B", "tie"):
+            assert annotate.choice_to_value(annotate.value_to_choice(value, order) or "", order) == value
+
+
+def test_presented_order_is_balanced_and_deterministic() -> None:
+    orders = [presented_order(a, i) for a in range(1, 6) for i in range(1, 201)]
+    assert 0.45 < orders.count("ab") / len(orders) < 0.55
+    assert presented_order(3, 17) == presented_order(3, 17)
+
+
+def test_overlap_3_with_5_annotators(services: Services) -> None:
+    users = _setup(services, overlap=3, users=5)
+    per_item: Counter[int] = Counter()
+    served: dict[str, list[int]] = {u: [] for u in users}
+    active = list(users)
+    while active:
+        for user in list(active):
+            view = annotate.open_task(services, user, "t")
+            if view.item_id is None:
+                active.remove(user)
+                continue
+            assert view.item_id not in served[user], "an item was served twice to one annotator"
+            served[user].append(view.item_id)
+            per_item[view.item_id] += 1
+            annotate.submit(services, user, "t", view.item_id, view.choices[0])
+    assert set(per_item.values()) == {3}  # every item got exactly `overlap` annotators
+    assert sum(per_item.values()) == 61 * 3
+    orders = [list(served[u][:10]) for u in users]
+    assert len({tuple(o) for o in orders}) == 5  # each annotator has their own order
+    progress = annotate.open_task(services, users[0], "t").progress
+    assert "task 183/183" in progress
+
+
+def test_two_annotators_cannot_take_the_last_slot(services: Services) -> None:
+    users = _setup(services, overlap=1, users=8)
+    with services.session() as s:
+        task = get_task(s, "t")
+        task_id = task.id
+    got: list[int | None] = []
+    barrier = threading.Barrier(len(users))
+
+    def worker(user: str) -> None:
+        barrier.wait()
+        with services.session() as s:
+            ann_id = s.execute(select(Label.annotator_id)).first()  # warm the connection
+            del ann_id
+            from annotation.accounts import get_account
+
+            account = get_account(s, user)
+            assert account is not None
+            got.append(next_item(s, s.get(type(task), task_id), account.annotator_id))  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=worker, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8 and None not in got
+    assert len(set(got)) == 8  # overlap 1: eight annotators at once, eight different items
+
+
+def test_roles_are_checked_by_every_handler(services: Services) -> None:
+    _setup(services, users=1)
+    with pytest.raises(AccessError, match="not logged in"):
+        annotate.open_task(services, None, "t")
+    with pytest.raises(AccessError, match="may not"):
+        annotate.researcher_progress(services, "ann0", "t")
+    with pytest.raises(AccessError, match="may not"):
+        annotate.open_task(services, "intruder", "t")
+    rows = annotate.researcher_progress(services, "rita", "t")
+    assert rows == []
+
+
+def test_gold_accuracy_reaches_researchers(services: Services) -> None:
+    _setup(services, overlap=5, users=1)
+    for _ in range(61):
+        view = annotate.open_task(services, "ann0", "t")
+        if view.item_id is None:
+            break
+        annotate.submit(services, "ann0", "t", view.item_id, "Left is better")
+    (row,) = annotate.researcher_progress(services, "rita", "t")
+    assert row[0] == "ann0" and row[2] == 61 and row[6] is not None and row[6].endswith("(6)")
