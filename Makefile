@@ -11,12 +11,12 @@ export HF_HUB_OFFLINE := 1
 export VLLM_NO_USAGE_STATS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck bench install install-judge clean
+.PHONY: demo test lint typecheck bench install install-judge browser clean
 
 demo: $(STAMP) $(JUDGE_STAMP)
 	$(BIN)/judgelab demo
 
-test: $(STAMP) $(JUDGE_STAMP) lint typecheck
+test: $(STAMP) $(JUDGE_STAMP) browser lint typecheck
 	mkdir -p test-output
 	$(BIN)/python -m pytest tests -q $(PYTEST_ARGS)
 
@@ -30,8 +30,15 @@ bench: $(STAMP) $(JUDGE_STAMP)
 	$(BIN)/python benchmarks/bench_import.py
 	$(BIN)/python benchmarks/bench_report.py
 	$(BIN)/python benchmarks/bench_judge.py
+	$(BIN)/python benchmarks/bench_annotate.py
 
 install: $(STAMP)
+
+# Debian's chromium for the browser tests (Playwright drives it; `playwright install` is never run)
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
 
 install-judge: $(JUDGE_STAMP)
 

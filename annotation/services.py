@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,13 @@ class Services:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    # SQLite takes its write lock at BEGIN; threads of one process queue here instead of polling
+    # the file lock with sleeps (the busy handler's backoff gave seconds-long tails under load)
+    sqlite_lock: threading.RLock | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.sqlite_lock is None and self.engine.dialect.name == "sqlite":
+            self.sqlite_lock = threading.RLock()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, migrate: bool = True) -> Services:
@@ -28,7 +36,11 @@ class Services:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with session_scope(self.sessions) as session:
+        if self.sqlite_lock is None:
+            with session_scope(self.sessions) as session:
+                yield session
+            return
+        with self.sqlite_lock, session_scope(self.sessions) as session:
             yield session
 
     def close(self) -> None:

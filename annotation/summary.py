@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -49,38 +50,32 @@ def task_summaries(session: Session) -> list[str]:
     return [task_counts(session, t).line() for t in tasks]
 
 
-def annotator_progress(session: Session, task: Task) -> list[list[object]]:
-    """[annotator, kind, submitted, skipped, failed, median seconds per item, gold accuracy] per rater."""
-    import statistics
+@dataclass
+class _RaterTally:
+    counts: dict[str, int] = field(default_factory=lambda: {"submitted": 0, "skipped": 0, "failed": 0})
+    seconds: list[float] = field(default_factory=list)
+    gold_hits: list[float] = field(default_factory=list)
 
+
+def annotator_progress(session: Session, task: Task) -> list[list[object]]:
+    """[annotator, kind, submitted, skipped, failed, median seconds per item, gold accuracy (n)] per rater."""
     rows = session.execute(
         select(Annotator.name, Annotator.kind, Label.status, Label.value, Label.duration_ms, Item.gold_value)
         .join(Label, Label.annotator_id == Annotator.id)
         .join(Item, Label.item_id == Item.id)
         .where(Item.task_id == task.id)
     ).all()
-    stats: dict[tuple[str, str], dict[str, list[float] | int]] = {}
-    for name, kind, status, value, duration, gold in rows:
-        s = stats.setdefault((name, kind), {"submitted": 0, "skipped": 0, "failed": 0, "durations": [], "gold": []})
-        s[status] = int(s[status]) + 1  # type: ignore[call-overload]
-        if duration is not None and status == "submitted":
-            s["durations"].append(duration / 1000)  # type: ignore[union-attr]
-        if gold is not None and status == "submitted":
-            s["gold"].append(1.0 if value == gold else 0.0)  # type: ignore[union-attr]
+    tallies: dict[tuple[str, str], _RaterTally] = {}
+    for name, kind, status, value, duration, gold_value in rows:
+        tally = tallies.setdefault((name, kind), _RaterTally())
+        tally.counts[status] += 1
+        if status == "submitted" and duration is not None:
+            tally.seconds.append(duration / 1000)
+        if status == "submitted" and gold_value is not None:
+            tally.gold_hits.append(1.0 if value == gold_value else 0.0)
     out: list[list[object]] = []
-    for (name, kind), s in sorted(stats.items()):
-        durations = s["durations"]
-        gold = s["gold"]
-        assert isinstance(durations, list) and isinstance(gold, list)
-        out.append(
-            [
-                name,
-                kind,
-                s["submitted"],
-                s["skipped"],
-                s["failed"],
-                round(statistics.median(durations), 1) if durations else None,
-                f"{sum(gold) / len(gold):.2f} ({len(gold)})" if gold else None,
-            ]
-        )
+    for (name, kind), t in sorted(tallies.items()):
+        median = round(statistics.median(t.seconds), 1) if t.seconds else None
+        gold = f"{sum(t.gold_hits) / len(t.gold_hits):.2f} ({len(t.gold_hits)})" if t.gold_hits else None
+        out.append([name, kind, t.counts["submitted"], t.counts["skipped"], t.counts["failed"], median, gold])
     return out

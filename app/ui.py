@@ -69,7 +69,7 @@ def build_app(services: Services) -> gr.Blocks:
         state = gr.State({})  # per browser tab: task, item id, when it was shown
         with gr.Tab("Annotate"):
             with gr.Row():
-                task_dd = gr.Dropdown(label="Task", choices=[], interactive=True, scale=2)
+                task_dd = gr.Dropdown(label="Task", choices=[], interactive=True, scale=2, allow_custom_value=True)
                 progress_md = gr.Markdown(elem_id="jl-progress")
             with gr.Accordion("Guidelines", open=False):
                 guide_md = gr.Markdown()
@@ -94,7 +94,7 @@ def build_app(services: Services) -> gr.Blocks:
                 submit_btn = gr.Button("Submit", variant="primary", elem_id="jl-submit")
             gr.Markdown("Keys: **1-4** choose, **Enter** submit, **Backspace** back.", elem_id="jl-keys")
         with gr.Tab("Progress (researchers)"):
-            progress_task = gr.Dropdown(label="Task", choices=[], interactive=True)
+            progress_task = gr.Dropdown(label="Task", choices=[], interactive=True, allow_custom_value=True)
             progress_btn = gr.Button("Refresh")
             progress_tbl = gr.Dataframe(
                 headers=["annotator", "kind", "submitted", "skipped", "failed", "median s/item", "gold accuracy (n)"],
@@ -180,6 +180,14 @@ def build_app(services: Services) -> gr.Blocks:
         @_guard
         def on_progress(task: str, request: gr.Request) -> list[list[Any]]:
             return annotate.researcher_progress(services, _user(request), task)
+
+        def on_ping(request: gr.Request) -> str:
+            """A no-op round trip (the baseline of the latency benchmark); login still required."""
+            return "pong" if _user(request) else ""
+
+        ping_out = gr.Textbox(visible=False)
+        ping_btn = gr.Button(visible=False)
+        ping_btn.click(on_ping, None, [ping_out], api_name="ping", concurrency_limit=None)
 
         app.load(on_load, None, [task_dd, guide_md, progress_task, *outputs], api_name="open")
         task_dd.input(on_task, [task_dd], [guide_md, *outputs], api_name="choose_task")

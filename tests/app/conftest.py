@@ -1,0 +1,122 @@
+"""A running ``judgelab serve`` on a temporary SQLite database (one per module), and Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+PASSWORD = "password-123"
+HOSTILE = (
+    '<img src=x onerror=alert(1)> and <script>alert("xss")</script> then [click](javascript:alert(2)) and ' + "x" * 3000
+)
+
+
+@dataclass
+class RunningApp:
+    url: str
+    db: Path
+    process: subprocess.Popen[bytes]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(db: Path, *args: str, stdin: str | None = None) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "--db", str(db), *args],
+        cwd=PROJECT_ROOT,
+        input=stdin,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    tmp = tmp_path_factory.mktemp("app")
+    db = tmp / "app.db"
+    hostile = tmp / "hostile.jsonl"
+    hostile.write_text(
+        json.dumps(
+            {
+                "id": "h1",
+                "prompt": "<script>alert('p')</script> What is 1+1?",
+                "response_a": HOSTILE,
+                "response_b": "**2**",
+            }
+        )
+        + "\n"
+    )
+    _cli(db, "import", str(hostile), "--task", "a-hostile")
+    _cli(
+        db,
+        "import",
+        str(PROJECT_ROOT / "data" / "sample_pairwise.jsonl"),
+        "--task",
+        "b-main",
+        "--instructions",
+        str(PROJECT_ROOT / "data" / "guidelines.md"),
+    )
+    for name, role in (("ann1", "annotator"), ("ann2", "annotator"), ("rita", "researcher")):
+        _cli(db, "users", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
+    port = _free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = (PROJECT_ROOT / "test-output").joinpath("serve.log")
+    log.parent.mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "--db", str(db), "serve", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail(f"judgelab serve did not answer on {url}; see {log}")
+    yield RunningApp(url, db, proc)
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        if os.environ.get("JUDGELAB_REQUIRE_BROWSER") == "1":
+            pytest.fail("Debian chromium is required (JUDGELAB_REQUIRE_BROWSER=1) but not installed")
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    return CHROMIUM if Path(CHROMIUM).exists() else str(shutil.which("chromium"))
