@@ -304,7 +304,8 @@ def agreement_from_comparisons(
     agree_cells = [i * k + i for i in range(k)]
 
     def agreement_stat(sums: F64) -> F64:
-        return np.asarray(sums[:, agree_cells].sum(axis=1) / sums.sum(axis=1), dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a resample may miss every item of a stratum
+            return np.asarray(sums[:, agree_cells].sum(axis=1) / sums.sum(axis=1), dtype=np.float64)
 
     def kappa_stat(sums: F64) -> F64:
         conf = sums.reshape(-1, k, k)

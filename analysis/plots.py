@@ -7,6 +7,12 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+
+def _t(text: object) -> str:
+    """A data string as plotly text: plotly reads a little HTML in labels, so escape its brackets."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 _LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 60}, "height": 420}
 
 
@@ -61,7 +67,7 @@ def forest(report: dict[str, Any], key: str = "with_ties") -> go.Figure:
     rows += [(f"{j['judge']} vs humans", j.get(key)) for j in report["judges_vs_humans"]]
     for name, block in rows:
         if isinstance(block, dict) and "agreement" in block:
-            names.append(name)
+            names.append(_t(name))
             values.append(block["agreement"])
             lows.append(block["agreement"] - block["agreement_ci95"][0])
             highs.append(block["agreement_ci95"][1] - block["agreement"])
@@ -83,7 +89,7 @@ def position_bias(report: dict[str, Any]) -> go.Figure:
     rows = rows if isinstance(rows, list) else []
     fig = go.Figure(
         go.Bar(
-            x=[r["annotator"] for r in rows],
+            x=[_t(r["annotator"]) for r in rows],
             y=[r["p_first"] for r in rows],
             marker_color=["#4c78a8" if r["kind"] == "human" else "#f58518" for r in rows],
             error_y={
@@ -104,7 +110,7 @@ def length_bias(report: dict[str, Any]) -> go.Figure:
     rows = [r for r in rows if r.get("p_longer") is not None] if isinstance(rows, list) else []
     fig = go.Figure(
         go.Bar(
-            x=[r["annotator"] for r in rows],
+            x=[_t(r["annotator"]) for r in rows],
             y=[r["p_longer"] for r in rows],
             marker_color=["#4c78a8" if r["kind"] == "human" else "#f58518" for r in rows],
             error_y={
@@ -130,7 +136,7 @@ def calibration_curves(report: dict[str, Any]) -> go.Figure:
                 x=[c["confidence"] for c in cal["curve"]],
                 y=[c["accuracy"] for c in cal["curve"]],
                 mode="lines+markers",
-                name=f"{rater} (ECE {cal['ece']:.3f})",
+                name=f"{_t(rater)} (ECE {cal['ece']:.3f})",
             )
         )
     fig.update_layout(

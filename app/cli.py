@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--overlap", type=int, help="annotators per item (new tasks; default 3)")
     imp.add_argument("--scale", help="for single tasks: the scale as MIN-MAX, e.g. 1-10 (default 1-5)")
     imp.add_argument("--judge", help="pandalm judge files: the judge's name (default: from the file name)")
+    imp.add_argument("--ask-rationale", action="store_true", help="new tasks: annotators may write why")
+    imp.add_argument("--ask-confidence", action="store_true", help="new tasks: annotators give a 1-5 confidence")
     imp.set_defaults(func=cmd_import)
 
     users = sub.add_parser("users", help="accounts for the web app").add_subparsers(dest="users_command", required=True)
@@ -61,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true")
     add.set_defaults(func=cmd_users_add)
     users.add_parser("list", help="list users and roles").set_defaults(func=cmd_users_list)
+
+    exp = sub.add_parser("export", help="export labels: long, wide, dpo (.jsonl/.csv/.parquet) or hf (a folder)")
+    exp.add_argument("--task", required=True)
+    exp.add_argument("--format", dest="fmt", required=True, choices=["long", "wide", "dpo", "hf"])
+    exp.add_argument("--out", required=True, type=Path)
+    exp.add_argument("--raters", help="dpo: comma-separated rater names whose majority decides (default: humans)")
+    exp.set_defaults(func=cmd_export)
 
     tasks = sub.add_parser("tasks", help="tasks in the database").add_subparsers(dest="tasks_command", required=True)
     tasks.add_parser("list", help="tasks with item and label counts").set_defaults(func=cmd_tasks_list)
@@ -133,7 +142,9 @@ def cmd_db_check(args: argparse.Namespace, services: Services) -> int:
 def cmd_import(args: argparse.Namespace, services: Services) -> int:
     from annotation.ingest import import_file
 
-    schema = None
+    schema: dict[str, object] | None = None
+    if args.ask_rationale or args.ask_confidence:
+        schema = {"kind": "pairwise" if (args.protocol or "pairwise") == "pairwise" and not args.scale else "scale"}
     if args.scale:
         try:
             low, high = (int(v) for v in args.scale.split("-", 1))
@@ -142,6 +153,8 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
                 "--scale must look like MIN-MAX", value=args.scale, fix="write e.g. --scale 1-10"
             ) from None
         schema = {"kind": "scale", "min": low, "max": high}
+    if schema is not None:
+        schema.update(ask_rationale=args.ask_rationale, ask_confidence=args.ask_confidence)
     instructions = args.instructions.read_text(encoding="utf-8") if args.instructions else None
     s = services.settings
     with services.session() as session:
@@ -160,6 +173,16 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
             judge=args.judge,
         )
     print(summary.describe())
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, services: Services) -> int:
+    from annotation.export import export
+
+    raters = [r.strip() for r in args.raters.split(",")] if args.raters else None
+    with services.session() as session:
+        n = export(session, args.task, args.fmt, args.out, raters=raters)
+    print(f"exported {n} rows of task {args.task!r} as {args.fmt} to {args.out}")
     return 0
 
 

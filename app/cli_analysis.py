@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from annotation.errors import JudgelabError
@@ -34,6 +35,7 @@ def register(sub: Any) -> None:
     rep = sub.add_parser("report", help="the whole analysis of a task")
     rep.add_argument("--task", required=True)
     rep.add_argument("--json", action="store_true", help="print the report as JSON")
+    rep.add_argument("--html", type=Path, help="write a self-contained HTML report (works offline)")
     rep.add_argument("--by", help="also stratify agreement by this item field")
     rep.add_argument("--n-boot", type=int, default=1000)
     rep.add_argument("--seed", type=int, default=0)
@@ -121,9 +123,15 @@ def cmd_report(args: argparse.Namespace, services: Services) -> int:
         seed=args.seed,
         epsilon=args.epsilon if args.epsilon is not None else DEFAULT_EPSILON,
     )
+    if args.html:
+        from app.report_html import render_html
+
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(render_html(report), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         print()
-    else:
+    elif not args.html:
         print(render_text(report))
     return 0

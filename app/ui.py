@@ -13,7 +13,7 @@ import gradio as gr
 from annotation.accounts import authenticate
 from annotation.errors import JudgelabError
 from annotation.services import Services
-from app import annotate
+from app import annotate, dashboard
 from app.annotate import ItemViewModel
 
 KEYS_JS = """
@@ -100,6 +100,55 @@ def build_app(services: Services) -> gr.Blocks:
                 headers=["annotator", "kind", "submitted", "skipped", "failed", "median s/item", "gold accuracy (n)"],
                 interactive=False,
             )
+            runs_tbl = gr.Dataframe(
+                headers=["run", "judge", "task", "status", "total", "done", "failed", "started", "finished", "error"],
+                interactive=False,
+                label="Judge runs",
+            )
+        with gr.Tab("Dashboard (researchers)"):
+            with gr.Row():
+                dash_task = gr.Dropdown(
+                    label="Task", choices=[], interactive=True, allow_custom_value=True, elem_id="jl-dash-task"
+                )
+                dash_by = gr.Textbox(label="Stratify by (category, turn, model_a, any metadata key)", value="")
+                dash_btn = gr.Button("Refresh", variant="primary", elem_id="jl-dash-refresh")
+            dash_msg = gr.Markdown(elem_id="jl-dash-msg")
+            headline = gr.Dataframe(
+                headers=list(dashboard.HEADLINE),
+                interactive=False,
+                wrap=True,
+                label="Judges against humans (95% CIs)",
+                elem_id="jl-headline",
+            )
+            with gr.Row():
+                fig_heat = gr.Plot(label="Agreement between raters", elem_id="jl-fig-heatmap")
+                fig_forest = gr.Plot(label="Agreement with CIs", elem_id="jl-fig-forest")
+            with gr.Row():
+                fig_pos = gr.Plot(label="Position bias", elem_id="jl-fig-position")
+                fig_len = gr.Plot(label="Length bias", elem_id="jl-fig-length")
+            with gr.Row():
+                fig_conf = gr.Plot(label="Confusion (first judge vs human majority)", elem_id="jl-fig-confusion")
+                fig_rank = gr.Plot(label="System ranking", elem_id="jl-fig-ranking")
+            fig_cal = gr.Plot(label="Calibration", elem_id="jl-fig-calibration")
+            strata_tbl = gr.Dataframe(label="Agreement by stratum", interactive=False)
+            disagree_tbl = gr.Dataframe(
+                label="Disagreements: judge vs human majority (by judge confidence)",
+                interactive=False,
+                wrap=True,
+                elem_id="jl-disagreements",
+            )
+        with gr.Tab("Judges (admins)"):
+            judge_task = gr.Dropdown(label="Task", choices=[], interactive=True, allow_custom_value=True)
+            judge_yaml = gr.Code(
+                label="Judge config (YAML, see docs/judges.md)",
+                language="yaml",
+                value="model: smollm2-135m\nbase_url: http://127.0.0.1:8000/v1\nmode: logprobs\n",
+            )
+            with gr.Row():
+                judge_start = gr.Button("Start", variant="primary")
+                cancel_id = gr.Number(label="Run id to cancel", precision=0)
+                judge_cancel = gr.Button("Cancel run")
+            judge_msg = gr.Markdown()
 
         outputs = [
             state,
@@ -146,7 +195,8 @@ def build_app(services: Services) -> gr.Blocks:
                 else ItemViewModel(task="", item_id=None, message="No tasks yet.")
             )
             guide = annotate.guidelines(services, _user(request), first) if first else ""
-            return (gr.update(choices=names, value=first), guide, gr.update(choices=names, value=first), *show(view))
+            pick = gr.update(choices=names, value=first)
+            return (pick, guide, pick, pick, pick, *show(view))
 
         @_guard
         def on_task(task: str, request: gr.Request) -> tuple[Any, ...]:
@@ -189,7 +239,63 @@ def build_app(services: Services) -> gr.Blocks:
         ping_btn = gr.Button(visible=False)
         ping_btn.click(on_ping, None, [ping_out], api_name="ping", concurrency_limit=None)
 
-        app.load(on_load, None, [task_dd, guide_md, progress_task, *outputs], api_name="open")
+        @_guard
+        def on_runs(task: str, request: gr.Request) -> list[list[Any]]:
+            return dashboard.judge_runs(services, _user(request), task or None)
+
+        @_guard
+        def on_dashboard(task: str, by: str, request: gr.Request) -> tuple[Any, ...]:
+            data = dashboard.dashboard(services, _user(request), task, by=by.strip() or None)
+            figs = data.figures
+            confusion = next((f for k, f in figs.items() if k.startswith("confusion_")), None)
+            return (
+                f"{data.report['n_items']} items; humans {len(data.report['humans'])}, judges "
+                f"{len(data.report['judges'])}",
+                data.headline,
+                figs.get("agreement_heatmap"),
+                figs.get("agreement_forest"),
+                figs.get("position_bias"),
+                figs.get("length_bias"),
+                confusion,
+                figs.get("system_ranking"),
+                figs.get("calibration"),
+                data.strata,
+                data.disagreements,
+            )
+
+        @_guard
+        def on_start_judge(task: str, config: str, request: gr.Request) -> str:
+            return dashboard.start_judge(services, _user(request), task, config)
+
+        @_guard
+        def on_cancel(run_id: float | None, request: gr.Request) -> str:
+            if run_id is None:
+                raise gr.Error("give the id of the run to cancel")
+            return dashboard.cancel_run(services, _user(request), int(run_id))
+
+        dash_btn.click(
+            on_dashboard,
+            [dash_task, dash_by],
+            [
+                dash_msg,
+                headline,
+                fig_heat,
+                fig_forest,
+                fig_pos,
+                fig_len,
+                fig_conf,
+                fig_rank,
+                fig_cal,
+                strata_tbl,
+                disagree_tbl,
+            ],
+            api_name="dashboard",
+        )
+        progress_btn.click(on_runs, [progress_task], [runs_tbl], api_name="judge_runs")
+        judge_start.click(on_start_judge, [judge_task, judge_yaml], [judge_msg], api_name="start_judge")
+        judge_cancel.click(on_cancel, [cancel_id], [judge_msg], api_name="cancel_judge")
+
+        app.load(on_load, None, [task_dd, guide_md, progress_task, dash_task, judge_task, *outputs], api_name="open")
         task_dd.input(on_task, [task_dd], [guide_md, *outputs], api_name="choose_task")
         submit_btn.click(
             on_submit, [state, choice, rationale, confidence], outputs, api_name="submit", concurrency_limit=None

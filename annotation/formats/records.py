@@ -123,7 +123,12 @@ class Fields:
             try:
                 return int(value.strip())
             except ValueError:
-                pass
+                try:
+                    number = float(value.strip())  # "1200.0": a CSV writer's spelling of an integer
+                except ValueError:
+                    number = float("nan")
+                if number == number and number.is_integer():
+                    return int(number)
         raise self.fail(name, "must be a whole number", value=value)
 
     def number(self, name: str) -> float | None:
@@ -141,6 +146,8 @@ class Fields:
     def json_value(self, name: str) -> Any:
         """A structured field: taken as is from JSON/Parquet, parsed from JSON text in CSV."""
         value = self.data.get(name)
+        if _blank(value):
+            return None
         if isinstance(value, str):
             stripped = value.strip()
             if stripped[:1] in ("[", "{"):

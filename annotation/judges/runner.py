@@ -210,16 +210,19 @@ class _Progress:
         sys.stderr.flush()
 
 
-def _write(services: Services, p: _Plan, labels: list[LabelIn], tokens: tuple[int, int]) -> None:
+def _write(services: Services, p: _Plan, labels: list[LabelIn], tokens: tuple[int, int]) -> bool:
+    """Write a batch and update the run row; True when someone asked the run to stop."""
     with services.session() as session:
         submit_labels(session, labels, changed_by=p.judge)
         run = session.get(JudgeRun, p.run_id)
-        if run is not None:
-            run.n_done += sum(1 for lab in labels if lab.status == "submitted")
-            run.n_failed += sum(1 for lab in labels if lab.status == "failed")
-            run.prompt_tokens += tokens[0]
-            run.completion_tokens += tokens[1]
-            run.updated_at = utcnow()
+        if run is None:
+            return False
+        run.n_done += sum(1 for lab in labels if lab.status == "submitted")
+        run.n_failed += sum(1 for lab in labels if lab.status == "failed")
+        run.prompt_tokens += tokens[0]
+        run.completion_tokens += tokens[1]
+        run.updated_at = utcnow()
+        return run.status == "cancelling"
 
 
 def _finish(services: Services, run_id: int, status: str, error: str | None = None) -> None:
@@ -243,6 +246,7 @@ async def run_judge_async(
     cancel: asyncio.Event | None = None,
 ) -> RunSummary:
     p = plan(services, task, config, limit=limit, retry_failed=retry_failed)
+    cancel = cancel or asyncio.Event()
     start = time.perf_counter()
     bar = _Progress(len(p.requests), progress)
     counts = {"done": 0, "failed": 0, "pt": 0, "ct": 0}
@@ -259,7 +263,8 @@ async def run_judge_async(
             sum((lab.meta or {}).get("completion_tokens", 0) for lab in batch),
         )
         try:
-            await asyncio.to_thread(_write, services, p, batch, tokens)
+            if await asyncio.to_thread(_write, services, p, batch, tokens):
+                cancel.set()  # an admin asked this run to stop (judge_runs.status = 'cancelling')
         except SQLAlchemyError as exc:
             raise RunnerError(
                 f"the database stopped answering during judge run {p.run_id}: {type(exc).__name__}",
@@ -289,7 +294,7 @@ async def run_judge_async(
 
             async def worker() -> None:
                 while not queue.empty():
-                    if cancel is not None and cancel.is_set():
+                    if cancel.is_set():
                         return
                     req = queue.get_nowait()
                     if req.error is not None:
@@ -331,7 +336,7 @@ async def run_judge_async(
     except (asyncio.CancelledError, KeyboardInterrupt):
         _finish(services, p.run_id, "cancelled", "interrupted")
         raise
-    status = "cancelled" if cancel is not None and cancel.is_set() else "finished"
+    status = "cancelled" if cancel.is_set() else "finished"
     _finish(services, p.run_id, status)
     bar.show(counts["done"], counts["failed"], final=True)
     return RunSummary(

@@ -84,7 +84,28 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         "--instructions",
         str(PROJECT_ROOT / "data" / "guidelines.md"),
     )
-    for name, role in (("ann1", "annotator"), ("ann2", "annotator"), ("rita", "researcher")):
+    rows = [json.loads(line) for line in (PROJECT_ROOT / "data" / "sample_pairwise.jsonl").read_text().splitlines()]
+    labels = tmp / "labels.jsonl"
+    with labels.open("w") as fh:
+        for n, r in enumerate(rows[40:52]):
+            for k in range(3):
+                value = r["expected"] if (n + k) % 4 else "tie"
+                fh.write(json.dumps({"item_id": r["id"], "annotator": f"expert{k}", "value": value}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "item_id": r["id"],
+                        "annotator": "judge<b>x</b>",
+                        "annotator_kind": "llm_judge",
+                        "value": "A",
+                        "probabilities": {"A": 0.6, "B": 0.3, "tie": 0.1},
+                        "rationale": "<script>alert('r')</script>",
+                    }
+                )
+                + "\n"
+            )
+    _cli(db, "import", str(labels), "--task", "b-main", "--format", "labels")
+    for name, role in (("ann1", "annotator"), ("ann2", "annotator"), ("rita", "researcher"), ("adam", "admin")):
         _cli(db, "users", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
     port = _free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}

@@ -152,3 +152,21 @@ def test_gold_accuracy_reaches_researchers(services: Services) -> None:
         annotate.submit(services, "ann0", "t", view.item_id, "Left is better")
     (row,) = annotate.researcher_progress(services, "rita", "t")
     assert row[0] == "ann0" and row[2] == 61 and row[6] is not None and row[6].endswith("(6)")
+
+
+def test_rationale_and_confidence_when_the_task_asks(sqlite_services: Services, tmp_path: Path) -> None:
+    from app.cli import main
+
+    db = tmp_path / "j.db"
+    assert main(["--db", str(db), "import", str(SAMPLE), "--task", "r", "--ask-rationale", "--ask-confidence"]) == 0
+    assert main(["--db", str(db), "users", "add", "u", "--role", "annotator"]) == 0
+    from annotation.config import Settings
+
+    services = Services.from_settings(Settings(database_url=f"sqlite:///{db}", data_dir=tmp_path))
+    view = annotate.open_task(services, "u", "r")
+    assert view.ask_rationale and view.ask_confidence
+    annotate.submit(services, "u", "r", view.item_id, "Tie", rationale="same content", confidence="4")
+    with services.session() as s:
+        label = s.scalars(select(Label)).one()
+    assert (label.rationale, label.confidence) == ("same content", 4.0)
+    services.close()

@@ -1,0 +1,258 @@
+"""Exports: ``long`` (one row per label, with provenance; re-imports with ``--format labels`` to the
+identical labels), ``wide`` (one row per item, each rater's label and the human majority), ``dpo``
+(``prompt, chosen, rejected`` as TRL's DPO trainer reads it) and ``hf`` (a ``datasets`` folder).
+Files are written next to themselves and moved into place, so a failed export leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from annotation.catalog import get_task
+from annotation.errors import JudgelabError
+from annotation.models import Annotator, Item, Label
+
+FORMATS = ("long", "wide", "dpo", "hf")
+LONG_COLUMNS = [
+    "task",
+    "item_id",
+    "annotator",
+    "annotator_kind",
+    "status",
+    "value",
+    "value_num",
+    "presented_order",
+    "replicate",
+    "rationale",
+    "confidence",
+    "probabilities",
+    "raw_output",
+    "error",
+    "duration_ms",
+    "config_hash",
+    "annotator_config",
+    "judge_run_id",
+    "metadata",
+    "created_at",
+    "updated_at",
+]
+
+
+def long_frame(session: Session, task_name: str) -> pd.DataFrame:
+    task = get_task(session, task_name)
+    rows = session.execute(
+        select(
+            Item.external_id,
+            Annotator.name,
+            Annotator.kind,
+            Label.status,
+            Label.value,
+            Label.value_num,
+            Label.presented_order,
+            Label.replicate,
+            Label.rationale,
+            Label.confidence,
+            Label.probabilities,
+            Label.raw_output,
+            Label.error,
+            Label.duration_ms,
+            Annotator.config_hash,
+            Annotator.config,
+            Label.judge_run_id,
+            Label.meta,
+            Label.created_at,
+            Label.updated_at,
+        )
+        .join(Item, Label.item_id == Item.id)
+        .join(Annotator, Label.annotator_id == Annotator.id)
+        .where(Item.task_id == task.id)
+        .order_by(Label.id)
+    ).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=LONG_COLUMNS[1:])
+    frame.insert(0, "task", task.name)
+    return frame
+
+
+def _majority(values: Sequence[str]) -> str | None:
+    votes = ["tie" if v == "bothbad" else v for v in values if v is not None]
+    if not votes:
+        return None
+    counts = pd.Series(votes).value_counts()
+    if len(counts) > 1 and counts.iloc[0] == counts.iloc[1]:
+        return None
+    return str(counts.index[0])
+
+
+def _items(session: Session, task_id: int) -> pd.DataFrame:
+    rows = session.execute(
+        select(
+            Item.id,
+            Item.external_id,
+            Item.prompt,
+            Item.response_a,
+            Item.response_b,
+            Item.model_a,
+            Item.model_b,
+            Item.reference,
+            Item.category,
+            Item.meta,
+        )
+        .where(Item.task_id == task_id)
+        .order_by(Item.id)
+    ).all()
+    return pd.DataFrame(
+        [tuple(r) for r in rows],
+        columns=[
+            "id",
+            "item_id",
+            "prompt",
+            "response_a",
+            "response_b",
+            "model_a",
+            "model_b",
+            "reference",
+            "category",
+            "metadata",
+        ],
+    )
+
+
+def wide_frame(session: Session, task_name: str) -> pd.DataFrame:
+    """One row per item: its fields, each rater's label (column ``label:<name>``; both orders of one
+    rater agree or give ``tie``) and the human majority (None when there is none)."""
+    task = get_task(session, task_name)
+    items = _items(session, task.id)
+    labels = long_frame(session, task_name)
+    sub = labels[labels["status"] == "submitted"]
+    per_rater = sub.groupby(["item_id", "annotator"])["value"].agg(lambda v: v.iloc[0] if v.nunique() == 1 else "tie")
+    table = per_rater.unstack("annotator") if len(per_rater) else pd.DataFrame(index=pd.Index([], name="item_id"))
+    table.columns = [f"label:{c}" for c in table.columns]
+    human_votes = sub[sub["annotator_kind"] == "human"].groupby("item_id")["value"].agg(list)
+    humans = {item: _majority(votes) for item, votes in human_votes.items()}
+    out = items.drop(columns=["id"]).merge(table, left_on="item_id", right_index=True, how="left")
+    out["human_majority"] = [humans.get(i) for i in out["item_id"]]
+    out["metadata"] = out["metadata"].map(lambda m: json.dumps(m) if isinstance(m, dict) else None)
+    return out
+
+
+def dpo_frame(session: Session, task_name: str, raters: Sequence[str] | None = None) -> pd.DataFrame:
+    """``prompt, chosen, rejected`` from the majority of ``raters`` (default: the humans), skipping
+    ties and items without a majority; provenance columns say who decided."""
+    task = get_task(session, task_name)
+    if task.protocol != "pairwise":
+        raise JudgelabError(
+            f"a DPO export needs a pairwise task; {task_name!r} is {task.protocol}",
+            fix="export --format long or wide instead",
+        )
+    items = _items(session, task.id).set_index("item_id")
+    labels = long_frame(session, task_name)
+    sub = labels[labels["status"] == "submitted"]
+    if raters:
+        unknown = sorted(set(raters) - set(labels["annotator"]))
+        if unknown:
+            raise JudgelabError(f"no labels from {unknown} in task {task_name!r}", fix="check the --raters names")
+        sub = sub[sub["annotator"].isin(raters)]
+        source = ",".join(raters)
+    else:
+        sub = sub[sub["annotator_kind"] == "human"]
+        source = "human majority"
+    rows = []
+    for item_id, grp in sub.groupby("item_id", sort=True):
+        verdict = _majority(list(grp["value"]))
+        if verdict not in ("A", "B"):
+            continue
+        item = items.loc[item_id]
+        chosen, rejected = (
+            (item["response_a"], item["response_b"]) if verdict == "A" else (item["response_b"], item["response_a"])
+        )
+        rows.append(
+            {
+                "prompt": item["prompt"],
+                "chosen": chosen,
+                "rejected": rejected,
+                "item_id": item_id,
+                "chosen_model": item["model_a"] if verdict == "A" else item["model_b"],
+                "rejected_model": item["model_b"] if verdict == "A" else item["model_a"],
+                "n_votes": len(grp),
+                "source": source,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["prompt", "chosen", "rejected", "item_id", "chosen_model", "rejected_model", "n_votes", "source"]
+    )
+
+
+def write_frame(frame: pd.DataFrame, out: Path) -> None:
+    """Write by extension (.jsonl, .csv, .parquet), atomically."""
+    suffix = out.suffix.lower()
+    if suffix not in (".jsonl", ".csv", ".parquet"):
+        raise JudgelabError(
+            f"cannot tell the export file type from {out.name!r}",
+            fix="end --out with .jsonl, .csv or .parquet (or use --format hf --out DIR)",
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    data = frame.copy()
+    for col in ("probabilities", "annotator_config", "metadata"):
+        if col in data.columns and suffix != ".jsonl":
+            data[col] = data[col].map(lambda v: json.dumps(v) if isinstance(v, (dict, list)) else v)
+    for col in ("created_at", "updated_at"):
+        if col in data.columns:
+            data[col] = data[col].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
+    if suffix == ".jsonl":
+        with tmp.open("w", encoding="utf-8") as fh:
+            for record in data.to_dict("records"):
+                fh.write(json.dumps({k: _plain(v) for k, v in record.items()}, ensure_ascii=False) + "\n")
+    elif suffix == ".csv":
+        data.to_csv(tmp, index=False)
+    else:
+        data.to_parquet(tmp, index=False)
+    os.replace(tmp, out)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def export(session: Session, task: str, fmt: str, out: Path, *, raters: Sequence[str] | None = None) -> int:
+    """Export ``task`` as ``fmt`` to ``out``; returns the number of rows."""
+    if fmt not in FORMATS:
+        raise JudgelabError(f"unknown export format {fmt!r}", fix=f"use one of {list(FORMATS)}")
+    if fmt == "hf":
+        return export_hf(session, task, out)
+    frame = {
+        "long": lambda: long_frame(session, task),
+        "wide": lambda: wide_frame(session, task),
+        "dpo": lambda: dpo_frame(session, task, raters),
+    }[fmt]()
+    write_frame(frame, out)
+    return len(frame)
+
+
+def export_hf(session: Session, task: str, out: Path) -> int:
+    """A Hugging Face ``datasets`` folder (``save_to_disk``) with splits ``labels`` and ``dpo``."""
+    try:
+        from datasets import Dataset, DatasetDict
+    except ImportError:
+        raise JudgelabError("--format hf needs the 'datasets' package", fix="pip install 'judgelab[hf]'") from None
+    long = long_frame(session, task)
+    for col in ("probabilities", "annotator_config", "metadata"):
+        long[col] = long[col].map(lambda v: json.dumps(v) if isinstance(v, (dict, list)) else None)
+    for col in ("created_at", "updated_at"):
+        long[col] = long[col].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else None)
+    splits = {"labels": Dataset.from_pandas(long, preserve_index=False)}
+    if get_task(session, task).protocol == "pairwise":
+        splits["dpo"] = Dataset.from_pandas(dpo_frame(session, task), preserve_index=False)
+    DatasetDict(splits).save_to_disk(str(out))
+    return len(long)

@@ -1,0 +1,192 @@
+"""The researcher's dashboard and the judges' admin controls, as plain functions of (services,
+user name, ...). Researchers and admins only, checked in every function."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from analysis.plots import all_figures
+from analysis.report import build_report
+from annotation.catalog import get_task
+from annotation.errors import JudgelabError
+from annotation.models import Annotator, JudgeRun, Task
+from annotation.services import Services
+from annotation.store import items_frame, judge_models, labels_frame
+from app.annotate import RESEARCH_ROLES, require
+from app.report_html import headline_rows
+
+ADMIN_ROLES = frozenset({"admin"})
+HEADLINE = [
+    "rater",
+    "agreement with ties",
+    "without ties",
+    "kappa",
+    "alpha (with humans)",
+    "n",
+    "vs human majority",
+    "alternative annotator test",
+]
+
+
+@dataclass
+class DashboardData:
+    report: dict[str, Any]
+    headline: list[list[str]]
+    figures: dict[str, Any]
+    disagreements: pd.DataFrame
+    strata: pd.DataFrame
+
+
+def _frames(services: Services, task: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    with services.session() as session:
+        task_row = get_task(session, task)
+        return labels_frame(session, task_row.id), items_frame(session, task_row.id), judge_models(session, task_row.id)
+
+
+def dashboard(
+    services: Services, username: str | None, task: str, *, by: str | None = None, n_boot: int = 1000
+) -> DashboardData:
+    require(services, username, RESEARCH_ROLES)
+    labels, items, models = _frames(services, task)
+    if labels.empty:
+        raise JudgelabError(f"task {task!r} has no labels yet", fix="import labels, annotate, or run a judge")
+    report = build_report(labels, items, task=task, judge_models=models, by=by or None, n_boot=n_boot)
+    headline = [[_strip(c) for c in row] for row in headline_rows(report)]
+    return DashboardData(
+        report,
+        headline,
+        all_figures(report),
+        disagreements(labels, items),
+        pd.DataFrame(report.get("strata", {}).get("rows", [])),
+    )
+
+
+def _strip(cell: str) -> str:
+    """A table cell of the HTML report as plain text (its own tags removed, escaped data restored)."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", cell))
+
+
+def disagreements(labels: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """Items where a judge's vote differs from the human majority: the pair, every label and
+    rationale, and the judge's confidence (highest first)."""
+    from analysis.calibration import confidences
+    from analysis.frames import majority, votes
+
+    v = votes(labels)
+    humans = sorted(labels.loc[labels["kind"] == "human", "annotator"].unique())
+    judges = sorted(labels.loc[labels["kind"] == "llm_judge", "annotator"].unique())
+    if not humans or not judges:
+        return pd.DataFrame(columns=["judge", "item", "judge vote", "human majority", "judge confidence"])
+    maj = majority(v, humans)
+    sub = labels[labels["status"] == "submitted"].assign(conf=confidences(labels[labels["status"] == "submitted"]))
+    rows = []
+    info = items.set_index("item_id")
+    for judge in judges:
+        mine = v[v["annotator"] == judge].set_index("item_id")["vote"]
+        for item_id in mine.index.intersection(maj.index):
+            if mine[item_id] == maj[item_id]:
+                continue
+            its = sub[sub["item_id"] == item_id]
+            every = "; ".join(
+                f"{r.annotator}={r.value}" + (f" ({r.rationale})" if r.rationale else "") for r in its.itertuples()
+            )
+            conf = its.loc[its["annotator"] == judge, "conf"].max()
+            rows.append(
+                {
+                    "judge": judge,
+                    "item": info.loc[item_id, "external_id"],
+                    "judge vote": mine[item_id],
+                    "human majority": maj[item_id],
+                    "judge confidence": None if pd.isna(conf) else round(conf, 3),
+                    "prompt": str(info.loc[item_id, "prompt"])[:300],
+                    "response A": str(info.loc[item_id, "response_a"])[:300],
+                    "response B": str(info.loc[item_id, "response_b"])[:300],
+                    "labels": every,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=["judge", "item", "judge vote", "human majority", "judge confidence"])
+    return frame.sort_values("judge confidence", ascending=False, na_position="last")
+
+
+def judge_runs(services: Services, username: str | None, task: str | None = None) -> list[list[Any]]:
+    require(services, username, RESEARCH_ROLES)
+    with services.session() as session:
+        stmt = (
+            select(
+                JudgeRun.id,
+                Annotator.name,
+                Task.name,
+                JudgeRun.status,
+                JudgeRun.n_total,
+                JudgeRun.n_done,
+                JudgeRun.n_failed,
+                JudgeRun.started_at,
+                JudgeRun.finished_at,
+                JudgeRun.error,
+            )
+            .join(Annotator, JudgeRun.annotator_id == Annotator.id)
+            .join(Task, JudgeRun.task_id == Task.id)
+            .order_by(JudgeRun.id.desc())
+            .limit(50)
+        )
+        if task:
+            stmt = stmt.where(Task.name == task)
+        return [[*row[:7], str(row[7])[:19], str(row[8] or "")[:19], row[9] or ""] for row in session.execute(stmt)]
+
+
+def start_judge(services: Services, username: str | None, task: str, config_yaml: str) -> str:
+    """Start a judge run in a background thread of the app process (the same runner as the CLI)."""
+    import yaml
+
+    from annotation.judges.config import parse_config
+    from annotation.judges.runner import run_judge
+
+    require(services, username, ADMIN_ROLES)
+    try:
+        data = yaml.safe_load(config_yaml)
+    except yaml.YAMLError as exc:
+        raise JudgelabError(f"the judge config is not valid YAML ({exc})", fix="fix the YAML") from None
+    if not isinstance(data, dict):
+        raise JudgelabError("the judge config must be a YAML mapping", fix="see docs/judges.md")
+    config = parse_config(data, source="judge config")
+    with services.session() as session:
+        get_task(session, task)
+
+    def work() -> None:
+        # the run row records a failure; an exception must not take the app's thread down
+        with contextlib.suppress(Exception):
+            run_judge(services, task=task, config=config, progress=False)
+
+    threading.Thread(target=work, name=f"judge-{config.annotator_name()}", daemon=True).start()
+    return f"started judge {config.annotator_name()} on task {task!r}; watch it in the runs table"
+
+
+def cancel_run(services: Services, username: str | None, run_id: int) -> str:
+    """Ask a running judge to stop (it checks the flag between batches, in any process)."""
+    require(services, username, ADMIN_ROLES)
+    with services.session() as session:
+        run = session.get(JudgeRun, int(run_id))
+        if run is None or run.status != "running":
+            raise JudgelabError(f"no running judge run with id {run_id}", fix="pick a run whose status is 'running'")
+        run.status = "cancelling"
+    return f"run {run_id}: cancellation requested"
+
+
+def save_report(services: Services, username: str | None, task: str, path: Path) -> Path:
+    from app.report_html import render_html
+
+    data = dashboard(services, username, task)
+    path.write_text(render_html(data.report), encoding="utf-8")
+    return path

@@ -1,0 +1,143 @@
+"""Exports: long round-trips through ``import --format labels`` to the identical labels; wide, dpo
+and hf load in their consumers (pandas, pyarrow, datasets)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from annotation.catalog import ensure_annotator, get_task
+from annotation.export import dpo_frame, export, long_frame
+from annotation.ingest import import_file
+from annotation.models import Item
+from annotation.services import Services
+from annotation.store import LabelIn, submit_labels
+from tests.conftest import PROJECT_ROOT, make_services
+
+SAMPLE = PROJECT_ROOT / "data" / "sample_pairwise.jsonl"
+COMPARE = [
+    "item_id",
+    "annotator",
+    "annotator_kind",
+    "status",
+    "value",
+    "value_num",
+    "presented_order",
+    "replicate",
+    "rationale",
+    "confidence",
+    "probabilities",
+    "raw_output",
+    "error",
+    "duration_ms",
+    "config_hash",
+    "annotator_config",
+    "metadata",
+]
+
+
+def _fill(services: Services) -> None:
+    with services.session() as s:
+        import_file(s, SAMPLE, task="t")
+        items = [i.id for i in s.query(Item).order_by(Item.id).limit(6)]
+        h = [ensure_annotator(s, f"h{k}", kind="human").id for k in range(3)]
+        judge = ensure_annotator(s, "judge@1", kind="llm_judge", config={"model": "m", "mode": "logprobs"}).id
+        labels = []
+        for n, item in enumerate(items):
+            for k, ann in enumerate(h):
+                labels.append(
+                    LabelIn(
+                        item,
+                        ann,
+                        ["A", "B", "tie"][(n + k) % 3] if n != 5 else "A",
+                        presented_order="ba" if k == 1 else "ab",
+                        rationale=f'because, "{n}"\nok',
+                        confidence=3.0,
+                        duration_ms=1200 + n,
+                    )
+                )
+            labels.append(
+                LabelIn(
+                    item,
+                    judge,
+                    "A",
+                    probabilities={"A": 0.7, "B": 0.2, "tie": 0.1},
+                    raw_output="A",
+                    meta={"prompt_tokens": 12},
+                )
+            )
+            labels.append(
+                LabelIn(
+                    item,
+                    judge,
+                    None,
+                    status="failed",
+                    presented_order="ba",
+                    raw_output="???",
+                    error="unparseable verdict",
+                )
+            )
+        submit_labels(s, labels, changed_by="test")
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_long_export_round_trips(services: Services, tmp_path: Path, suffix: str) -> None:
+    _fill(services)
+    out = tmp_path / f"labels{suffix}"
+    with services.session() as s:
+        n = export(s, "t", "long", out)
+        original = long_frame(s, "t")
+    assert n == len(original) == 6 * 5
+    copy = make_services(f"sqlite:///{tmp_path / 'copy.db'}", tmp_path)
+    with copy.session() as s:
+        import_file(s, SAMPLE, task="t")
+    with copy.session() as s:
+        summary = import_file(s, out, task="t", fmt="labels")
+        assert summary.labels_inserted == n
+    with copy.session() as s:
+        again = long_frame(s, "t")
+    copy.close()
+    a = original[COMPARE].sort_values(["item_id", "annotator", "presented_order"]).reset_index(drop=True)
+    b = again[COMPARE].sort_values(["item_id", "annotator", "presented_order"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a.astype(object).where(a.notna(), None), b.astype(object).where(b.notna(), None))
+
+
+def test_wide_dpo_and_hf(services: Services, tmp_path: Path) -> None:
+    _fill(services)
+    with services.session() as s:
+        export(s, "t", "wide", tmp_path / "wide.csv")
+        export(s, "t", "dpo", tmp_path / "dpo.jsonl")
+        export(s, "t", "dpo", tmp_path / "dpo_judge.parquet", raters=["judge@1"])
+        export(s, "t", "hf", tmp_path / "hf")
+        dpo = dpo_frame(s, "t")
+        ext = {i.external_id: i for i in s.query(Item).filter(Item.task_id == get_task(s, "t").id)}
+    wide = pd.read_csv(tmp_path / "wide.csv")
+    assert len(wide) == 61 and {"label:h0", "label:judge@1", "human_majority"} <= set(wide.columns)
+    # three humans on items 0-4 disagree in a cycle (A, B, tie): no majority; item 5 is A by all
+    assert wide["human_majority"].notna().sum() == 1
+    rows = [json.loads(line) for line in (tmp_path / "dpo.jsonl").read_text().splitlines()]
+    assert len(rows) == len(dpo) == 1 and set(rows[0]) >= {"prompt", "chosen", "rejected"}
+    item = ext[rows[0]["item_id"]]
+    assert (rows[0]["chosen"], rows[0]["rejected"]) == (item.response_a, item.response_b)
+    judge_dpo = pq.read_table(tmp_path / "dpo_judge.parquet").to_pandas()
+    assert len(judge_dpo) == 6 and set(judge_dpo["source"]) == {"judge@1"}
+    from datasets import load_from_disk
+
+    ds = load_from_disk(str(tmp_path / "hf"))
+    assert ds["labels"].num_rows == 30 and ds["dpo"].column_names[:3] == ["prompt", "chosen", "rejected"]
+
+
+def test_bad_export_arguments(services: Services, tmp_path: Path) -> None:
+    from annotation.errors import JudgelabError
+
+    _fill(services)
+    with services.session() as s:
+        with pytest.raises(JudgelabError, match=r"\.jsonl, \.csv or \.parquet"):
+            export(s, "t", "long", tmp_path / "labels.xlsx")
+        with pytest.raises(JudgelabError, match="no labels from"):
+            export(s, "t", "dpo", tmp_path / "d.jsonl", raters=["nobody"])
+    assert not list(tmp_path.glob("*.xlsx")) and not (tmp_path / "d.jsonl").exists()

@@ -1,0 +1,174 @@
+"""The researcher's dashboard and the judges' admin controls: handlers without a browser, then the
+dashboard and the HTML report in real Chromium (no request may leave localhost)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from annotation.errors import AccessError, JudgelabError
+from annotation.ingest import import_file
+from annotation.services import Services
+from app import dashboard
+from app.cli import main
+from tests.app.conftest import CHROMIUM_ARGS, PASSWORD, RunningApp
+from tests.conftest import PROJECT_ROOT
+
+SHOTS = PROJECT_ROOT / "test-output"
+
+
+def _task_with_labels(services: Services, tmp_path: Path) -> None:
+    from annotation.accounts import add_user
+
+    rows = [json.loads(line) for line in (PROJECT_ROOT / "data" / "sample_pairwise.jsonl").read_text().splitlines()]
+    labels = tmp_path / "labels.jsonl"
+    with labels.open("w") as fh:
+        for n, r in enumerate(rows[:30]):
+            for k in range(3):
+                fh.write(
+                    json.dumps(
+                        {"item_id": r["id"], "annotator": f"h{k}", "value": r["expected"] if (n + k) % 5 else "tie"}
+                    )
+                    + "\n"
+                )
+            fh.write(
+                json.dumps(
+                    {
+                        "item_id": r["id"],
+                        "annotator": "judge",
+                        "annotator_kind": "llm_judge",
+                        "value": "A" if n % 3 else "B",
+                        "probabilities": {"A": 0.6, "B": 0.4},
+                    }
+                )
+                + "\n"
+            )
+    with services.session() as s:
+        import_file(s, PROJECT_ROOT / "data" / "sample_pairwise.jsonl", task="t")
+    with services.session() as s:
+        import_file(s, labels, task="t", fmt="labels")
+        add_user(s, "ann", role="annotator", password=PASSWORD)
+        add_user(s, "rita", role="researcher", password=PASSWORD)
+        add_user(s, "adam", role="admin", password=PASSWORD)
+
+
+def test_dashboard_shows_the_report_figures(
+    services: Services, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _task_with_labels(services, tmp_path)
+    data = dashboard.dashboard(services, "rita", "t")
+    (judge,) = data.report["judges_vs_humans"]
+    assert data.headline[1][0] == "judge"
+    assert f"{judge['with_ties']['agreement']:.3f}" in data.headline[1][1]
+    assert {"agreement_heatmap", "position_bias", "confusion_judge"} <= set(data.figures)
+    assert len(data.disagreements) > 0 and set(data.disagreements["judge"]) == {"judge"}
+    conf = data.disagreements["judge confidence"].tolist()
+    assert conf == sorted(conf, reverse=True)
+    with pytest.raises(AccessError):
+        dashboard.dashboard(services, "ann", "t")
+    with pytest.raises(AccessError):
+        dashboard.start_judge(services, "rita", "t", "model: m")
+    with pytest.raises(JudgelabError, match="no running judge run"):
+        dashboard.cancel_run(services, "adam", 12345)
+
+
+def test_dashboard_figures_equal_cli_json(
+    sqlite_services: Services, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _task_with_labels(sqlite_services, tmp_path)
+    data = dashboard.dashboard(sqlite_services, "rita", "t")
+    db = sqlite_services.settings.resolved_database_url().removeprefix("sqlite:///")
+    capsys.readouterr()
+    assert main(["--db", db, "report", "--task", "t", "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    for key in ("judges_vs_humans", "human_agreement", "pairwise_matrix", "bias"):
+        assert cli[key] == data.report[key], key
+
+
+def test_html_report_is_offline_and_inert(running_app: RunningApp, chromium_path: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    out = tmp_path / "report.html"
+    assert main(["--db", str(running_app.db), "report", "--task", "b-main", "--n-boot", "200", "--html", str(out)]) == 0
+    text = out.read_text()
+    assert "<script>alert('r')</script>" not in text and "judge&lt;b&gt;x&lt;/b&gt;" in text
+    outside: list[str] = []
+    dialogs: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+        def guard(route: Any) -> None:
+            if route.request.url.startswith("file://"):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", guard)
+        page.goto(out.as_uri())
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+        n_plots = page.locator(".js-plotly-plot").count()
+        page.screenshot(path=str(SHOTS / "report.png"), full_page=False)
+        browser.close()
+    assert n_plots >= 5 and outside == [] and dialogs == []
+
+
+def test_dashboard_in_the_browser(running_app: RunningApp, chromium_path: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.on(
+            "request",
+            lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else outside.append(r.url),
+        )
+        page.goto(running_app.url)
+        page.get_by_label("username").fill("rita")
+        page.get_by_label("password").fill(PASSWORD)
+        page.get_by_role("button", name="Login").click()
+        page.get_by_role("tab", name="Dashboard (researchers)").click()
+        page.locator("#jl-dash-task input").click()
+        page.get_by_role("option", name="b-main").last.click()
+        page.locator("#jl-dash-refresh").click()
+        page.wait_for_selector("#jl-fig-heatmap .js-plotly-plot .main-svg", timeout=60_000)
+        page.wait_for_selector("#jl-fig-position .js-plotly-plot .main-svg", timeout=60_000)
+        assert "judge<b>x</b>" in page.inner_text("#jl-headline")  # a hostile rater name stays text
+        page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
+        browser.close()
+    assert outside == [], f"the dashboard made requests outside localhost: {outside[:5]}"
+
+
+@pytest.mark.vllm
+def test_admin_starts_watches_and_cancels_a_judge(sqlite_services: Services, tmp_path: Path, vllm_server: Any) -> None:
+    import time
+
+    _task_with_labels(sqlite_services, tmp_path)
+    config = (f"name: smol-admin\nmodel: {vllm_server.model}\nbase_url: {vllm_server.base_url}\n"
+              "mode: logprobs\nswap: true\n")
+    with pytest.raises(AccessError):
+        dashboard.start_judge(sqlite_services, "rita", "t", config)
+    message = dashboard.start_judge(sqlite_services, "adam", "t", config)
+    assert "started judge smol-admin" in message
+    deadline = time.monotonic() + 120
+    run_id = None
+    while time.monotonic() < deadline:
+        runs = dashboard.judge_runs(sqlite_services, "rita", "t")
+        if runs and runs[0][5] > 0:
+            run_id = runs[0][0]
+            break
+        time.sleep(0.2)
+    assert run_id is not None, "the judge run never made progress"
+    assert "cancellation requested" in dashboard.cancel_run(sqlite_services, "adam", run_id)
+    while time.monotonic() < deadline:
+        status = dashboard.judge_runs(sqlite_services, "rita", "t")[0]
+        if status[3] == "cancelled":
+            break
+        time.sleep(0.2)
+    assert status[3] == "cancelled" and 0 < status[5] < 122  # stopped before the 61 items x 2 orders
