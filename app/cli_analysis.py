@@ -36,6 +36,7 @@ def register(sub: Any) -> None:
     rep.add_argument("--task", required=True)
     rep.add_argument("--json", action="store_true", help="print the report as JSON")
     rep.add_argument("--html", type=Path, help="write a self-contained HTML report (works offline)")
+    rep.add_argument("--png", type=Path, metavar="DIR", help="save every figure as a PNG in DIR (needs kaleido)")
     rep.add_argument("--by", help="also stratify agreement by this item field")
     rep.add_argument("--n-boot", type=int, default=1000)
     rep.add_argument("--seed", type=int, default=0)
@@ -129,9 +130,14 @@ def cmd_report(args: argparse.Namespace, services: Services) -> int:
         args.html.parent.mkdir(parents=True, exist_ok=True)
         args.html.write_text(render_html(report), encoding="utf-8")
         print(f"wrote {args.html}", file=sys.stderr if args.json else sys.stdout)
+    if args.png:
+        from app.report_png import save_pngs
+
+        paths = save_pngs(report, args.png)
+        print(f"wrote {len(paths)} figures to {args.png}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         print()
-    elif not args.html:
+    elif not args.html and not args.png:
         print(render_text(report))
     return 0

@@ -42,6 +42,7 @@ class DashboardData:
     figures: dict[str, Any]
     disagreements: pd.DataFrame
     strata: pd.DataFrame
+    swap: pd.DataFrame
 
 
 def _frames(services: Services, task: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
@@ -51,20 +52,41 @@ def _frames(services: Services, task: str) -> tuple[pd.DataFrame, pd.DataFrame, 
 
 
 def dashboard(
-    services: Services, username: str | None, task: str, *, by: str | None = None, n_boot: int = 1000
+    services: Services,
+    username: str | None,
+    task: str,
+    *,
+    by: str | None = None,
+    n_boot: int = 1000,
+    raters: str | None = None,
 ) -> DashboardData:
+    """The report for ``task``; ``raters`` (comma-separated selectors such as ``name:expert_*,
+    kind:llm_judge``) keeps only those raters."""
+    from analysis.errors import MetricUndefinedError
+    from analysis.frames import select_raters
+
     require(services, username, RESEARCH_ROLES)
     labels, items, models = _frames(services, task)
     if labels.empty:
         raise JudgelabError(f"task {task!r} has no labels yet", fix="import labels, annotate, or run a judge")
+    selectors = [x.strip() for x in (raters or "").split(",") if x.strip()]
+    if selectors:
+        try:
+            keep = select_raters(labels, selectors)
+        except MetricUndefinedError as exc:
+            raise JudgelabError(str(exc), fix="use name:GLOB, kind:human or kind:llm_judge, comma-separated") from None
+        labels = labels[labels["annotator"].isin(keep)]
+        models = {k: v for k, v in models.items() if k in keep}
     report = build_report(labels, items, task=task, judge_models=models, by=by or None, n_boot=n_boot)
     headline = [[_strip(c) for c in row] for row in headline_rows(report)]
+    swap = report.get("bias", {}).get("swap", [])
     return DashboardData(
         report,
         headline,
         all_figures(report),
         disagreements(labels, items),
         pd.DataFrame(report.get("strata", {}).get("rows", [])),
+        pd.DataFrame(swap if isinstance(swap, list) else []),
     )
 
 

@@ -110,6 +110,7 @@ def build_app(services: Services) -> gr.Blocks:
                 dash_task = gr.Dropdown(
                     label="Task", choices=[], interactive=True, allow_custom_value=True, elem_id="jl-dash-task"
                 )
+                dash_raters = gr.Textbox(label="Raters (e.g. name:expert_*, kind:llm_judge; empty = all)", value="")
                 dash_by = gr.Textbox(label="Stratify by (category, turn, model_a, any metadata key)", value="")
                 dash_btn = gr.Button("Refresh", variant="primary", elem_id="jl-dash-refresh")
             dash_msg = gr.Markdown(elem_id="jl-dash-msg")
@@ -130,7 +131,10 @@ def build_app(services: Services) -> gr.Blocks:
                 fig_conf = gr.Plot(label="Confusion (first judge vs human majority)", elem_id="jl-fig-confusion")
                 fig_rank = gr.Plot(label="System ranking", elem_id="jl-fig-ranking")
             fig_cal = gr.Plot(label="Calibration", elem_id="jl-fig-calibration")
+            swap_tbl = gr.Dataframe(label="Swap consistency (raters labeled in both orders)", interactive=False)
             strata_tbl = gr.Dataframe(label="Agreement by stratum", interactive=False)
+            auto = gr.Checkbox(label="Refresh every 30 s while labels arrive", value=False)
+            timer = gr.Timer(30, active=False)
             disagree_tbl = gr.Dataframe(
                 label="Disagreements: judge vs human majority (by judge confidence)",
                 interactive=False,
@@ -244,8 +248,8 @@ def build_app(services: Services) -> gr.Blocks:
             return dashboard.judge_runs(services, _user(request), task or None)
 
         @_guard
-        def on_dashboard(task: str, by: str, request: gr.Request) -> tuple[Any, ...]:
-            data = dashboard.dashboard(services, _user(request), task, by=by.strip() or None)
+        def on_dashboard(task: str, raters: str, by: str, request: gr.Request) -> tuple[Any, ...]:
+            data = dashboard.dashboard(services, _user(request), task, by=by.strip() or None, raters=raters)
             figs = data.figures
             confusion = next((f for k, f in figs.items() if k.startswith("confusion_")), None)
             return (
@@ -259,6 +263,7 @@ def build_app(services: Services) -> gr.Blocks:
                 confusion,
                 figs.get("system_ranking"),
                 figs.get("calibration"),
+                data.swap,
                 data.strata,
                 data.disagreements,
             )
@@ -273,24 +278,23 @@ def build_app(services: Services) -> gr.Blocks:
                 raise gr.Error("give the id of the run to cancel")
             return dashboard.cancel_run(services, _user(request), int(run_id))
 
-        dash_btn.click(
-            on_dashboard,
-            [dash_task, dash_by],
-            [
-                dash_msg,
-                headline,
-                fig_heat,
-                fig_forest,
-                fig_pos,
-                fig_len,
-                fig_conf,
-                fig_rank,
-                fig_cal,
-                strata_tbl,
-                disagree_tbl,
-            ],
-            api_name="dashboard",
-        )
+        dash_outputs = [
+            dash_msg,
+            headline,
+            fig_heat,
+            fig_forest,
+            fig_pos,
+            fig_len,
+            fig_conf,
+            fig_rank,
+            fig_cal,
+            swap_tbl,
+            strata_tbl,
+            disagree_tbl,
+        ]
+        dash_btn.click(on_dashboard, [dash_task, dash_raters, dash_by], dash_outputs, api_name="dashboard")
+        timer.tick(on_dashboard, [dash_task, dash_raters, dash_by], dash_outputs, api_name="dashboard_tick")
+        auto.change(lambda on: gr.Timer(active=bool(on)), [auto], [timer], api_name=False)
         progress_btn.click(on_runs, [progress_task], [runs_tbl], api_name="judge_runs")
         judge_start.click(on_start_judge, [judge_task, judge_yaml], [judge_msg], api_name="start_judge")
         judge_cancel.click(on_cancel, [cancel_id], [judge_msg], api_name="cancel_judge")

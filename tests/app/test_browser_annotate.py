@@ -52,8 +52,9 @@ def test_label_five_items_with_the_keyboard(running_app: RunningApp, chromium_pa
         # switch to the main task with the dropdown, then use the keyboard only
         page.locator("#component-2 input, input[aria-label='Task']").first.click()
         page.get_by_role("option", name="b-main").click()
-        page.wait_for_function("document.querySelector('#jl-progress').innerText.includes('/183 labels')",
-                               timeout=30_000)
+        page.wait_for_function(
+            "document.querySelector('#jl-progress').innerText.includes('/183 labels')", timeout=30_000
+        )
         page.screenshot(path=str(SHOTS / "annotate.png"))
         answers = ["1", "2", "3", "1", "4"]
         seen = []

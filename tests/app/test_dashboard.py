@@ -67,6 +67,10 @@ def test_dashboard_shows_the_report_figures(
     assert len(data.disagreements) > 0 and set(data.disagreements["judge"]) == {"judge"}
     conf = data.disagreements["judge confidence"].tolist()
     assert conf == sorted(conf, reverse=True)
+    two = dashboard.dashboard(services, "rita", "t", raters="name:h0,name:h1,kind:llm_judge")
+    assert two.report["humans"] == ["h0", "h1"] and two.report["judges"] == ["judge"]
+    with pytest.raises(JudgelabError, match="matches no annotator"):
+        dashboard.dashboard(services, "rita", "t", raters="name:nobody*")
     with pytest.raises(AccessError):
         dashboard.dashboard(services, "ann", "t")
     with pytest.raises(AccessError):
@@ -150,8 +154,9 @@ def test_admin_starts_watches_and_cancels_a_judge(sqlite_services: Services, tmp
     import time
 
     _task_with_labels(sqlite_services, tmp_path)
-    config = (f"name: smol-admin\nmodel: {vllm_server.model}\nbase_url: {vllm_server.base_url}\n"
-              "mode: logprobs\nswap: true\n")
+    config = (
+        f"name: smol-admin\nmodel: {vllm_server.model}\nbase_url: {vllm_server.base_url}\nmode: logprobs\nswap: true\n"
+    )
     with pytest.raises(AccessError):
         dashboard.start_judge(sqlite_services, "rita", "t", config)
     message = dashboard.start_judge(sqlite_services, "adam", "t", config)
@@ -172,3 +177,11 @@ def test_admin_starts_watches_and_cancels_a_judge(sqlite_services: Services, tmp
             break
         time.sleep(0.2)
     assert status[3] == "cancelled" and 0 < status[5] < 122  # stopped before the 61 items x 2 orders
+
+
+def test_report_png_figures(running_app: RunningApp, chromium_path: str, tmp_path: Path) -> None:
+    out = tmp_path / "png"
+    assert main(["--db", str(running_app.db), "report", "--task", "b-main", "--n-boot", "50", "--png", str(out)]) == 0
+    files = sorted(out.glob("*.png"))
+    assert {"agreement_heatmap.png", "position_bias.png"} <= {f.name for f in files}
+    assert all(f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f.stat().st_size > 5_000 for f in files)
