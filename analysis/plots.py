@@ -84,46 +84,35 @@ def forest(report: dict[str, Any], key: str = "with_ties") -> go.Figure:
     return fig
 
 
-def position_bias(report: dict[str, Any]) -> go.Figure:
-    rows = report.get("bias", {}).get("position", [])
-    rows = rows if isinstance(rows, list) else []
+def _rate_bars(rows: list[dict[str, Any]], key: str, title: str) -> go.Figure:
+    """A rate per rater with its 95% CI, humans blue and judges orange, 0.5 marked as no bias."""
     fig = go.Figure(
         go.Bar(
             x=[_t(r["annotator"]) for r in rows],
-            y=[r["p_first"] for r in rows],
+            y=[r[key] for r in rows],
             marker_color=["#4c78a8" if r["kind"] == "human" else "#f58518" for r in rows],
             error_y={
                 "type": "data",
                 "symmetric": False,
-                "array": [r["p_first_ci95"][1] - r["p_first"] for r in rows],
-                "arrayminus": [r["p_first"] - r["p_first_ci95"][0] for r in rows],
+                "array": [r[f"{key}_ci95"][1] - r[key] for r in rows],
+                "arrayminus": [r[key] - r[f"{key}_ci95"][0] for r in rows],
             },
         )
     )
     fig.add_hline(y=0.5, line_dash="dash", annotation_text="no bias")
-    fig.update_layout(title="Position bias: P(first-shown answer chosen)", yaxis={"range": [0, 1]}, **_LAYOUT)
+    fig.update_layout(title=title, yaxis={"range": [0, 1]}, **_LAYOUT)
     return fig
+
+
+def position_bias(report: dict[str, Any]) -> go.Figure:
+    rows = report.get("bias", {}).get("position", [])
+    return _rate_bars(rows if isinstance(rows, list) else [], "p_first", "Position bias: P(first-shown answer chosen)")
 
 
 def length_bias(report: dict[str, Any]) -> go.Figure:
     rows = report.get("bias", {}).get("length", [])
     rows = [r for r in rows if r.get("p_longer") is not None] if isinstance(rows, list) else []
-    fig = go.Figure(
-        go.Bar(
-            x=[_t(r["annotator"]) for r in rows],
-            y=[r["p_longer"] for r in rows],
-            marker_color=["#4c78a8" if r["kind"] == "human" else "#f58518" for r in rows],
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": [r["p_longer_ci95"][1] - r["p_longer"] for r in rows],
-                "arrayminus": [r["p_longer"] - r["p_longer_ci95"][0] for r in rows],
-            },
-        )
-    )
-    fig.add_hline(y=0.5, line_dash="dash", annotation_text="no bias")
-    fig.update_layout(title="Length bias: P(longer answer chosen)", yaxis={"range": [0, 1]}, **_LAYOUT)
-    return fig
+    return _rate_bars(rows, "p_longer", "Length bias: P(longer answer chosen)")
 
 
 def calibration_curves(report: dict[str, Any]) -> go.Figure:

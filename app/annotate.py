@@ -144,6 +144,15 @@ def open_task(services: Services, username: str | None, task: str) -> ItemViewMo
         return _view(session, task_row, account, next_item(session, task_row, account.annotator_id))
 
 
+def _task_item(session: Any, task: str, item_id: int) -> tuple[Task, Item]:
+    """The task and the item, refusing an item id from another task (ids come from the client)."""
+    task_row = get_task(session, task)
+    item = session.get(Item, int(item_id))
+    if item is None or item.task_id != task_row.id:
+        raise AccessError("this item is not part of the task", fix="reload the page")
+    return task_row, item
+
+
 def submit(
     services: Services,
     username: str | None,
@@ -160,10 +169,7 @@ def submit(
     if item_id is None:
         return open_task(services, username, task)
     with services.session() as session:
-        task_row = get_task(session, task)
-        item = session.get(Item, int(item_id))
-        if item is None or item.task_id != task_row.id:
-            raise AccessError("this item is not part of the task", fix="reload the page")
+        task_row, item = _task_item(session, task, item_id)
         if not choice:
             return _view(session, task_row, account, item.id, message="Pick an answer first (keys 1-4).")
         order = presented_order(account.annotator_id, item.id)
@@ -192,10 +198,7 @@ def skip(services: Services, username: str | None, task: str, item_id: int | Non
     if item_id is None:
         return open_task(services, username, task)
     with services.session() as session:
-        task_row = get_task(session, task)
-        item = session.get(Item, int(item_id))
-        if item is None or item.task_id != task_row.id:
-            raise AccessError("this item is not part of the task", fix="reload the page")
+        task_row, item = _task_item(session, task, item_id)
         order = presented_order(account.annotator_id, item.id)
         submit_label(
             session,

@@ -23,16 +23,6 @@ from app.annotate import RESEARCH_ROLES, require
 from app.report_html import headline_rows
 
 ADMIN_ROLES = frozenset({"admin"})
-HEADLINE = [
-    "rater",
-    "agreement with ties",
-    "without ties",
-    "kappa",
-    "alpha (with humans)",
-    "n",
-    "vs human majority",
-    "alternative annotator test",
-]
 
 
 @dataclass

@@ -18,6 +18,18 @@ th:first-child, td:first-child { text-align: left; } th { background: #f4f4f8; }
 """
 
 
+HEADLINE = [
+    "rater",
+    "agreement with ties",
+    "without ties",
+    "kappa",
+    "alpha (with humans)",
+    "n",
+    "vs human majority",
+    "alternative annotator test",
+]
+
+
 def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
@@ -100,19 +112,7 @@ def render_html(report: dict[str, Any]) -> str:
         f"CIs: {_e(report['settings']['ci'])}, {_e(report['settings']['n_boot'])} resamples, seed "
         f"{_e(report['settings']['seed'])}.</p>",
         "<h2>Judges against humans</h2>",
-        _table(
-            [
-                "rater",
-                "agreement with ties",
-                "without ties",
-                "kappa",
-                "alpha (with humans)",
-                "n",
-                "vs human majority",
-                "alternative annotator test",
-            ],
-            headline_rows(report),
-        ),
+        _table(HEADLINE, headline_rows(report)),
     ]
     ceiling = report.get("human_ceiling")
     if isinstance(ceiling, dict) and "per_human" in ceiling:
