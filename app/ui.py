@@ -15,6 +15,7 @@ from annotation.errors import JudgelabError
 from annotation.services import Services
 from app import annotate, dashboard
 from app.annotate import ItemViewModel
+from app.report_html import HEADLINE
 
 KEYS_JS = """
 <script>
@@ -115,7 +116,7 @@ def build_app(services: Services) -> gr.Blocks:
                 dash_btn = gr.Button("Refresh", variant="primary", elem_id="jl-dash-refresh")
             dash_msg = gr.Markdown(elem_id="jl-dash-msg")
             headline = gr.Dataframe(
-                headers=list(dashboard.HEADLINE),
+                headers=list(HEADLINE),
                 interactive=False,
                 wrap=True,
                 label="Judges against humans (95% CIs)",

@@ -170,3 +170,14 @@ def test_rationale_and_confidence_when_the_task_asks(sqlite_services: Services, 
         label = s.scalars(select(Label)).one()
     assert (label.rationale, label.confidence) == ("same content", 4.0)
     services.close()
+
+
+def test_build_app_exposes_the_named_endpoints(sqlite_services: Services) -> None:
+    """The Blocks build (no module-level app) and every endpoint the tests and clients use exists."""
+    from app.ui import build_app
+
+    app = build_app(sqlite_services)
+    names = {dep.get("api_name") for dep in app.config["dependencies"]}
+    assert {"open", "submit", "skip", "back", "task_progress", "dashboard", "judge_runs", "start_judge",
+            "cancel_judge", "ping"} <= names
+    assert build_app(sqlite_services) is not app
