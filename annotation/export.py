@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from annotation.catalog import get_task
 from annotation.errors import JudgelabError
-from annotation.models import Annotator, Item, Label
+from annotation.models import Annotator
+from annotation.store import items_frame, labels_frame
 
 FORMATS = ("long", "wide", "dpo", "hf")
 LONG_COLUMNS = [
@@ -46,38 +47,20 @@ LONG_COLUMNS = [
 
 
 def long_frame(session: Session, task_name: str) -> pd.DataFrame:
+    """``store.labels_frame`` in the export's column contract: the item's external id, the annotator's
+    kind and stored config beside every label."""
     task = get_task(session, task_name)
-    rows = session.execute(
-        select(
-            Item.external_id,
-            Annotator.name,
-            Annotator.kind,
-            Label.status,
-            Label.value,
-            Label.value_num,
-            Label.presented_order,
-            Label.replicate,
-            Label.rationale,
-            Label.confidence,
-            Label.probabilities,
-            Label.raw_output,
-            Label.error,
-            Label.duration_ms,
-            Annotator.config_hash,
-            Annotator.config,
-            Label.judge_run_id,
-            Label.meta,
-            Label.created_at,
-            Label.updated_at,
-        )
-        .join(Item, Label.item_id == Item.id)
-        .join(Annotator, Label.annotator_id == Annotator.id)
-        .where(Item.task_id == task.id)
-        .order_by(Label.id)
-    ).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=LONG_COLUMNS[1:])
-    frame.insert(0, "task", task.name)
-    return frame
+    frame = labels_frame(session, task.id)
+    names = frame["annotator"].unique().tolist()
+    configs: dict[str, Any] = dict(
+        session.execute(select(Annotator.name, Annotator.config).where(Annotator.name.in_(names))).all()
+    )
+    out = frame.drop(columns=["label_id", "item_id"]).rename(
+        columns={"external_id": "item_id", "kind": "annotator_kind"}
+    )
+    out["annotator_config"] = [configs.get(name) for name in out["annotator"]]
+    out.insert(0, "task", task.name)
+    return out[LONG_COLUMNS]
 
 
 def _majority(values: Sequence[str]) -> str | None:
@@ -91,37 +74,20 @@ def _majority(values: Sequence[str]) -> str | None:
 
 
 def _items(session: Session, task_id: int) -> pd.DataFrame:
-    rows = session.execute(
-        select(
-            Item.id,
-            Item.external_id,
-            Item.prompt,
-            Item.response_a,
-            Item.response_b,
-            Item.model_a,
-            Item.model_b,
-            Item.reference,
-            Item.category,
-            Item.meta,
-        )
-        .where(Item.task_id == task_id)
-        .order_by(Item.id)
-    ).all()
-    return pd.DataFrame(
-        [tuple(r) for r in rows],
-        columns=[
-            "id",
-            "item_id",
-            "prompt",
-            "response_a",
-            "response_b",
-            "model_a",
-            "model_b",
-            "reference",
-            "category",
-            "metadata",
-        ],
-    )
+    """The item fields an export carries; ``item_id`` is the external id, ``id`` the database id."""
+    columns = [
+        "item_id",
+        "external_id",
+        "prompt",
+        "response_a",
+        "response_b",
+        "model_a",
+        "model_b",
+        "reference",
+        "category",
+        "metadata",
+    ]
+    return items_frame(session, task_id)[columns].rename(columns={"item_id": "id", "external_id": "item_id"})
 
 
 def wide_frame(session: Session, task_name: str) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from annotation.catalog import get_task
 from annotation.errors import LabelError, NotFoundError
 from annotation.models import (
     LABEL_STATUSES,
@@ -296,6 +297,7 @@ LABEL_COLUMNS = [
     "config_hash",
     "created_at",
     "updated_at",
+    "metadata",
 ]
 
 
@@ -323,6 +325,7 @@ def labels_frame(session: Session, task_id: int) -> pd.DataFrame:
             Annotator.config_hash,
             Label.created_at,
             Label.updated_at,
+            Label.meta,
         )
         .join(Item, Label.item_id == Item.id)
         .join(Annotator, Label.annotator_id == Annotator.id)
@@ -381,6 +384,12 @@ def items_frame(session: Session, task_id: int) -> pd.DataFrame:
         column = key if key not in frame.columns else f"meta_{key}"
         frame[column] = [m.get(key) if isinstance(m, dict) else None for m in frame["metadata"]]
     return frame
+
+
+def task_frames(session: Session, task_name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """What analysis needs of a task: its labels, its items and its judges' model families."""
+    task = get_task(session, task_name)
+    return labels_frame(session, task.id), items_frame(session, task.id), judge_models(session, task.id)
 
 
 def judge_models(session: Session, task_id: int) -> dict[str, str]:

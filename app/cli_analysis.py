@@ -45,16 +45,10 @@ def register(sub: Any) -> None:
 
 
 def load_frames(services: Services, task: str) -> tuple[Any, Any, dict[str, str]]:
-    from annotation.catalog import get_task
-    from annotation.store import items_frame, judge_models, labels_frame
+    from annotation.store import task_frames
 
     with services.session() as session:
-        task_row = get_task(session, task)
-        return (
-            labels_frame(session, task_row.id),
-            items_frame(session, task_row.id),
-            judge_models(session, task_row.id),
-        )
+        return task_frames(session, task)
 
 
 def cmd_agreement(args: argparse.Namespace, services: Services) -> int:

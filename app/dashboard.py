@@ -18,7 +18,7 @@ from annotation.catalog import get_task
 from annotation.errors import JudgelabError
 from annotation.models import Annotator, JudgeRun, Task
 from annotation.services import Services
-from annotation.store import items_frame, judge_models, labels_frame
+from annotation.store import task_frames
 from app.annotate import RESEARCH_ROLES, require
 from app.report_html import headline_rows
 
@@ -33,12 +33,6 @@ class DashboardData:
     disagreements: pd.DataFrame
     strata: pd.DataFrame
     swap: pd.DataFrame
-
-
-def _frames(services: Services, task: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    with services.session() as session:
-        task_row = get_task(session, task)
-        return labels_frame(session, task_row.id), items_frame(session, task_row.id), judge_models(session, task_row.id)
 
 
 def dashboard(
@@ -56,7 +50,8 @@ def dashboard(
     from analysis.frames import select_raters
 
     require(services, username, RESEARCH_ROLES)
-    labels, items, models = _frames(services, task)
+    with services.session() as session:
+        labels, items, models = task_frames(session, task)
     if labels.empty:
         raise JudgelabError(f"task {task!r} has no labels yet", fix="import labels, annotate, or run a judge")
     selectors = [x.strip() for x in (raters or "").split(",") if x.strip()]
