@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from annotation.models import Annotator, Assignment, Item, Label, Task, utcnow
@@ -54,23 +54,35 @@ class Progress:
         )
 
 
-def _holders(session: Session, task_id: int, now: object) -> dict[int, set[int]]:
-    """Per item, the human annotators holding a slot: a submitted label or a live reservation."""
-    holders: dict[int, set[int]] = {}
-    labeled = session.execute(
+@dataclass(frozen=True)
+class _Slots:
+    """Per item, the human annotators holding a slot: by a submitted label, or by a live reservation."""
+
+    labeled: dict[int, set[int]]
+    reserved: dict[int, set[int]]
+
+    def holders(self, item_id: int) -> set[int]:
+        return self.labeled.get(item_id, set()) | self.reserved.get(item_id, set())
+
+
+def _slots(session: Session, now: object, *, task_id: int | None = None, item_id: int | None = None) -> _Slots:
+    """The slots of every item of ``task_id``, or of the one item ``item_id``."""
+    item_filter = Item.task_id == task_id if task_id is not None else Item.id == item_id
+    reserve_filter = Assignment.task_id == task_id if task_id is not None else Assignment.item_id == item_id
+    labeled: dict[int, set[int]] = {}
+    reserved: dict[int, set[int]] = {}
+    for item, annotator in session.execute(
         select(Label.item_id, Label.annotator_id)
         .join(Item, Label.item_id == Item.id)
         .join(Annotator, Label.annotator_id == Annotator.id)
-        .where(Item.task_id == task_id, Label.status == "submitted", Annotator.kind == "human")
-    ).all()
-    reserved = session.execute(
-        select(Assignment.item_id, Assignment.annotator_id).where(
-            Assignment.task_id == task_id, Assignment.expires_at > now
-        )
-    ).all()
-    for item_id, annotator_id in [*labeled, *reserved]:
-        holders.setdefault(item_id, set()).add(annotator_id)
-    return holders
+        .where(item_filter, Label.status == "submitted", Annotator.kind == "human")
+    ):
+        labeled.setdefault(item, set()).add(annotator)
+    for item, annotator in session.execute(
+        select(Assignment.item_id, Assignment.annotator_id).where(reserve_filter, Assignment.expires_at > now)
+    ):
+        reserved.setdefault(item, set()).add(annotator)
+    return _Slots(labeled, reserved)
 
 
 def _mine(session: Session, task_id: int, annotator_id: int) -> set[int]:
@@ -97,15 +109,15 @@ def next_item(session: Session, task: Task, annotator_id: int, *, seed: int = 0)
         if item_id not in done:
             return int(item_id)  # a reload shows the same item
     item_ids = session.scalars(select(Item.id).where(Item.task_id == task.id)).all()
-    holders = _holders(session, task.id, now)
+    slots = _slots(session, now, task_id=task.id)
     postgres = session.get_bind().dialect.name == "postgresql"
     for item_id in sorted((i for i in item_ids if i not in done), key=lambda i: item_rank(annotator_id, i, seed)):
-        if len(holders.get(item_id, set()) - {annotator_id}) >= task.overlap:
+        if len(slots.holders(item_id) - {annotator_id}) >= task.overlap:
             continue
         if postgres:
             # serialize the last-slot decision per item; SQLite already holds the write lock
             session.execute(select(Item.id).where(Item.id == item_id).with_for_update())
-            fresh = _holders_of(session, item_id, now)
+            fresh = _slots(session, now, item_id=item_id).holders(item_id)
             if len(fresh - {annotator_id}) >= task.overlap:
                 continue
         session.execute(
@@ -125,18 +137,6 @@ def next_item(session: Session, task: Task, annotator_id: int, *, seed: int = 0)
     return None
 
 
-def _holders_of(session: Session, item_id: int, now: object) -> set[int]:
-    labeled = session.scalars(
-        select(Label.annotator_id)
-        .join(Annotator, Label.annotator_id == Annotator.id)
-        .where(Label.item_id == item_id, Label.status == "submitted", Annotator.kind == "human")
-    ).all()
-    reserved = session.scalars(
-        select(Assignment.annotator_id).where(Assignment.item_id == item_id, Assignment.expires_at > now)
-    ).all()
-    return set(labeled) | set(reserved)
-
-
 def release(session: Session, item_id: int, annotator_id: int) -> None:
     session.execute(delete(Assignment).where(Assignment.item_id == item_id, Assignment.annotator_id == annotator_id))
 
@@ -145,16 +145,7 @@ def progress(session: Session, task: Task, annotator_id: int) -> Progress:
     now = utcnow()
     done = _mine(session, task.id, annotator_id)
     item_ids = session.scalars(select(Item.id).where(Item.task_id == task.id)).all()
-    holders = _holders(session, task.id, now)
-    open_for_me = sum(
-        1 for i in item_ids if i not in done and len(holders.get(i, set()) - {annotator_id}) < task.overlap
-    )
-    human_labels = session.execute(
-        select(Label.item_id, func.count(func.distinct(Label.annotator_id)))
-        .join(Item, Label.item_id == Item.id)
-        .join(Annotator, Label.annotator_id == Annotator.id)
-        .where(Item.task_id == task.id, Label.status == "submitted", Annotator.kind == "human")
-        .group_by(Label.item_id)
-    ).all()
-    task_labels = sum(min(int(n), task.overlap) for _, n in human_labels)
+    slots = _slots(session, now, task_id=task.id)
+    open_for_me = sum(1 for i in item_ids if i not in done and len(slots.holders(i) - {annotator_id}) < task.overlap)
+    task_labels = sum(min(len(annotators), task.overlap) for annotators in slots.labeled.values())
     return Progress(len(done), len(done) + open_for_me, task_labels, len(item_ids) * task.overlap)
