@@ -117,16 +117,20 @@ def _view(session: Any, task: Task, account: Account, item_id: int | None, messa
     conv = item.conversation or {}
     turn = conv.get("turn")
     prompt_msgs = conv.get("prompt")
-    view.prompt_md = conversation_markdown(prompt_msgs) if isinstance(prompt_msgs, list) else safe_markdown(item.prompt)
     if isinstance(conv.get("a"), list) and len(conv["a"]) > 2:
+        # each side's whole conversation, with the judged turn marked
+        view.prompt_md = safe_markdown(item.prompt) + f"\n\n*(turn {turn} of a conversation: see each side below)*"
         a_md = conversation_markdown(conv["a"], turn or None)
         b_md = conversation_markdown(conv["b"], turn or None) if isinstance(conv.get("b"), list) else ""
-        view.prompt_md = safe_markdown(item.prompt) + f"\n\n*(turn {turn} of a conversation: see each side below)*"
     else:
+        view.prompt_md = (
+            conversation_markdown(prompt_msgs) if isinstance(prompt_msgs, list) else safe_markdown(item.prompt)
+        )
         a_md, b_md = safe_markdown(item.response_a), safe_markdown(item.response_b)
-    view.left_md, view.right_md = (a_md, b_md) if order == "ab" or not pairwise else (b_md, a_md)
     if not pairwise:
         view.left_md, view.right_md = a_md, ""
+    else:
+        view.left_md, view.right_md = (a_md, b_md) if order == "ab" else (b_md, a_md)
     view.reference_md = safe_markdown(item.reference) if item.reference else ""
     mine = session.scalars(
         select(Label).where(Label.item_id == item.id, Label.annotator_id == account.annotator_id, Label.replicate == 0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from annotation.judges.local_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-password"
@@ -88,9 +89,7 @@ def main() -> int:
     cli(db, "import", str(ROOT / "data" / "sample_pairwise.jsonl"), "--task", "bench", "--overlap", str(args.clients))
     for i in range(args.clients):
         cli(db, "users", "add", f"b{i}", "--role", "annotator", "--password-stdin", stdin=PASSWORD + "\n")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "--db", str(db), "serve", "--port", str(port)],
         cwd=ROOT,

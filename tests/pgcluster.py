@@ -19,6 +19,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from annotation.judges.local_server import free_port
+
 
 class PostgresUnavailable(RuntimeError):
     pass
@@ -33,12 +35,6 @@ def find_bindir() -> Path | None:
             return Path(c)
     found = shutil.which("initdb")
     return Path(found).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -121,7 +117,7 @@ def start_cluster() -> PgCluster:
         gid = pwd.getpwnam(run_as).pw_gid
         os.chown(root, uid, gid)
         os.chown(datadir, uid, gid)
-    cluster = PgCluster(bindir, datadir, _free_port(), run_as)
+    cluster = PgCluster(bindir, datadir, free_port(), run_as)
     init = subprocess.run(
         cluster._cmd(
             str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from annotation.judges.local_server import free_port
 from tests.conftest import PROJECT_ROOT
 
 CHROMIUM = "/usr/bin/chromium"
@@ -39,12 +39,6 @@ class RunningApp:
     url: str
     db: Path
     process: subprocess.Popen[bytes]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(db: Path, *args: str, stdin: str | None = None) -> None:
@@ -107,7 +101,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
     _cli(db, "import", str(labels), "--task", "b-main", "--format", "labels")
     for name, role in (("ann1", "annotator"), ("ann2", "annotator"), ("rita", "researcher"), ("adam", "admin")):
         _cli(db, "users", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     log = (PROJECT_ROOT / "test-output").joinpath("serve.log")
     log.parent.mkdir(exist_ok=True)

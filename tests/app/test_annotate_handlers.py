@@ -178,6 +178,16 @@ def test_build_app_exposes_the_named_endpoints(sqlite_services: Services) -> Non
 
     app = build_app(sqlite_services)
     names = {dep.get("api_name") for dep in app.config["dependencies"]}
-    assert {"open", "submit", "skip", "back", "task_progress", "dashboard", "judge_runs", "start_judge",
-            "cancel_judge", "ping"} <= names
+    assert {
+        "open",
+        "submit",
+        "skip",
+        "back",
+        "task_progress",
+        "dashboard",
+        "judge_runs",
+        "start_judge",
+        "cancel_judge",
+        "ping",
+    } <= names
     assert build_app(sqlite_services) is not app
