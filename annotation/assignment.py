@@ -95,25 +95,56 @@ def _mine(session: Session, task_id: int, annotator_id: int) -> set[int]:
     )
 
 
-def next_item(session: Session, task: Task, annotator_id: int, *, seed: int = 0) -> int | None:
-    """The next item for this annotator (reserving a slot for it), or None when nothing is left."""
+@dataclass(frozen=True)
+class _TaskView:
+    """One read of what an annotator's next item and progress line both need."""
+
+    done: set[int]
+    item_ids: list[int]
+    slots: _Slots
+
+    def open_for(self, annotator_id: int, overlap: int) -> list[int]:
+        """Items this annotator has not labeled whose other slot holders are below the overlap."""
+        return [
+            i
+            for i in self.item_ids
+            if i not in self.done and len(self.slots.holders(i) - {annotator_id}) < overlap
+        ]
+
+
+def _task_view(session: Session, task: Task, annotator_id: int, now: object) -> _TaskView:
+    done = _mine(session, task.id, annotator_id)
+    item_ids = [int(i) for i in session.scalars(select(Item.id).where(Item.task_id == task.id))]
+    return _TaskView(done, item_ids, _slots(session, now, task_id=task.id))
+
+
+def _progress(view: _TaskView, task: Task, annotator_id: int) -> Progress:
+    # a reservation by this annotator changes neither count: holders exclude the annotator, and
+    # task labels count submitted labels only
+    task_labels = sum(min(len(annotators), task.overlap) for annotators in view.slots.labeled.values())
+    open_for_me = len(view.open_for(annotator_id, task.overlap))
+    return Progress(len(view.done), len(view.done) + open_for_me, task_labels, len(view.item_ids) * task.overlap)
+
+
+def next_item_and_progress(
+    session: Session, task: Task, annotator_id: int, *, seed: int = 0
+) -> tuple[int | None, Progress]:
+    """The next item for this annotator (reserving a slot for it), or None when nothing is left,
+    and the annotator's progress line, from one read of the task."""
     now = utcnow()
     session.execute(delete(Assignment).where(Assignment.task_id == task.id, Assignment.expires_at <= now))
-    done = _mine(session, task.id, annotator_id)
+    view = _task_view(session, task, annotator_id, now)
+    progress_now = _progress(view, task, annotator_id)
     current = session.scalars(
         select(Assignment.item_id)
         .where(Assignment.task_id == task.id, Assignment.annotator_id == annotator_id, Assignment.expires_at > now)
         .order_by(Assignment.created_at)
     ).all()
     for item_id in current:
-        if item_id not in done:
-            return int(item_id)  # a reload shows the same item
-    item_ids = session.scalars(select(Item.id).where(Item.task_id == task.id)).all()
-    slots = _slots(session, now, task_id=task.id)
+        if item_id not in view.done:
+            return int(item_id), progress_now  # a reload shows the same item
     postgres = session.get_bind().dialect.name == "postgresql"
-    for item_id in sorted((i for i in item_ids if i not in done), key=lambda i: item_rank(annotator_id, i, seed)):
-        if len(slots.holders(item_id) - {annotator_id}) >= task.overlap:
-            continue
+    for item_id in sorted(view.open_for(annotator_id, task.overlap), key=lambda i: item_rank(annotator_id, i, seed)):
         if postgres:
             # serialize the last-slot decision per item; SQLite already holds the write lock
             session.execute(select(Item.id).where(Item.id == item_id).with_for_update())
@@ -133,8 +164,13 @@ def next_item(session: Session, task: Task, annotator_id: int, *, seed: int = 0)
             )
         )
         session.flush()
-        return int(item_id)
-    return None
+        return item_id, progress_now
+    return None, progress_now
+
+
+def next_item(session: Session, task: Task, annotator_id: int, *, seed: int = 0) -> int | None:
+    """The next item for this annotator (reserving a slot for it), or None when nothing is left."""
+    return next_item_and_progress(session, task, annotator_id, seed=seed)[0]
 
 
 def release(session: Session, item_id: int, annotator_id: int) -> None:
@@ -142,10 +178,4 @@ def release(session: Session, item_id: int, annotator_id: int) -> None:
 
 
 def progress(session: Session, task: Task, annotator_id: int) -> Progress:
-    now = utcnow()
-    done = _mine(session, task.id, annotator_id)
-    item_ids = session.scalars(select(Item.id).where(Item.task_id == task.id)).all()
-    slots = _slots(session, now, task_id=task.id)
-    open_for_me = sum(1 for i in item_ids if i not in done and len(slots.holders(i) - {annotator_id}) < task.overlap)
-    task_labels = sum(min(len(annotators), task.overlap) for annotators in slots.labeled.values())
-    return Progress(len(done), len(done) + open_for_me, task_labels, len(item_ids) * task.overlap)
+    return _progress(_task_view(session, task, annotator_id, utcnow()), task, annotator_id)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from annotation.accounts import Account, get_account
-from annotation.assignment import next_item, presented_order, progress, release
+from annotation.assignment import Progress, next_item_and_progress, presented_order, progress, release
 from annotation.catalog import get_task
 from annotation.errors import AccessError
 from annotation.models import Item, Label, Task
@@ -26,10 +26,15 @@ PAIRWISE_TEXT = {"left": "Left is better", "right": "Right is better", "tie": "T
 
 def require(services: Services, username: str | None, roles: frozenset[str]) -> Account:
     """The logged-in account, if its role is allowed; the user always comes from the session."""
+    with services.session() as session:
+        return require_in(session, username, roles)
+
+
+def require_in(session: Any, username: str | None, roles: frozenset[str]) -> Account:
+    """``require`` inside a session the handler already holds."""
     if not username:
         raise AccessError("not logged in", fix="log in first")
-    with services.session() as session:
-        account = get_account(session, username)
+    account = get_account(session, username)
     if account is None or account.role not in roles:
         raise AccessError(f"user {username!r} may not do this", fix="ask an admin for the right role")
     return account
@@ -94,7 +99,15 @@ def guidelines(services: Services, username: str | None, task: str) -> str:
     return safe_markdown(text) if text else "*This task has no written guidelines.*"
 
 
-def _view(session: Any, task: Task, account: Account, item_id: int | None, message: str = "") -> ItemViewModel:
+def _view(
+    session: Any,
+    task: Task,
+    account: Account,
+    item_id: int | None,
+    message: str = "",
+    progress_now: Progress | None = None,
+    labeled_by_me: bool = True,
+) -> ItemViewModel:
     schema = parse_schema(task.label_schema)
     pairwise = task.protocol == "pairwise"
     view = ItemViewModel(
@@ -106,7 +119,7 @@ def _view(session: Any, task: Task, account: Account, item_id: int | None, messa
         ask_confidence=schema.ask_confidence,
     )
     view.choices = pairwise_choices(schema) if isinstance(schema, PairwiseSchema) else list(schema.choices)
-    view.progress = progress(session, task, account.annotator_id).line()
+    view.progress = (progress_now or progress(session, task, account.annotator_id)).line()
     if item_id is None:
         view.message = message or "Nothing left for you in this task. Thank you!"
         return view
@@ -132,20 +145,31 @@ def _view(session: Any, task: Task, account: Account, item_id: int | None, messa
     else:
         view.left_md, view.right_md = (a_md, b_md) if order == "ab" else (b_md, a_md)
     view.reference_md = safe_markdown(item.reference) if item.reference else ""
-    mine = session.scalars(
-        select(Label).where(Label.item_id == item.id, Label.annotator_id == account.annotator_id, Label.replicate == 0)
-    ).first()
+    mine = (
+        session.scalars(
+            select(Label).where(
+                Label.item_id == item.id, Label.annotator_id == account.annotator_id, Label.replicate == 0
+            )
+        ).first()
+        if labeled_by_me
+        else None
+    )
     if mine is not None and mine.status == "submitted":
         view.current = value_to_choice(mine.value, order) if pairwise else mine.value
     view.shown_at = time.time()
     return view
 
 
+def _next_view(session: Any, task: Task, account: Account) -> ItemViewModel:
+    # next_item serves only items the annotator has not labeled: no current answer to look up
+    item_id, progress_now = next_item_and_progress(session, task, account.annotator_id)
+    return _view(session, task, account, item_id, progress_now=progress_now, labeled_by_me=False)
+
+
 def open_task(services: Services, username: str | None, task: str) -> ItemViewModel:
-    account = require(services, username, ANNOTATE_ROLES)
     with services.session() as session:
-        task_row = get_task(session, task)
-        return _view(session, task_row, account, next_item(session, task_row, account.annotator_id))
+        account = require_in(session, username, ANNOTATE_ROLES)
+        return _next_view(session, get_task(session, task), account)
 
 
 def _task_item(session: Any, task: str, item_id: int) -> tuple[Task, Item]:
@@ -169,10 +193,10 @@ def submit(
     shown_at: float | None = None,
 ) -> ItemViewModel:
     """Store the annotator's answer for ``item_id`` and return the next item."""
-    account = require(services, username, ANNOTATE_ROLES)
     if item_id is None:
         return open_task(services, username, task)
     with services.session() as session:
+        account = require_in(session, username, ANNOTATE_ROLES)
         task_row, item = _task_item(session, task, item_id)
         if not choice:
             return _view(session, task_row, account, item.id, message="Pick an answer first (keys 1-4).")
@@ -194,14 +218,14 @@ def submit(
             changed_by=account.name,
         )
         release(session, item.id, account.annotator_id)
-        return _view(session, task_row, account, next_item(session, task_row, account.annotator_id))
+        return _next_view(session, task_row, account)
 
 
 def skip(services: Services, username: str | None, task: str, item_id: int | None, reason: str | None) -> ItemViewModel:
-    account = require(services, username, ANNOTATE_ROLES)
     if item_id is None:
         return open_task(services, username, task)
     with services.session() as session:
+        account = require_in(session, username, ANNOTATE_ROLES)
         task_row, item = _task_item(session, task, item_id)
         order = presented_order(account.annotator_id, item.id)
         submit_label(
@@ -217,7 +241,7 @@ def skip(services: Services, username: str | None, task: str, item_id: int | Non
             changed_by=account.name,
         )
         release(session, item.id, account.annotator_id)
-        return _view(session, task_row, account, next_item(session, task_row, account.annotator_id))
+        return _next_view(session, task_row, account)
 
 
 def back(services: Services, username: str | None, task: str, item_id: int | None) -> ItemViewModel:

@@ -6,6 +6,7 @@ module level: per-tab state is in ``gr.State``."""
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
 import gradio as gr
@@ -321,7 +322,17 @@ def auth_callable(services: Services) -> Any:
     return check
 
 
+# Gradio's queue recomputes a pandas summary of up to 10,000 past events after *every* event
+# (GRADIO_ANALYTICS_CACHE_FREQUENCY=1): a quarter of the server's CPU with 20 annotators labeling
+# (py-spy, benchmarks/bench_annotate.py), and growing with the length of the sitting. judgelab does
+# not read that summary; recompute it every 1,000 events over the last 1,000. An operator's own
+# values of these variables win.
+GRADIO_QUEUE_ENV = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000", "GRADIO_ANALYTICS_MAX_EVENTS": "1000"}
+
+
 def launch(services: Services, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
+    for name, value in GRADIO_QUEUE_ENV.items():
+        os.environ.setdefault(name, value)
     app = build_app(services)
     app.queue(default_concurrency_limit=16)
     app.launch(
