@@ -106,9 +106,7 @@ class _TaskView:
     def open_for(self, annotator_id: int, overlap: int) -> list[int]:
         """Items this annotator has not labeled whose other slot holders are below the overlap."""
         return [
-            i
-            for i in self.item_ids
-            if i not in self.done and len(self.slots.holders(i) - {annotator_id}) < overlap
+            i for i in self.item_ids if i not in self.done and len(self.slots.holders(i) - {annotator_id}) < overlap
         ]
 
 
@@ -146,8 +144,10 @@ def next_item_and_progress(
     postgres = session.get_bind().dialect.name == "postgresql"
     for item_id in sorted(view.open_for(annotator_id, task.overlap), key=lambda i: item_rank(annotator_id, i, seed)):
         if postgres:
-            # serialize the last-slot decision per item; SQLite already holds the write lock
-            session.execute(select(Item.id).where(Item.id == item_id).with_for_update())
+            # serialize the last-slot decision per item; SQLite already holds the write lock.
+            # FOR NO KEY UPDATE: a plain FOR UPDATE would also wait for the key-share locks that
+            # label inserts take on their item (foreign key), and deadlock against them
+            session.execute(select(Item.id).where(Item.id == item_id).with_for_update(key_share=True))
             fresh = _slots(session, now, item_id=item_id).holders(item_id)
             if len(fresh - {annotator_id}) >= task.overlap:
                 continue
@@ -171,6 +171,20 @@ def next_item_and_progress(
 def next_item(session: Session, task: Task, annotator_id: int, *, seed: int = 0) -> int | None:
     """The next item for this annotator (reserving a slot for it), or None when nothing is left."""
     return next_item_and_progress(session, task, annotator_id, seed=seed)[0]
+
+
+def may_label(session: Session, task: Task, item_id: int, annotator_id: int) -> bool:
+    """Whether this annotator may store a label for the item (ids come from the page): they hold
+    one of its slots (their label of any status, or a reservation, even one that expired while the
+    page stayed open), or the item still has a free slot."""
+    holders = _slots(session, utcnow(), item_id=item_id).holders(item_id)
+    if annotator_id in holders or len(holders) < task.overlap:
+        return True
+    own_label = select(Label.id).where(Label.item_id == item_id, Label.annotator_id == annotator_id)
+    own_reservation = select(Assignment.id).where(
+        Assignment.item_id == item_id, Assignment.annotator_id == annotator_id
+    )
+    return session.scalars(own_label).first() is not None or session.scalars(own_reservation).first() is not None
 
 
 def release(session: Session, item_id: int, annotator_id: int) -> None:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import random
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from annotation.config import Settings
 from annotation.db import make_engine, make_sessionmaker, session_scope, upgrade
+
+T = TypeVar("T")
+log = logging.getLogger("judgelab.db")
+# deadlock_detected, serialization_failure: PostgreSQL asks the client to retry the transaction
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
 
 @dataclass
@@ -42,6 +52,22 @@ class Services:
             return
         with self.sqlite_lock, session_scope(self.sessions) as session:
             yield session
+
+    def transaction(self, work: Callable[[Session], T], *, attempts: int = 4) -> T:
+        """Run ``work(session)`` in one transaction; when PostgreSQL aborts it as a deadlock victim
+        or a serialization failure (SQLSTATE 40P01 / 40001, which ask the client to retry), run
+        it again from the start, with a short jittered pause, up to ``attempts`` times."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.session() as session:
+                    return work(session)
+            except OperationalError as exc:
+                code = getattr(exc.orig, "sqlstate", None)
+                if code not in RETRYABLE_SQLSTATES or attempt == attempts:
+                    raise
+                log.warning("transaction aborted by the database (%s), retrying (attempt %d)", code, attempt + 1)
+                time.sleep(random.uniform(0.005, 0.05) * attempt)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.engine.dispose()

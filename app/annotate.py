@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from annotation.accounts import Account, get_account
-from annotation.assignment import Progress, next_item_and_progress, presented_order, progress, release
+from annotation.assignment import Progress, may_label, next_item_and_progress, presented_order, progress, release
 from annotation.catalog import get_task
 from annotation.errors import AccessError
 from annotation.models import Item, Label, Task
@@ -166,10 +166,18 @@ def _next_view(session: Any, task: Task, account: Account) -> ItemViewModel:
     return _view(session, task, account, item_id, progress_now=progress_now, labeled_by_me=False)
 
 
+def _overlap_reached(session: Any, task: Task, account: Account) -> ItemViewModel:
+    view = _next_view(session, task, account)
+    view.message = "Other annotators completed that item while it was open; here is the next one."
+    return view
+
+
 def open_task(services: Services, username: str | None, task: str) -> ItemViewModel:
-    with services.session() as session:
+    def work(session: Any) -> ItemViewModel:
         account = require_in(session, username, ANNOTATE_ROLES)
         return _next_view(session, get_task(session, task), account)
+
+    return services.transaction(work)
 
 
 def _task_item(session: Any, task: str, item_id: int) -> tuple[Task, Item]:
@@ -195,15 +203,18 @@ def submit(
     """Store the annotator's answer for ``item_id`` and return the next item."""
     if item_id is None:
         return open_task(services, username, task)
-    with services.session() as session:
+    conf = float(confidence) if confidence not in (None, "") else None
+    duration = int((time.time() - shown_at) * 1000) if shown_at else None
+
+    def work(session: Any) -> ItemViewModel:
         account = require_in(session, username, ANNOTATE_ROLES)
         task_row, item = _task_item(session, task, item_id)
+        if not may_label(session, task_row, item.id, account.annotator_id):
+            return _overlap_reached(session, task_row, account)
         if not choice:
             return _view(session, task_row, account, item.id, message="Pick an answer first (keys 1-4).")
         order = presented_order(account.annotator_id, item.id)
         value = choice_to_value(choice, order) if task_row.protocol == "pairwise" else str(choice)
-        conf = float(confidence) if confidence not in (None, "") else None
-        duration = int((time.time() - shown_at) * 1000) if shown_at else None
         submit_label(
             session,
             LabelIn(
@@ -220,13 +231,18 @@ def submit(
         release(session, item.id, account.annotator_id)
         return _next_view(session, task_row, account)
 
+    return services.transaction(work)
+
 
 def skip(services: Services, username: str | None, task: str, item_id: int | None, reason: str | None) -> ItemViewModel:
     if item_id is None:
         return open_task(services, username, task)
-    with services.session() as session:
+
+    def work(session: Any) -> ItemViewModel:
         account = require_in(session, username, ANNOTATE_ROLES)
         task_row, item = _task_item(session, task, item_id)
+        if not may_label(session, task_row, item.id, account.annotator_id):
+            return _overlap_reached(session, task_row, account)
         order = presented_order(account.annotator_id, item.id)
         submit_label(
             session,
@@ -242,6 +258,8 @@ def skip(services: Services, username: str | None, task: str, item_id: int | Non
         )
         release(session, item.id, account.annotator_id)
         return _next_view(session, task_row, account)
+
+    return services.transaction(work)
 
 
 def back(services: Services, username: str | None, task: str, item_id: int | None) -> ItemViewModel:

@@ -95,6 +95,9 @@ def build_app(services: Services) -> gr.Blocks:
                 skip_btn = gr.Button("Skip", elem_id="jl-skip", size="sm")
                 submit_btn = gr.Button("Submit", variant="primary", elem_id="jl-submit")
             gr.Markdown("Keys: **1-4** choose, **Enter** submit, **Backspace** back.", elem_id="jl-keys")
+            # the item on screen, sent back by the page with each answer: a double click sends the
+            # same item twice (the server-side state may already show the next one)
+            shown_item = gr.Number(visible=False, precision=0, elem_id="jl-item")
         with gr.Tab("Progress (researchers)"):
             progress_task = gr.Dropdown(label="Task", choices=[], interactive=True, allow_custom_value=True)
             progress_btn = gr.Button("Refresh")
@@ -170,6 +173,7 @@ def build_app(services: Services) -> gr.Blocks:
             rationale,
             confidence,
             skip_reason,
+            shown_item,
         ]
 
         def show(view: ItemViewModel) -> tuple[Any, ...]:
@@ -189,6 +193,7 @@ def build_app(services: Services) -> gr.Blocks:
                 gr.update(visible=view.ask_rationale, value=""),
                 gr.update(visible=view.ask_confidence, value=None),
                 "",
+                view.item_id,
             )
 
         @_guard
@@ -209,29 +214,37 @@ def build_app(services: Services) -> gr.Blocks:
             view = annotate.open_task(services, _user(request), task)
             return (annotate.guidelines(services, _user(request), task), *show(view))
 
+        def on_screen(st: dict[str, Any], item: float | None) -> tuple[int | None, float | None]:
+            """The item the page showed (and when, if the tab's state still shows it too)."""
+            item_id = int(item) if item is not None else st.get("item_id")
+            return item_id, (st.get("shown_at") if st.get("item_id") == item_id else None)
+
         @_guard
         def on_submit(
-            st: dict[str, Any], answer: str | None, why: str, conf: str | None, request: gr.Request
+            st: dict[str, Any], item: float | None, answer: str | None, why: str, conf: str | None, request: gr.Request
         ) -> tuple[Any, ...]:
+            item_id, shown_at = on_screen(st, item)
             view = annotate.submit(
                 services,
                 _user(request),
                 st.get("task", ""),
-                st.get("item_id"),
+                item_id,
                 answer,
                 rationale=why,
                 confidence=conf,
-                shown_at=st.get("shown_at"),
+                shown_at=shown_at,
             )
             return show(view)
 
         @_guard
-        def on_skip(st: dict[str, Any], reason: str, request: gr.Request) -> tuple[Any, ...]:
-            return show(annotate.skip(services, _user(request), st.get("task", ""), st.get("item_id"), reason))
+        def on_skip(st: dict[str, Any], item: float | None, reason: str, request: gr.Request) -> tuple[Any, ...]:
+            item_id, _ = on_screen(st, item)
+            return show(annotate.skip(services, _user(request), st.get("task", ""), item_id, reason))
 
         @_guard
-        def on_back(st: dict[str, Any], request: gr.Request) -> tuple[Any, ...]:
-            return show(annotate.back(services, _user(request), st.get("task", ""), st.get("item_id")))
+        def on_back(st: dict[str, Any], item: float | None, request: gr.Request) -> tuple[Any, ...]:
+            item_id, _ = on_screen(st, item)
+            return show(annotate.back(services, _user(request), st.get("task", ""), item_id))
 
         @_guard
         def on_progress(task: str, request: gr.Request) -> list[list[Any]]:
@@ -304,10 +317,14 @@ def build_app(services: Services) -> gr.Blocks:
         app.load(on_load, None, [task_dd, guide_md, progress_task, dash_task, judge_task, *outputs], api_name="open")
         task_dd.input(on_task, [task_dd], [guide_md, *outputs], api_name="choose_task")
         submit_btn.click(
-            on_submit, [state, choice, rationale, confidence], outputs, api_name="submit", concurrency_limit=None
+            on_submit,
+            [state, shown_item, choice, rationale, confidence],
+            outputs,
+            api_name="submit",
+            concurrency_limit=None,
         )
-        skip_btn.click(on_skip, [state, skip_reason], outputs, api_name="skip", concurrency_limit=None)
-        back_btn.click(on_back, [state], outputs, api_name="back", concurrency_limit=None)
+        skip_btn.click(on_skip, [state, shown_item, skip_reason], outputs, api_name="skip", concurrency_limit=None)
+        back_btn.click(on_back, [state, shown_item], outputs, api_name="back", concurrency_limit=None)
         progress_btn.click(on_progress, [progress_task], [progress_tbl], api_name="task_progress")
     return app
 

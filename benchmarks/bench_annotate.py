@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from annotation.judges.local_server import free_port
+from app.page_client import PageClient
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-password"
@@ -49,43 +50,14 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-class PageClient:
-    """Speaks to the app the way the page in a browser does: a login cookie, one session per tab,
-    ``POST /gradio_api/queue/join`` then the event's result read from the session's SSE stream.
-    (gradio_client does the same but checks for the result every 50 ms, which puts a floor of
-    tens of milliseconds under every call it times.)"""
+class PageAdapter:
+    """gradio_client's ``predict(..., api_name=)`` over app.page_client (the page's own protocol)."""
 
-    def __init__(self, url: str, username: str, password: str) -> None:
-        import uuid
-
-        import httpx
-
-        self.http = httpx.Client(base_url=url, timeout=60)
-        self.http.post("/login", data={"username": username, "password": password}).raise_for_status()
-        deps = self.http.get("/config").json()["dependencies"]
-        self.fn = {d.get("api_name"): i for i, d in enumerate(deps)}
-        self.session = uuid.uuid4().hex[:12]
+    def __init__(self, client: PageClient) -> None:
+        self.client = client
 
     def predict(self, *data: object, api_name: str) -> list[object]:
-        name = api_name.lstrip("/")
-        body = {
-            "data": [None, *data] if name in {"submit", "skip", "back"} else list(data),
-            "fn_index": self.fn[name],
-            "session_hash": self.session,
-            "event_data": None,
-            "trigger_id": None,
-        }
-        event_id = self.http.post("/gradio_api/queue/join", json=body).raise_for_status().json()["event_id"]
-        with self.http.stream("GET", "/gradio_api/queue/data", params={"session_hash": self.session}) as stream:
-            for line in stream.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                msg = json.loads(line[5:])
-                if msg.get("event_id") == event_id and msg.get("msg") == "process_completed":
-                    if not msg.get("success"):
-                        raise RuntimeError(str(msg.get("output")))
-                    return list(msg["output"]["data"])
-        raise RuntimeError(f"stream closed before event {event_id} completed")
+        return self.client.call(api_name, *data)
 
 
 def run_group(job: tuple[str, list[int], int, float, float, str]) -> tuple[list[float], list[float], list[str], float]:
@@ -99,18 +71,18 @@ def run_group(job: tuple[str, list[int], int, float, float, str]) -> tuple[list[
     clients: list[Any] = [
         Client(url, auth=(f"b{i}", PASSWORD), verbose=False)
         if kind == "gradio_client"
-        else PageClient(url, f"b{i}", PASSWORD)
+        else PageAdapter(PageClient(url, f"b{i}", PASSWORD))
         for i in ids
     ]
-    for c in clients:
-        c.predict(api_name="/open")
+    # the item on screen is the last output of every item view
+    shown = [c.predict(api_name="/open")[-1] for c in clients]
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     submit_ms: list[float] = []
     ping_ms: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
 
-    def annotator(client: Any) -> None:
+    def annotator(client: Any, item: Any) -> None:
         rng = random.Random(id(client))
         time.sleep(max(0.0, go_at - time.time()) + rng.uniform(0, think))
         for n in range(labels):
@@ -120,16 +92,17 @@ def run_group(job: tuple[str, list[int], int, float, float, str]) -> tuple[list[
                 start = time.perf_counter()
                 client.predict(api_name="/ping")
                 mid = time.perf_counter()
-                client.predict("Left is better" if n % 2 else "Tie", "", None, api_name="/submit")
+                view = client.predict(item, "Left is better" if n % 2 else "Tie", "", None, api_name="/submit")
                 end = time.perf_counter()
                 with lock:
                     ping_ms.append((mid - start) * 1000)
                     submit_ms.append((end - mid) * 1000)
+                item = view[-1]
             except Exception as exc:  # counted and reported
                 with lock:
                     errors.append(str(exc)[:200])
 
-    threads = [threading.Thread(target=annotator, args=(c,)) for c in clients]
+    threads = [threading.Thread(target=annotator, args=(c, i)) for c, i in zip(clients, shown, strict=True)]
     for t in threads:
         t.start()
     for t in threads:

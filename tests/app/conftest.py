@@ -52,6 +52,32 @@ def _cli(db: Path, *args: str, stdin: str | None = None) -> None:
     )
 
 
+def start_server(db: str, log: Path, *extra: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """``judgelab --db DB serve`` on a free port, its output in ``log``; returns once it answers."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    log.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "--db", db, "serve", "--port", str(port), *extra],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return url, proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    pytest.fail(f"judgelab serve did not answer on {url}; see {log}")
+
+
 @pytest.fixture(scope="module")
 def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     tmp = tmp_path_factory.mktemp("app")
@@ -101,28 +127,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
     _cli(db, "import", str(labels), "--task", "b-main", "--format", "labels")
     for name, role in (("ann1", "annotator"), ("ann2", "annotator"), ("rita", "researcher"), ("adam", "admin")):
         _cli(db, "users", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
-    port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    log = (PROJECT_ROOT / "test-output").joinpath("serve.log")
-    log.parent.mkdir(exist_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "--db", str(db), "serve", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail(f"judgelab serve did not answer on {url}; see {log}")
+    url, proc = start_server(str(db), PROJECT_ROOT / "test-output" / "serve.log")
     yield RunningApp(url, db, proc)
     proc.terminate()
     proc.wait(timeout=20)
