@@ -284,6 +284,11 @@ def build_app(services: Services) -> gr.Blocks:
             )
 
         @_guard
+        def on_auto(on: bool, request: gr.Request) -> Any:
+            annotate.require(services, _user(request), annotate.RESEARCH_ROLES)
+            return gr.Timer(active=bool(on))
+
+        @_guard
         def on_start_judge(task: str, config: str, request: gr.Request) -> str:
             return dashboard.start_judge(services, _user(request), task, config)
 
@@ -309,7 +314,7 @@ def build_app(services: Services) -> gr.Blocks:
         ]
         dash_btn.click(on_dashboard, [dash_task, dash_raters, dash_by], dash_outputs, api_name="dashboard")
         timer.tick(on_dashboard, [dash_task, dash_raters, dash_by], dash_outputs, api_name="dashboard_tick")
-        auto.change(lambda on: gr.Timer(active=bool(on)), [auto], [timer], api_name=False)
+        auto.change(on_auto, [auto], [timer], api_name="dashboard_auto")
         progress_btn.click(on_runs, [progress_task], [runs_tbl], api_name="judge_runs")
         judge_start.click(on_start_judge, [judge_task, judge_yaml], [judge_msg], api_name="start_judge")
         judge_cancel.click(on_cancel, [cancel_id], [judge_msg], api_name="cancel_judge")
