@@ -322,6 +322,8 @@ async def run_judge_async(
                     await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
                     if flush_task.done() and flush_task.exception() is not None:
                         waiter.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, Exception):
+                            await waiter  # retrieved, so asyncio does not print it as never retrieved
                         raise flush_task.exception()  # type: ignore[misc]
                 await waiter
             finally:

@@ -218,3 +218,53 @@ def test_cli_run_then_report_shows_agreement_and_position_bias(
     assert "smol" in position or swap["smol"]["consistency"] >= 0  # position needs a decisive verdict
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM labels WHERE status='submitted'").fetchone()[0] >= 18
+
+
+@pytest.mark.slow
+def test_database_stopped_mid_run_then_rerun_completes(tmp_path: Path, vllm_server: Any, pg_cluster: Any) -> None:
+    """PostgreSQL stops (fast shutdown) while the runner writes: the runner exits with a clear
+    error instead of hanging or losing track; once the database is back, a rerun completes the task
+    with every (item, order) judged exactly once. A cluster of its own: the session's keeps serving."""
+    import psycopg
+
+    from tests.pgcluster import start_cluster
+
+    cluster = start_cluster()
+    try:
+        url = cluster.create_database()
+        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        assert main(["--db", url, "import", str(SAMPLE), "--task", "t"]) == 0
+        cfg = tmp_path / "judge.yaml"
+        cfg.write_text(
+            f"model: {vllm_server.model}\nbase_url: {vllm_server.base_url}\nmode: logprobs\nswap: true\n"
+            "concurrency: 2\n"
+        )
+        cmd = [sys.executable, "-m", "app.cli", "--db", url, "judge", "run", "--task", "t", "--config", str(cfg)]
+        cmd += ["--quiet"]
+        env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        written = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            with psycopg.connect(dsn) as conn:
+                written = conn.execute("SELECT count(*) FROM labels").fetchone()[0]  # type: ignore[index]
+            if written >= 4:
+                cluster.stop()
+                break
+            time.sleep(0.1)
+        out, _ = proc.communicate(timeout=120)
+        text = out.decode()
+        assert 4 <= written < 122, "the run finished before the database could be stopped"
+        assert proc.returncode == 2, text  # judgelab's exit status for an error it explains
+        assert "the database stopped answering" in text and "rerun" in text, text
+        assert "Traceback" not in text, text
+        cluster.start()
+        rerun = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        with psycopg.connect(dsn) as conn:
+            keys = conn.execute("SELECT item_id, presented_order, count(*) FROM labels GROUP BY 1, 2").fetchall()
+            runs = conn.execute("SELECT status FROM judge_runs ORDER BY id").fetchall()
+        assert len(keys) == 122 and all(n == 1 for _, _, n in keys)  # 61 items x 2 orders
+        assert runs[-1] == ("finished",)
+    finally:
+        cluster.cleanup()
