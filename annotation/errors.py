@@ -30,6 +30,11 @@ class NotFoundError(JudgelabError):
 class LabelError(JudgelabError):
     """A label does not fit its task's label schema or the unique key."""
 
+    def __init__(self, what: str, *, value: object = None, fix: str | None = None) -> None:
+        super().__init__(
+            what, value=value, fix=fix or "correct that label and write the batch again (nothing of it was written)"
+        )
+
 
 class AccessError(JudgelabError):
     """The caller's role does not allow this action."""
@@ -50,6 +55,9 @@ class InputError(JudgelabError):
         self.where = where
         self.field = field
         prefix = f"{where}: " + (f"field '{field}': " if field else "")
+        if fix is None:
+            place = f"field '{field}' at {where}" if field else where
+            fix = f"correct {place} and import the file again (nothing was imported)"
         super().__init__(prefix + what, value=value, fix=fix)
 
 
