@@ -175,7 +175,9 @@ def win_rate_matrix(labels: pd.DataFrame, items: pd.DataFrame, raters: str | Seq
         .join(models, on="item_id")
         .dropna(subset=["model_a", "model_b"])
     )
-    score_a = v["vote"].map({"A": 1.0, "B": 0.0, "tie": 0.5})
+    if v.empty:
+        raise MetricUndefinedError("win rates need items with model_a and model_b; no labeled item has both")
+    score_a = v["vote"].map({"A": 1.0, "B": 0.0, "tie": 0.5}).astype(float)
     long = pd.concat(
         [
             pd.DataFrame({"annotator": v["annotator"], "model": v["model_a"], "win": score_a}),

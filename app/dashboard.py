@@ -70,9 +70,19 @@ def dashboard(
         headline,
         all_figures(report),
         disagreements(labels, items),
-        pd.DataFrame(report.get("strata", {}).get("rows", [])),
-        pd.DataFrame(swap if isinstance(swap, list) else []),
+        _or_note(pd.DataFrame(report.get("strata", {}).get("rows", [])), "choose a field to stratify by"),
+        _or_note(pd.DataFrame(swap if isinstance(swap, list) else []), "no rater labeled items in both orders"),
     )
+
+
+def _or_note(frame: pd.DataFrame, note: str) -> pd.DataFrame:
+    """An empty table says why it is empty instead of showing bare column numbers."""
+    return frame if not frame.empty else pd.DataFrame({"": [note]})
+
+
+def _clip(text: str, limit: int) -> str:
+    """A long text cut for a table cell (the export has it whole)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
 def _strip(cell: str) -> str:
@@ -105,7 +115,9 @@ def disagreements(labels: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
                 continue
             its = sub[sub["item_id"] == item_id]
             every = "; ".join(
-                f"{r.annotator}={r.value}" + (f" ({r.rationale})" if r.rationale else "") for r in its.itertuples()
+                f"{r.annotator}={r.value}"
+                + (f" ({_clip(r.rationale, 200)})" if isinstance(r.rationale, str) and r.rationale else "")
+                for r in its.itertuples()
             )
             conf = its.loc[its["annotator"] == judge, "conf"].max()
             rows.append(
@@ -115,9 +127,9 @@ def disagreements(labels: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
                     "judge vote": mine[item_id],
                     "human majority": maj[item_id],
                     "judge confidence": None if pd.isna(conf) else round(conf, 3),
-                    "prompt": str(info.loc[item_id, "prompt"])[:300],
-                    "response A": str(info.loc[item_id, "response_a"])[:300],
-                    "response B": str(info.loc[item_id, "response_b"])[:300],
+                    "prompt": _clip(str(info.loc[item_id, "prompt"]), 300),
+                    "response A": _clip(str(info.loc[item_id, "response_a"]), 300),
+                    "response B": _clip(str(info.loc[item_id, "response_b"]), 300),
                     "labels": every,
                 }
             )
