@@ -26,11 +26,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy annotation analysis
 
+# every benchmark script; medians go to docs/benchmarks.md
 bench: $(STAMP) $(JUDGE_STAMP)
-	$(BIN)/python benchmarks/bench_import.py
-	$(BIN)/python benchmarks/bench_report.py
-	$(BIN)/python benchmarks/bench_judge.py
-	$(BIN)/python benchmarks/bench_annotate.py
+	$(BIN)/python benchmarks/run_all.py
 
 install: $(STAMP)
 

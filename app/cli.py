@@ -79,8 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7860)
     serve.set_defaults(func=cmd_serve)
 
-    demo = sub.add_parser("demo", help="the main job on the sample data")
-    demo.add_argument("--data", type=Path, default=PROJECT_DATA)
+    demo = sub.add_parser(
+        "demo", help="the main job on the sample data: import, accounts, a judge in the background, the app"
+    )
+    demo.add_argument("--data", type=Path, default=PROJECT_DATA, help="the folder of the sample files")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=7860)
+    demo.add_argument("--judge-url", help="use this vLLM (OpenAI-compatible) server, e.g. http://gpu:8000/v1")
+    demo.add_argument("--judge-model", help="with --judge-url: the served model name")
+    demo.add_argument("--no-judge", action="store_true", help="skip judging")
     demo.set_defaults(func=cmd_demo)
 
     from app import cli_analysis, cli_judge
@@ -92,7 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def services_for(args: argparse.Namespace) -> Services:
     settings = Settings()
+    if args.command == "demo" and not args.db and not os.environ.get("JUDGELAB_DATABASE_URL"):
+        args.db = str(settings.data_dir / "demo.db")  # the demo keeps to its own database
     if args.db:
+        if "://" not in args.db:
+            Path(args.db).resolve().parent.mkdir(parents=True, exist_ok=True)
         url = args.db if "://" in args.db else f"sqlite:///{Path(args.db).resolve()}"
         settings = settings.model_copy(update={"database_url": url})
     return Services.from_settings(settings)
@@ -228,6 +239,8 @@ def cmd_serve(args: argparse.Namespace, services: Services) -> int:
 def cmd_demo(args: argparse.Namespace, services: Services) -> int:
     from app.demo import run_demo
 
+    if args.judge_url and not args.judge_model:
+        raise JudgelabError("--judge-url needs --judge-model", fix="add --judge-model NAME (as the server serves it)")
     return run_demo(args, services)
 
 

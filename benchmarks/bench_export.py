@@ -6,6 +6,7 @@ any exporter pays). Goal: under 20 s. Usage: python benchmarks/bench_export.py [
 from __future__ import annotations
 
 import argparse
+import json
 import sqlite3
 import sys
 import tempfile
@@ -77,6 +78,7 @@ def main() -> int:
         f"  judgelab export {ours:6.2f} s ({n / ours:9,.0f} labels/s) | writing the in-memory frame only "
         f"{floor:5.2f} s | ratio {ours / floor:4.1f}x | goal < 20 s: {'OK' if ours < 20 else 'OVER GOAL'}"
     )
+    print("RESULT " + json.dumps({"bench": "export", "labels": n, "ours_s": ours, "floor_s": floor}))
     return 0
 
 

@@ -113,6 +113,7 @@ def main() -> int:
         f"median of {args.repeat} runs"
     )
     cluster = start_cluster()
+    result: dict[str, object] = {"bench": "import", "items": args.n}
     try:
         for backend in ("sqlite", "postgresql"):
             ours, bare = [], []
@@ -130,8 +131,10 @@ def main() -> int:
                 f"bare driver executemany {b:6.2f} s ({args.n / b:9,.0f} items/s) | ratio {t / b:4.2f}x | "
                 f"goal < 20 s: {verdict}"
             )
+            result[backend] = {"ours_s": t, "bare_s": b}
     finally:
         cluster.cleanup()
+    print("RESULT " + json.dumps(result))
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -107,6 +108,9 @@ def main() -> int:
             f"  bare loop: logprobs (1 token) {bare:5.2f}/s | reasoning (<= 96 tokens) {reasoning:5.2f}/s | "
             f"logprobs is {bare / reasoning:4.1f}x faster"
         )
+        result = {"bench": "judge", "judgments": len(lp_requests), "concurrency": args.concurrency}
+        rates = {"runner_per_s": runner, "bare_per_s": bare, "reasoning_per_s": reasoning}
+        print("RESULT " + json.dumps({**result, **rates}))
     finally:
         if server is not None:
             server.stop()

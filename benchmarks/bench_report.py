@@ -7,6 +7,7 @@ Usage: python benchmarks/bench_report.py [--items 100000] [--n-boot 1000] [--rep
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -109,6 +110,8 @@ def main() -> int:
         f"  alpha (project)   {o * 1000:8.1f} ms | krippendorff.alpha direct {d * 1000:8.1f} ms | "
         f"ratio {ratio:4.2f}x | goal <= 1.5x: {'OK' if ratio <= 1.5 else 'OVER GOAL'}"
     )
+    result = {"bench": "report", "items": args.items, "n_boot": args.n_boot, "report_s": t}
+    print("RESULT " + json.dumps({**result, "alpha_ms": o * 1000, "alpha_direct_ms": d * 1000}))
     return 0
 
 

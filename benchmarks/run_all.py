@@ -1,0 +1,183 @@
+"""``make bench``: run every benchmark script, take medians, write docs/benchmarks.md.
+
+Scripts that repeat internally (import, report, judge: median of 3 inside) run once; the others
+(export, annotate) run ``--runs`` times and the table quotes the median of each figure. Every
+figure stands next to its baseline measured in the same run, as a ratio.
+Usage: python benchmarks/run_all.py [--runs 3] [--out docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ONCE = ["bench_import.py", "bench_report.py", "bench_judge.py"]
+REPEATED = ["bench_export.py", "bench_annotate.py"]
+
+
+def run(script: str) -> dict[str, Any]:
+    print(f"== {script}", flush=True)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    print(proc.stdout, end="", flush=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{script} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if not lines:
+        raise SystemExit(f"{script} printed no RESULT line")
+    return dict(json.loads(lines[-1][len("RESULT ") :]))
+
+
+def median_of(results: list[dict[str, Any]], *path: str) -> float:
+    values = []
+    for r in results:
+        node: Any = r
+        for key in path:
+            node = node[key]
+        values.append(float(node))
+    return statistics.median(values)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo", encoding="utf-8") as fh:
+        mem_kb = int(fh.readline().split()[1])
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem_kb / 1024**2:.0f} GiB memory, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}; no GPU (vLLM's CPU build)"
+    )
+
+
+def table(once: dict[str, dict[str, Any]], repeated: dict[str, list[dict[str, Any]]], runs: int) -> str:
+    imp, rep, judge = once["bench_import.py"], once["bench_report.py"], once["bench_judge.py"]
+    exp, ann = repeated["bench_export.py"], repeated["bench_annotate.py"]
+
+    def annotate(kind: str, key: str) -> float:
+        picked = [next(x for x in r["runs"] if x["client"] == kind) for r in ann]
+        return median_of(picked, key)
+
+    rows = []
+    for backend in ("sqlite", "postgresql"):
+        o, b = imp[backend]["ours_s"], imp[backend]["bare_s"]
+        rows.append(
+            (
+                f"import {imp['items']:,} items, {backend}",
+                f"{o:.1f} s ({imp['items'] / o:,.0f} items/s)",
+                f"bare driver executemany {b:.2f} s",
+                f"{o / b:.1f}x",
+                "< 20 s",
+                "met" if o < 20 else "not met",
+            )
+        )
+    rows.append(
+        (
+            f"whole report, {rep['items']:,} items x 5 raters, {rep['n_boot']:,} resamples",
+            f"{rep['report_s']:.1f} s",
+            "",
+            "",
+            "< 20 s",
+            "met" if rep["report_s"] < 20 else "not met",
+        )
+    )
+    ratio = rep["alpha_ms"] / rep["alpha_direct_ms"]
+    rows.append(
+        (
+            "Krippendorff's alpha (project)",
+            f"{rep['alpha_ms']:.1f} ms",
+            f"krippendorff.alpha direct {rep['alpha_direct_ms']:.1f} ms",
+            f"{ratio:.2f}x",
+            "<= 1.5x",
+            "met" if ratio <= 1.5 else "not met",
+        )
+    )
+    ratio = judge["runner_per_s"] / judge["bare_per_s"]
+    rows.append(
+        (
+            f"judge runner, {judge['judgments']} logprob judgments, concurrency {judge['concurrency']}",
+            f"{judge['runner_per_s']:.1f} judgments/s",
+            f"bare AsyncOpenAI loop {judge['bare_per_s']:.1f}/s",
+            f"{ratio:.2f}",
+            ">= 0.9",
+            "met" if ratio >= 0.9 else "not met",
+        )
+    )
+    rows.append(
+        (
+            "bare loop, reasoning mode (<= 96 tokens)",
+            f"{judge['reasoning_per_s']:.1f} judgments/s",
+            f"logprobs mode {judge['bare_per_s']:.1f}/s",
+            f"{judge['bare_per_s'] / judge['reasoning_per_s']:.1f}x slower",
+            "",
+            "",
+        )
+    )
+    o, f = median_of(exp, "ours_s"), median_of(exp, "floor_s")
+    rows.append(
+        (
+            f"export {exp[0]['labels']:,} labels, long -> Parquet",
+            f"{o:.1f} s",
+            f"writing the in-memory frame {f:.1f} s",
+            f"{o / f:.1f}x",
+            "< 20 s",
+            "met" if o < 20 else "not met",
+        )
+    )
+    for kind, label in (("page", "browser protocol"), ("gradio_client", "gradio_client")):
+        s95, n95 = annotate(kind, "submit_p95_ms"), annotate(kind, "noop_p95_ms")
+        ok = s95 <= 150 and s95 <= 1.5 * n95
+        rows.append(
+            (
+                f"{ann[0]['clients']} annotators ({label}, think {ann[0]['think_s']:g} s): submit -> next item",
+                f"p50 {annotate(kind, 'submit_p50_ms'):.0f} ms, p95 {s95:.0f} ms",
+                f"no-op event p50 {annotate(kind, 'noop_p50_ms'):.0f} ms, p95 {n95:.0f} ms",
+                f"{s95 / n95:.2f}x",
+                "p95 <= 150 ms and <= 1.5x",
+                "met" if ok else ("p95 met, ratio not" if s95 <= 150 else "not met"),
+            )
+        )
+    head = "| figure | measured | baseline, same run | ratio | goal | |\n|---|---|---|---|---|---|\n"
+    body = "".join("| " + " | ".join(r) + " |\n" for r in rows)
+    return (
+        "# Benchmarks\n\n"
+        f"Written by `make bench` (`benchmarks/run_all.py`) on {dt.date.today().isoformat()}.\n\n"
+        f"Machine: {machine()}.\n\n"
+        f"Import, report and judge figures are medians of 3 runs inside each script; export and annotate "
+        f"are medians of {runs} runs of the script. Each figure stands next to a baseline measured in the "
+        f"same run.\n\n" + head + body + "\n"
+        "The annotator figures: `gradio_client` checks for results every 50 ms in helper threads, and its "
+        "20 clients use about a core of this machine on their own; the browser-protocol client "
+        "(`app/page_client.py`, what the page itself sends) measures the server. The scripts print more "
+        "(CPU used by server and clients, max latencies); run them one by one for details.\n"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    once = {script: run(script) for script in ONCE}
+    repeated = {script: [run(script) for _ in range(args.runs)] for script in REPEATED}
+    text = table(once, repeated, args.runs)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

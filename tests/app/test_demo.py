@@ -1,0 +1,99 @@
+"""``judgelab demo`` end to end, scripted: it imports the samples, prints the logins, judges in the
+background (here against the session's local vLLM server via --judge-url, the same server the
+default path starts), and serves the app; an annotator labels, the researcher's dashboard then has
+the judge against that human; Ctrl-C stops everything cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from annotation.judges.local_server import free_port
+from app.page_client import PageClient
+from tests.conftest import PROJECT_ROOT
+
+CHOICE, ITEM = 9, 13
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_demo_humans_and_judge_side_by_side(tmp_path: Path, vllm_server: Any) -> None:
+    db = tmp_path / "demo.db"
+    port = free_port()
+    cmd = [sys.executable, "-m", "app.cli", "--db", str(db), "demo", "--port", str(port)]
+    cmd += ["--judge-url", vllm_server.base_url, "--judge-model", vllm_server.model]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                ready.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert ready.wait(120), "".join(lines)
+        text = "".join(lines)
+        logins = dict(re.findall(r"(demo-[a-z0-9-]+)\s+password: (\S+)", text))
+        assert set(logins) == {"demo-researcher", "demo-annotator-1", "demo-annotator-2"}, text
+        assert "importing" in text and f"http://127.0.0.1:{port}" in text
+
+        url = f"http://127.0.0.1:{port}/"
+        annotator = PageClient(url, "demo-annotator-1", logins["demo-annotator-1"])
+        view = annotator.call("open")[5:]
+        labeled = []
+        for n in range(6):
+            labeled.append(view[ITEM])
+            view = annotator.call("submit", view[ITEM], view[CHOICE]["choices"][n % 3][0], "", None)
+        deadline = time.monotonic() + 180
+        judged = 0
+        while time.monotonic() < deadline:
+            with sqlite3.connect(db) as conn:
+                judged = conn.execute(
+                    "SELECT count(*) FROM labels l JOIN annotators a ON a.id = l.annotator_id "
+                    f"WHERE a.kind = 'llm_judge' AND l.item_id IN ({','.join('?' * len(labeled))})",
+                    labeled,
+                ).fetchone()[0]
+            if judged == 2 * len(labeled):  # both orders
+                break
+            time.sleep(1)
+        assert judged == 2 * len(labeled), "".join(lines)
+
+        researcher = PageClient(url, "demo-researcher", logins["demo-researcher"])
+        out = researcher.call("dashboard", "demo-pairwise", "", "")
+        assert "humans 1, judges 1" in out[0]
+        rows = out[1]["data"]
+        judge_rows = [r for r in rows if r[0].startswith("smollm2")]
+        assert judge_rows and int(judge_rows[0][5]) >= len(labeled), rows  # n: items judged and labeled
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        reader.join(timeout=5)
+    text = "".join(lines)
+    assert proc.returncode == 0, text
+    assert "app stopped" in text and "judge run" in text, text
