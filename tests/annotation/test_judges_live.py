@@ -268,3 +268,27 @@ def test_database_stopped_mid_run_then_rerun_completes(tmp_path: Path, vllm_serv
         assert runs[-1] == ("finished",)
     finally:
         cluster.cleanup()
+
+
+def test_several_servers_share_the_work(sqlite_services: Services, vllm_server: Any) -> None:
+    """Scale-out: a list of base URLs (here two proxies in front of the one local server, standing
+    for two GPU servers); the runner spreads requests over both and labels everything once."""
+    _import(sqlite_services, SAMPLE, "t")
+    with (
+        FaultProxy(vllm_server.base_url, lambda n: "pass") as one,
+        FaultProxy(vllm_server.base_url, lambda n: "pass") as two,
+    ):
+        config = parse_config(
+            {
+                "model": vllm_server.model,
+                "base_url": [one.base_url, two.base_url],
+                "mode": "logprobs",
+                "swap": True,
+                "concurrency": 3,
+            }
+        )
+        summary = run_judge(sqlite_services, task="t", config=config, limit=12, progress=False)
+    labels = _labels(sqlite_services)
+    assert summary.done == 24 and len({(lab.item_id, lab.presented_order) for lab in labels}) == 24
+    assert one.count + two.count == 24
+    assert min(one.count, two.count) >= 6, (one.count, two.count)  # both carried a fair share

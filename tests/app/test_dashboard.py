@@ -155,7 +155,8 @@ def test_admin_starts_watches_and_cancels_a_judge(sqlite_services: Services, tmp
 
     _task_with_labels(sqlite_services, tmp_path)
     config = (
-        f"name: smol-admin\nmodel: {vllm_server.model}\nbase_url: {vllm_server.base_url}\nmode: logprobs\nswap: true\n"
+        f"name: smol-admin\nmodel: {vllm_server.model}\nbase_url: {vllm_server.base_url}\nmode: reasoning\nswap: true\n"
+        "concurrency: 4\nsampling: {max_tokens: 64}\n"  # slow enough (about 5/s) for the cancel to land mid-run
     )
     with pytest.raises(AccessError):
         dashboard.start_judge(sqlite_services, "rita", "t", config)
