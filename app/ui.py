@@ -76,15 +76,21 @@ def build_app(services: Services) -> gr.Blocks:
             with gr.Accordion("Guidelines", open=False):
                 guide_md = gr.Markdown()
             message_md = gr.Markdown(elem_id="jl-message")
-            prompt_md = gr.Markdown(elem_classes=["jl-prompt"], elem_id="jl-prompt", sanitize_html=True)
-            reference_md = gr.Markdown(visible=False, sanitize_html=True)
+            prompt_md = gr.Markdown(
+                elem_classes=["jl-prompt"], elem_id="jl-prompt", sanitize_html=True, line_breaks=True
+            )
+            reference_md = gr.Markdown(visible=False, sanitize_html=True, line_breaks=True)
             with gr.Row(equal_height=False):
                 with gr.Column():
                     left_title = gr.Markdown("### Left")
-                    left_md = gr.Markdown(elem_classes=["jl-response"], elem_id="jl-left", sanitize_html=True)
+                    left_md = gr.Markdown(
+                        elem_classes=["jl-response"], elem_id="jl-left", sanitize_html=True, line_breaks=True
+                    )
                 with gr.Column() as right_col:
                     gr.Markdown("### Right")
-                    right_md = gr.Markdown(elem_classes=["jl-response"], elem_id="jl-right", sanitize_html=True)
+                    right_md = gr.Markdown(
+                        elem_classes=["jl-response"], elem_id="jl-right", sanitize_html=True, line_breaks=True
+                    )
             choice = gr.Radio(label="Your answer (keys 1-4, Enter submits)", choices=[], elem_id="jl-choice")
             with gr.Row():
                 rationale = gr.Textbox(label="Why? (optional)", lines=2, visible=False, scale=3)
