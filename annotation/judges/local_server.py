@@ -74,8 +74,13 @@ class LocalServer:
         if verbose:
             print(f"starting vLLM (CPU) on {self.base_url}; log: {self.log_path}", flush=True)
         self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        deadline = time.monotonic() + self.start_timeout_s
+        started = time.monotonic()
+        deadline = started + self.start_timeout_s
+        next_note = started + 10
         while time.monotonic() < deadline:
+            if verbose and time.monotonic() >= next_note:
+                print(f"  vLLM still starting ({time.monotonic() - started:.0f} s)", flush=True)
+                next_note += 10
             if self.process.poll() is not None:
                 tail = self.log_path.read_text(errors="replace")[-1500:]
                 raise JudgelabError(
