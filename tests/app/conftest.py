@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,29 @@ PASSWORD = "password-123"
 HOSTILE = (
     '<img src=x onerror=alert(1)> and <script>alert("xss")</script> then [click](javascript:alert(2)) and ' + "x" * 3000
 )
+
+
+# an item view as the app returns it (app/ui.py's item outputs): where the answer buttons and the
+# id of the item on screen are; "open" returns the five task pickers first
+CHOICE, ITEM = 9, 13
+OPEN_PICKERS = 5
+
+
+def open_view(client: Any) -> list[Any]:
+    """The item view a page client gets when it opens the app (first task)."""
+    return list(client.call("open")[OPEN_PICKERS:])
+
+
+def open_dashboard(page: Any, url: str, user: str, task: str) -> None:
+    """Log in to the page, open the Dashboard tab, pick ``task`` and refresh."""
+    page.goto(url)
+    page.get_by_label("username").fill(user)
+    page.get_by_label("password").fill(PASSWORD)
+    page.get_by_role("button", name="Login").click()
+    page.get_by_role("tab", name="Dashboard (researchers)").click()
+    page.locator("#jl-dash-task input").click()
+    page.get_by_role("option", name=task).last.click()
+    page.locator("#jl-dash-refresh").click()
 
 
 @dataclass

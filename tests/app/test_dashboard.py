@@ -14,7 +14,7 @@ from annotation.ingest import import_file
 from annotation.services import Services
 from app import dashboard
 from app.cli import main
-from tests.app.conftest import CHROMIUM_ARGS, PASSWORD, RunningApp
+from tests.app.conftest import CHROMIUM_ARGS, PASSWORD, RunningApp, open_dashboard
 from tests.conftest import PROJECT_ROOT
 
 SHOTS = PROJECT_ROOT / "test-output"
@@ -133,14 +133,7 @@ def test_dashboard_in_the_browser(running_app: RunningApp, chromium_path: str) -
             "request",
             lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else outside.append(r.url),
         )
-        page.goto(running_app.url)
-        page.get_by_label("username").fill("rita")
-        page.get_by_label("password").fill(PASSWORD)
-        page.get_by_role("button", name="Login").click()
-        page.get_by_role("tab", name="Dashboard (researchers)").click()
-        page.locator("#jl-dash-task input").click()
-        page.get_by_role("option", name="b-main").last.click()
-        page.locator("#jl-dash-refresh").click()
+        open_dashboard(page, running_app.url, "rita", "b-main")
         page.wait_for_selector("#jl-fig-heatmap .js-plotly-plot .main-svg", timeout=60_000)
         page.wait_for_selector("#jl-fig-position .js-plotly-plot .main-svg", timeout=60_000)
         assert "judge<b>x</b>" in page.inner_text("#jl-headline")  # a hostile rater name stays text

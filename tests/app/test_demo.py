@@ -20,9 +20,8 @@ import pytest
 
 from annotation.judges.local_server import free_port
 from app.page_client import PageClient
+from tests.app.conftest import CHOICE, ITEM, open_view
 from tests.conftest import PROJECT_ROOT
-
-CHOICE, ITEM = 9, 13
 
 
 @pytest.mark.vllm
@@ -61,7 +60,7 @@ def test_demo_humans_and_judge_side_by_side(tmp_path: Path, vllm_server: Any) ->
 
         url = f"http://127.0.0.1:{port}/"
         annotator = PageClient(url, "demo-annotator-1", logins["demo-annotator-1"])
-        view = annotator.call("open")[5:]
+        view = open_view(annotator)
         labeled = []
         for n in range(6):
             labeled.append(view[ITEM])

@@ -15,7 +15,7 @@ import pytest
 from annotation.accounts import add_user
 from annotation.ingest import import_file
 from app.cli import main
-from tests.app.conftest import CHROMIUM_ARGS, PASSWORD, start_server
+from tests.app.conftest import CHROMIUM_ARGS, PASSWORD, open_dashboard, start_server
 from tests.conftest import PROJECT_ROOT, make_services
 
 pytestmark = pytest.mark.browser
@@ -86,14 +86,7 @@ def test_dashboard_shows_hostile_content_as_text(hostile_app: tuple[str, Path], 
         browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": WIDTH, "height": 1200})
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.goto(url)
-        page.get_by_label("username").fill("rita")
-        page.get_by_label("password").fill(PASSWORD)
-        page.get_by_role("button", name="Login").click()
-        page.get_by_role("tab", name="Dashboard (researchers)").click()
-        page.locator("#jl-dash-task input").click()
-        page.get_by_role("option", name="h").last.click()
-        page.locator("#jl-dash-refresh").click()
+        open_dashboard(page, url, "rita", "h")
         page.wait_for_function(
             "document.querySelector('#jl-disagreements') && "
             "document.querySelector('#jl-disagreements').innerText.includes('onerror=alert(1)')",

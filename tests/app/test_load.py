@@ -23,13 +23,12 @@ from annotation.accounts import add_user
 from annotation.ingest import import_file
 from annotation.models import Annotator, Item, Label, LabelEvent, Task
 from app.page_client import PageClient
-from tests.app.conftest import start_server
+from tests.app.conftest import CHOICE, ITEM, open_view, start_server
 from tests.conftest import PROJECT_ROOT, make_services
 
 CLIENTS = 50
 LABELS = 20
 PASSWORD = "load-password-1"
-CHOICE, ITEM = 9, 13  # positions of the answer buttons and of the shown item id in an item view
 
 
 def _choice(update: Any) -> tuple[list[str], str | None]:
@@ -43,7 +42,7 @@ def _annotator(url: str, n: int, out: dict[str, Any], lock: threading.Lock) -> N
     latencies: list[float] = []
     edits = doubles = 0
     try:
-        view = client.call("open")[5:]  # open: 5 task pickers, then the item outputs
+        view = open_view(client)
         for k in range(LABELS):
             choices, _ = _choice(view[CHOICE])
             item, answer = view[ITEM], choices[(n + k) % len(choices)]

@@ -16,12 +16,11 @@ import pytest
 from annotation.accounts import add_user
 from annotation.ingest import import_file
 from app.page_client import PageClient
-from tests.app.conftest import start_server
+from tests.app.conftest import CHOICE, ITEM, open_view, start_server
 from tests.conftest import PROJECT_ROOT, make_services
 
 CLIENTS = 8
 PASSWORD = "crash-password-1"
-CHOICE, ITEM = 9, 13
 
 
 @pytest.mark.slow
@@ -42,7 +41,7 @@ def test_kill_9_mid_submit_keeps_every_acknowledged_label(tmp_path: Path) -> Non
     def annotator(n: int) -> None:
         client = PageClient(url, f"c{n}", PASSWORD)
         try:
-            view = client.call("open")[5:]
+            view = open_view(client)
             while not stop.is_set() and view[ITEM] is not None:
                 item = view[ITEM]
                 answer = [c[0] for c in view[CHOICE]["choices"]][n % 4]
@@ -92,7 +91,7 @@ def test_kill_9_mid_submit_keeps_every_acknowledged_label(tmp_path: Path) -> Non
     url, proc = start_server(str(db), log)  # and the app serves on
     try:
         client = PageClient(url, "c0", PASSWORD)
-        view = client.call("open")[5:]
+        view = open_view(client)
         assert view[ITEM] is not None
         client.call("submit", view[ITEM], view[CHOICE]["choices"][0][0], "", None)
     finally:

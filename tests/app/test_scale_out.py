@@ -18,15 +18,10 @@ from annotation.accounts import add_user
 from annotation.ingest import import_file
 from annotation.models import Annotator, Item, Label
 from app.page_client import PageClient
-from tests.app.conftest import start_server
+from tests.app.conftest import CHOICE, ITEM, open_view, start_server
 from tests.conftest import PROJECT_ROOT, make_services
 
 PASSWORD = "scale-password-1"
-CHOICE, ITEM = 9, 13
-
-
-def _open(client: PageClient) -> list[Any]:
-    return client.call("open")[5:]
 
 
 @pytest.mark.slow
@@ -41,18 +36,18 @@ def test_two_app_processes_on_one_postgres(pg_cluster: Any, tmp_path: Path) -> N
     (url_a, proc_a), (url_b, proc_b) = (start_server(url, logs / f"serve-scale-{n}.log") for n in "ab")
     try:
         a1_on_a, a1_on_b = PageClient(url_a, "a1", PASSWORD), PageClient(url_b, "a1", PASSWORD)
-        first = _open(a1_on_a)
-        assert _open(a1_on_b)[ITEM] == first[ITEM]  # the reservation is in the database
+        first = open_view(a1_on_a)
+        assert open_view(a1_on_b)[ITEM] == first[ITEM]  # the reservation is in the database
         view = a1_on_b.call("submit", first[ITEM], first[CHOICE]["choices"][0][0], "", None)
         done = [first[ITEM]]
         for n in range(6):  # alternate processes
             client = a1_on_a if n % 2 else a1_on_b
             if n % 2:
-                view = _open(client)
+                view = open_view(client)
             done.append(view[ITEM])
             view = client.call("submit", view[ITEM], view[CHOICE]["choices"][n % 4][0], "", None)
         a2_on_a, a2_on_b = PageClient(url_a, "a2", PASSWORD), PageClient(url_b, "a2", PASSWORD)
-        seen = {_open(a2_on_a)[ITEM], _open(a2_on_b)[ITEM]}
+        seen = {open_view(a2_on_a)[ITEM], open_view(a2_on_b)[ITEM]}
         assert len(seen) == 1 and not seen & set(done)  # overlap 1: a2 never gets a1's items
 
         # a1's login cookie from process A, presented to process B: B does not know the token
