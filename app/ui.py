@@ -79,7 +79,6 @@ def build_app(services: Services) -> gr.Blocks:
             prompt_md = gr.Markdown(
                 elem_classes=["jl-prompt"], elem_id="jl-prompt", sanitize_html=True, line_breaks=True
             )
-            reference_md = gr.Markdown(visible=False, sanitize_html=True, line_breaks=True)
             with gr.Row(equal_height=False):
                 with gr.Column():
                     left_title = gr.Markdown("### Left")
@@ -165,15 +164,14 @@ def build_app(services: Services) -> gr.Blocks:
                 judge_cancel = gr.Button("Cancel run")
             judge_msg = gr.Markdown()
 
+        # what every item view sets (submit, skip, back, open, task change), and what only changes
+        # with the task (the layout: left/right titles, which answer buttons, which optional fields)
         outputs = [
             state,
             progress_md,
             message_md,
             prompt_md,
-            reference_md,
-            left_title,
             left_md,
-            right_col,
             right_md,
             choice,
             rationale,
@@ -181,26 +179,40 @@ def build_app(services: Services) -> gr.Blocks:
             skip_reason,
             shown_item,
         ]
+        layout_outputs = [left_title, right_col]
 
-        def show(view: ItemViewModel) -> tuple[Any, ...]:
+        def show(view: ItemViewModel, *, layout: bool = False) -> tuple[Any, ...]:
+            """The item outputs. Plain values where the layout stays (a label submitted: the next
+            item of the same task), component updates only where it changes (``layout``: a task was
+            opened, or going back re-enables answers): each update costs Gradio a component rebuild."""
             new_state = {"task": view.task, "item_id": view.item_id, "shown_at": view.shown_at}
             has_item = view.item_id is not None
+            prompt = view.prompt_md if has_item else ""
+            if has_item and view.reference_md:
+                prompt += f"\n\n**Reference answer**\n\n{view.reference_md}"
+            answers: Any = view.current
+            why: Any = ""
+            sure: Any = None
+            if layout or not has_item:
+                answers = gr.update(choices=view.choices, value=view.current, interactive=has_item)
+                why = gr.update(visible=view.ask_rationale, value="")
+                sure = gr.update(visible=view.ask_confidence, value=None)
             return (
                 new_state,
                 view.progress,
                 f"**{view.message}**" if view.message else "",
-                view.prompt_md if has_item else "",
-                gr.update(value=f"**Reference answer**\n\n{view.reference_md}", visible=bool(view.reference_md)),
-                "### Left" if view.pairwise else "### Response",
+                prompt,
                 view.left_md if has_item else "",
-                gr.update(visible=view.pairwise),
                 view.right_md if has_item else "",
-                gr.update(choices=view.choices, value=view.current, interactive=has_item),
-                gr.update(visible=view.ask_rationale, value=""),
-                gr.update(visible=view.ask_confidence, value=None),
+                answers,
+                why,
+                sure,
                 "",
                 view.item_id,
             )
+
+        def show_layout(view: ItemViewModel) -> tuple[Any, ...]:
+            return ("### Left" if view.pairwise else "### Response", gr.update(visible=view.pairwise))
 
         @_guard
         def on_load(request: gr.Request) -> tuple[Any, ...]:
@@ -213,12 +225,13 @@ def build_app(services: Services) -> gr.Blocks:
             )
             guide = annotate.guidelines(services, _user(request), first) if first else ""
             pick = gr.update(choices=names, value=first)
-            return (pick, guide, pick, pick, pick, *show(view))
+            return (pick, guide, pick, pick, pick, *show_layout(view), *show(view, layout=True))
 
         @_guard
         def on_task(task: str, request: gr.Request) -> tuple[Any, ...]:
             view = annotate.open_task(services, _user(request), task)
-            return (annotate.guidelines(services, _user(request), task), *show(view))
+            guide = annotate.guidelines(services, _user(request), task)
+            return (guide, *show_layout(view), *show(view, layout=True))
 
         def on_screen(st: dict[str, Any], item: float | None) -> tuple[int | None, float | None]:
             """The item the page showed (and when, if the tab's state still shows it too)."""
@@ -250,7 +263,8 @@ def build_app(services: Services) -> gr.Blocks:
         @_guard
         def on_back(st: dict[str, Any], item: float | None, request: gr.Request) -> tuple[Any, ...]:
             item_id, _ = on_screen(st, item)
-            return show(annotate.back(services, _user(request), st.get("task", ""), item_id))
+            # going back from the end of a task re-enables the answer buttons
+            return show(annotate.back(services, _user(request), st.get("task", ""), item_id), layout=True)
 
         @_guard
         def on_progress(task: str, request: gr.Request) -> list[list[Any]]:
@@ -325,17 +339,33 @@ def build_app(services: Services) -> gr.Blocks:
         judge_start.click(on_start_judge, [judge_task, judge_yaml], [judge_msg], api_name="start_judge")
         judge_cancel.click(on_cancel, [cancel_id], [judge_msg], api_name="cancel_judge")
 
-        app.load(on_load, None, [task_dd, guide_md, progress_task, dash_task, judge_task, *outputs], api_name="open")
-        task_dd.input(on_task, [task_dd], [guide_md, *outputs], api_name="choose_task")
+        # postprocess=False: the item views are sent as built. Gradio's Markdown postprocessing runs
+        # inspect.cleandoc over each value, which dedents a response whose lines are all indented
+        # (an indented code block became prose) and strips its edges; the annotator must see the
+        # response as written. It also saves a thread hop per output on every submit.
+        item_view = {"postprocess": False}
+        app.load(
+            on_load,
+            None,
+            [task_dd, guide_md, progress_task, dash_task, judge_task, *layout_outputs, *outputs],
+            api_name="open",
+            **item_view,
+        )
+        task_dd.input(on_task, [task_dd], [guide_md, *layout_outputs, *outputs], api_name="choose_task", **item_view)
         submit_btn.click(
             on_submit,
             [state, shown_item, choice, rationale, confidence],
             outputs,
             api_name="submit",
             concurrency_limit=None,
+            **item_view,
         )
-        skip_btn.click(on_skip, [state, shown_item, skip_reason], outputs, api_name="skip", concurrency_limit=None)
-        back_btn.click(on_back, [state, shown_item], outputs, api_name="back", concurrency_limit=None)
+        skip_btn.click(
+            on_skip, [state, shown_item, skip_reason], outputs, api_name="skip", concurrency_limit=None, **item_view
+        )
+        back_btn.click(
+            on_back, [state, shown_item], outputs, api_name="back", concurrency_limit=None, **item_view
+        )
         progress_btn.click(on_progress, [progress_task], [progress_tbl], api_name="task_progress")
     return app
 

@@ -34,16 +34,23 @@ HOSTILE = (
     '<img src=x onerror=alert(1)> and <script>alert("xss")</script> then [click](javascript:alert(2)) and ' + "x" * 3000
 )
 
+INDENTED_CODE = "**2**, as Python prints it:\n\n    x = 1 + 1\n    print(x)"
 
 # an item view as the app returns it (app/ui.py's item outputs): where the answer buttons and the
-# id of the item on screen are; "open" returns the five task pickers first
-CHOICE, ITEM = 9, 13
-OPEN_PICKERS = 5
+# id of the item on screen are; "open" returns the five task pickers and the two layout outputs first
+CHOICE, ITEM = 6, 10
+OPEN_PREFIX = 7
 
 
 def open_view(client: Any) -> list[Any]:
     """The item view a page client gets when it opens the app (first task)."""
-    return list(client.call("open")[OPEN_PICKERS:])
+    return list(client.call("open")[OPEN_PREFIX:])
+
+
+def answer_buttons(view: list[Any]) -> list[str]:
+    """The answer buttons of a view that sets them (opening a task, going back); the next item after
+    a submit keeps the buttons and sends only the answer's value."""
+    return [c[0] if isinstance(c, list | tuple) else c for c in view[CHOICE]["choices"]]
 
 
 def open_dashboard(page: Any, url: str, user: str, task: str) -> None:
@@ -113,7 +120,9 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
                 "id": "h1",
                 "prompt": "<script>alert('p')</script> What is 1+1?",
                 "response_a": HOSTILE,
-                "response_b": "**2**",
+                # every line after the first indented: Gradio's Markdown postprocessing would dedent
+                # the code block into prose (the page must show the response as written)
+                "response_b": INDENTED_CODE,
             }
         )
         + "\n"

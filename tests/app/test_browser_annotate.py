@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.annotate import choice_to_value
-from tests.app.conftest import CHROMIUM_ARGS, PASSWORD, RunningApp
+from tests.app.conftest import CHROMIUM_ARGS, INDENTED_CODE, PASSWORD, RunningApp, open_view
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
@@ -45,6 +45,9 @@ def test_label_five_items_with_the_keyboard(running_app: RunningApp, chromium_pa
         assert page.locator("#jl-left img, #jl-right img, #jl-prompt script").count() == 0
         hrefs = page.eval_on_selector_all("#jl-left a, #jl-right a", "els => els.map(e => e.getAttribute('href'))")
         assert not any((h or "").strip().lower().startswith("javascript:") for h in hrefs), hrefs
+        # an indented code block reaches the page as a code block, not dedented into prose
+        code = page.locator("#jl-left pre, #jl-right pre")
+        assert code.count() == 1 and "x = 1 + 1\nprint(x)" in code.inner_text()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 1400 + 20, "a long unbroken line broke the layout"
         page.screenshot(path=str(SHOTS / "annotate-hostile.png"))
@@ -100,6 +103,15 @@ def test_label_five_items_with_the_keyboard(running_app: RunningApp, chromium_pa
     for (value, order, _prompt, status), key in zip(rows, final, strict=True):
         assert status == "submitted"
         assert value == choice_to_value(names[key], order)  # left/right turned into the item's A/B frame
+
+
+def test_item_view_is_sent_as_written(running_app: RunningApp) -> None:
+    """The responses reach the page unchanged apart from HTML escaping: no dedent, no trimming."""
+    from app.page_client import PageClient
+
+    view = open_view(PageClient(running_app.url, "adam", PASSWORD))
+    left, right = view[4], view[5]
+    assert INDENTED_CODE in (left, right)
 
 
 def test_annotator_cannot_call_researcher_endpoint(running_app: RunningApp) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from annotation.judges.local_server import free_port
 from app.page_client import PageClient
-from tests.app.conftest import CHOICE, ITEM, open_view
+from tests.app.conftest import ITEM, answer_buttons, open_view
 from tests.conftest import PROJECT_ROOT
 
 
@@ -61,10 +61,11 @@ def test_demo_humans_and_judge_side_by_side(tmp_path: Path, vllm_server: Any) ->
         url = f"http://127.0.0.1:{port}/"
         annotator = PageClient(url, "demo-annotator-1", logins["demo-annotator-1"])
         view = open_view(annotator)
+        choices = answer_buttons(view)
         labeled = []
         for n in range(6):
             labeled.append(view[ITEM])
-            view = annotator.call("submit", view[ITEM], view[CHOICE]["choices"][n % 3][0], "", None)
+            view = annotator.call("submit", view[ITEM], choices[n % 3], "", None)
         deadline = time.monotonic() + 180
         judged = 0
         while time.monotonic() < deadline:

@@ -23,18 +23,12 @@ from annotation.accounts import add_user
 from annotation.ingest import import_file
 from annotation.models import Annotator, Item, Label, LabelEvent, Task
 from app.page_client import PageClient
-from tests.app.conftest import CHOICE, ITEM, open_view, start_server
+from tests.app.conftest import CHOICE, ITEM, answer_buttons, open_view, start_server
 from tests.conftest import PROJECT_ROOT, make_services
 
 CLIENTS = 50
 LABELS = 20
 PASSWORD = "load-password-1"
-
-
-def _choice(update: Any) -> tuple[list[str], str | None]:
-    """The answer buttons and the current answer from the ``choice`` output of an item view."""
-    choices = [c[0] if isinstance(c, list | tuple) else c for c in update.get("choices", [])]
-    return choices, update.get("value")
 
 
 def _annotator(url: str, n: int, out: dict[str, Any], lock: threading.Lock) -> None:
@@ -43,8 +37,8 @@ def _annotator(url: str, n: int, out: dict[str, Any], lock: threading.Lock) -> N
     edits = doubles = 0
     try:
         view = open_view(client)
+        choices = answer_buttons(view)
         for k in range(LABELS):
-            choices, _ = _choice(view[CHOICE])
             item, answer = view[ITEM], choices[(n + k) % len(choices)]
             start = time.perf_counter()
             if k % 6 == 2:  # a double click: the same submit twice, at once
@@ -55,9 +49,10 @@ def _annotator(url: str, n: int, out: dict[str, Any], lock: threading.Lock) -> N
             latencies.append(time.perf_counter() - start)
             if k % 5 == 4:  # back to the item just labeled, change the answer
                 back = client.call("back", view[ITEM])
-                options, current = _choice(back[CHOICE])
+                current = back[CHOICE]["value"]
                 assert (back[ITEM], current) == (item, answer), "back shows another item or answer"
-                changed = next(c for c in options if c != current)
+                assert answer_buttons(back) == choices
+                changed = next(c for c in choices if c != current)
                 view = client.call("submit", item, changed, "", None)
                 edits += 1
         with lock:

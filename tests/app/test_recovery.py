@@ -16,7 +16,7 @@ import pytest
 from annotation.accounts import add_user
 from annotation.ingest import import_file
 from app.page_client import PageClient
-from tests.app.conftest import CHOICE, ITEM, open_view, start_server
+from tests.app.conftest import ITEM, answer_buttons, open_view, start_server
 from tests.conftest import PROJECT_ROOT, make_services
 
 CLIENTS = 8
@@ -42,9 +42,9 @@ def test_kill_9_mid_submit_keeps_every_acknowledged_label(tmp_path: Path) -> Non
         client = PageClient(url, f"c{n}", PASSWORD)
         try:
             view = open_view(client)
+            answer = answer_buttons(view)[n % 4]
             while not stop.is_set() and view[ITEM] is not None:
                 item = view[ITEM]
-                answer = [c[0] for c in view[CHOICE]["choices"]][n % 4]
                 view = client.call("submit", item, answer, "", None)
                 with lock:
                     acknowledged.append((f"c{n}", int(item), answer))
@@ -93,7 +93,7 @@ def test_kill_9_mid_submit_keeps_every_acknowledged_label(tmp_path: Path) -> Non
         client = PageClient(url, "c0", PASSWORD)
         view = open_view(client)
         assert view[ITEM] is not None
-        client.call("submit", view[ITEM], view[CHOICE]["choices"][0][0], "", None)
+        client.call("submit", view[ITEM], answer_buttons(view)[0], "", None)
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -18,7 +18,7 @@ from annotation.accounts import add_user
 from annotation.ingest import import_file
 from annotation.models import Annotator, Item, Label
 from app.page_client import PageClient
-from tests.app.conftest import CHOICE, ITEM, open_view, start_server
+from tests.app.conftest import ITEM, answer_buttons, open_view, start_server
 from tests.conftest import PROJECT_ROOT, make_services
 
 PASSWORD = "scale-password-1"
@@ -38,14 +38,15 @@ def test_two_app_processes_on_one_postgres(pg_cluster: Any, tmp_path: Path) -> N
         a1_on_a, a1_on_b = PageClient(url_a, "a1", PASSWORD), PageClient(url_b, "a1", PASSWORD)
         first = open_view(a1_on_a)
         assert open_view(a1_on_b)[ITEM] == first[ITEM]  # the reservation is in the database
-        view = a1_on_b.call("submit", first[ITEM], first[CHOICE]["choices"][0][0], "", None)
+        choices = answer_buttons(first)
+        view = a1_on_b.call("submit", first[ITEM], choices[0], "", None)
         done = [first[ITEM]]
         for n in range(6):  # alternate processes
             client = a1_on_a if n % 2 else a1_on_b
             if n % 2:
                 view = open_view(client)
             done.append(view[ITEM])
-            view = client.call("submit", view[ITEM], view[CHOICE]["choices"][n % 4][0], "", None)
+            view = client.call("submit", view[ITEM], choices[n % 4], "", None)
         a2_on_a, a2_on_b = PageClient(url_a, "a2", PASSWORD), PageClient(url_b, "a2", PASSWORD)
         seen = {open_view(a2_on_a)[ITEM], open_view(a2_on_b)[ITEM]}
         assert len(seen) == 1 and not seen & set(done)  # overlap 1: a2 never gets a1's items
