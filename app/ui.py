@@ -363,9 +363,7 @@ def build_app(services: Services) -> gr.Blocks:
         skip_btn.click(
             on_skip, [state, shown_item, skip_reason], outputs, api_name="skip", concurrency_limit=None, **item_view
         )
-        back_btn.click(
-            on_back, [state, shown_item], outputs, api_name="back", concurrency_limit=None, **item_view
-        )
+        back_btn.click(on_back, [state, shown_item], outputs, api_name="back", concurrency_limit=None, **item_view)
         progress_btn.click(on_progress, [progress_task], [progress_tbl], api_name="task_progress")
     return app
 
