@@ -12,7 +12,7 @@ from sqlalchemy import select
 from annotation.accounts import Account, get_account
 from annotation.assignment import Progress, may_label, next_item_and_progress, presented_order, progress, release
 from annotation.catalog import get_task
-from annotation.errors import AccessError
+from annotation.errors import AccessError, LabelError
 from annotation.models import Item, Label, Task
 from annotation.schema import PairwiseSchema, parse_schema
 from annotation.services import Services
@@ -84,6 +84,56 @@ def value_to_choice(value: str | None, order: str) -> str | None:
         left = (value == "A") == (order == "ab")
         return PAIRWISE_TEXT["left" if left else "right"]
     return value
+
+
+# What the page sends, read without Gradio's preprocessing (the item events skip it, see app/ui.py):
+# the page sends these types; an API caller may send anything JSON, and is told which field is wrong.
+CONFIDENCES = ("1", "2", "3", "4", "5")
+
+
+def item_id_from_page(value: object) -> int | None:
+    """The id of the item on screen (a hidden number on the page); None when none is shown."""
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError
+        number = float(value)
+        if not number.is_integer():
+            raise ValueError
+    except (ValueError, OverflowError):
+        raise LabelError(
+            "field 'item': not an item id", value=value, fix="send the id of the item on screen (reload the page)"
+        ) from None
+    return int(number)
+
+
+def answer_from_page(value: object) -> str | None:
+    """The chosen answer button's text (a scale's value may come as a number)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise LabelError("field 'answer': must be the text of an answer button", value=value)
+
+
+def text_from_page(field: str, value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise LabelError(f"field '{field}': must be text", value=value)
+    return value
+
+
+def confidence_from_page(value: object) -> float | None:
+    if value is None or value == "":
+        return None
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if text not in CONFIDENCES:
+        raise LabelError("field 'confidence': must be one of 1-5", value=value, fix="pick a confidence from 1 to 5")
+    return float(str(text))
 
 
 def task_names(services: Services, username: str | None) -> list[str]:
@@ -197,13 +247,13 @@ def submit(
     choice: str | None,
     *,
     rationale: str | None = None,
-    confidence: str | int | None = None,
+    confidence: object = None,
     shown_at: float | None = None,
 ) -> ItemViewModel:
     """Store the annotator's answer for ``item_id`` and return the next item."""
     if item_id is None:
         return open_task(services, username, task)
-    conf = float(confidence) if confidence not in (None, "") else None
+    conf = confidence_from_page(confidence)
     duration = int((time.time() - shown_at) * 1000) if shown_at else None
 
     def work(session: Any) -> ItemViewModel:

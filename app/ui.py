@@ -6,7 +6,9 @@ module level: per-tab state is in ``gr.State``."""
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
+import sys
 from typing import Any
 
 import gradio as gr
@@ -233,14 +235,16 @@ def build_app(services: Services) -> gr.Blocks:
             guide = annotate.guidelines(services, _user(request), task)
             return (guide, *show_layout(view), *show(view, layout=True))
 
-        def on_screen(st: dict[str, Any], item: float | None) -> tuple[int | None, float | None]:
-            """The item the page showed (and when, if the tab's state still shows it too)."""
-            item_id = int(item) if item is not None else st.get("item_id")
+        def on_screen(st: dict[str, Any], item: object) -> tuple[int | None, float | None]:
+            """The item the page showed (and when, if the tab's state still shows it too); the
+            answer events skip Gradio's preprocessing, so the values arrive as sent."""
+            shown = annotate.item_id_from_page(item)
+            item_id = shown if shown is not None else st.get("item_id")
             return item_id, (st.get("shown_at") if st.get("item_id") == item_id else None)
 
         @_guard
         def on_submit(
-            st: dict[str, Any], item: float | None, answer: str | None, why: str, conf: str | None, request: gr.Request
+            st: dict[str, Any], item: object, answer: object, why: object, conf: object, request: gr.Request
         ) -> tuple[Any, ...]:
             item_id, shown_at = on_screen(st, item)
             view = annotate.submit(
@@ -248,20 +252,21 @@ def build_app(services: Services) -> gr.Blocks:
                 _user(request),
                 st.get("task", ""),
                 item_id,
-                answer,
-                rationale=why,
+                annotate.answer_from_page(answer),
+                rationale=annotate.text_from_page("rationale", why),
                 confidence=conf,
                 shown_at=shown_at,
             )
             return show(view)
 
         @_guard
-        def on_skip(st: dict[str, Any], item: float | None, reason: str, request: gr.Request) -> tuple[Any, ...]:
+        def on_skip(st: dict[str, Any], item: object, reason: object, request: gr.Request) -> tuple[Any, ...]:
             item_id, _ = on_screen(st, item)
-            return show(annotate.skip(services, _user(request), st.get("task", ""), item_id, reason))
+            why = annotate.text_from_page("reason", reason)
+            return show(annotate.skip(services, _user(request), st.get("task", ""), item_id, why))
 
         @_guard
-        def on_back(st: dict[str, Any], item: float | None, request: gr.Request) -> tuple[Any, ...]:
+        def on_back(st: dict[str, Any], item: object, request: gr.Request) -> tuple[Any, ...]:
             item_id, _ = on_screen(st, item)
             # going back from the end of a task re-enables the answer buttons
             return show(annotate.back(services, _user(request), st.get("task", ""), item_id), layout=True)
@@ -344,6 +349,9 @@ def build_app(services: Services) -> gr.Blocks:
         # (an indented code block became prose) and strips its edges; the annotator must see the
         # response as written. It also saves a thread hop per output on every submit.
         item_view = {"postprocess": False}
+        # preprocess=False as well for the answers: the handlers read the raw values themselves
+        # (annotate.*_from_page: a wrong type or value names the field), saving a thread hop per input
+        answer_event = {"postprocess": False, "preprocess": False}
         app.load(
             on_load,
             None,
@@ -358,12 +366,12 @@ def build_app(services: Services) -> gr.Blocks:
             outputs,
             api_name="submit",
             concurrency_limit=None,
-            **item_view,
+            **answer_event,
         )
         skip_btn.click(
-            on_skip, [state, shown_item, skip_reason], outputs, api_name="skip", concurrency_limit=None, **item_view
+            on_skip, [state, shown_item, skip_reason], outputs, api_name="skip", concurrency_limit=None, **answer_event
         )
-        back_btn.click(on_back, [state, shown_item], outputs, api_name="back", concurrency_limit=None, **item_view)
+        back_btn.click(on_back, [state, shown_item], outputs, api_name="back", concurrency_limit=None, **answer_event)
         progress_btn.click(on_progress, [progress_task], [progress_tbl], api_name="task_progress")
     return app
 
@@ -389,6 +397,12 @@ GRADIO_QUEUE_ENV = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000", "GRADIO_ANALYTIC
 def launch(services: Services, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
     for name, value in GRADIO_QUEUE_ENV.items():
         os.environ.setdefault(name, value)
+    # Gradio wraps every event in a matplotlib backend switch that tries `import matplotlib` twice;
+    # judgelab does not install it, and a failed import searches sys.path anew each time (3% of the
+    # server's CPU under 20 annotators, py-spy). Record it as absent, as Python itself does for a
+    # module known to be missing; where matplotlib is installed nothing changes.
+    if importlib.util.find_spec("matplotlib") is None:
+        sys.modules.setdefault("matplotlib", None)  # type: ignore[assignment]
     app = build_app(services)
     app.queue(default_concurrency_limit=16)
     app.launch(

@@ -114,3 +114,34 @@ def test_annotator_stays_in_their_lane(running_app: RunningApp, tmp_path: Any) -
     blob = "\n".join(texts)
     assert others and not [r for r in others if r in blob], "another rater's rationale reached an annotator"
     assert "judge<b>x</b>" not in blob and "expert0" not in blob
+
+
+@pytest.mark.parametrize(
+    ("event", "args", "field"),
+    [
+        ("submit", ("abc", "Tie", "", None), "item"),
+        ("submit", (1.5, "Tie", "", None), "item"),
+        ("submit", (None, ["Tie"], "", None), "answer"),
+        ("submit", (None, "Tie", {"why": 1}, None), "rationale"),
+        ("submit", (None, "Tie", "", "9"), "confidence"),
+        ("submit", (None, "Left is better", "", 0), "confidence"),
+        ("skip", (None, 5), "reason"),
+        ("back", ([1],), "item"),
+    ],
+)
+def test_answer_events_name_the_wrong_field(
+    running_app: RunningApp, event: str, args: tuple[Any, ...], field: str
+) -> None:
+    """The answer events read the page's raw values (Gradio's preprocessing is off for them): a
+    wrong type or value is refused with the field's name, and nothing is written."""
+    import sqlite3
+
+    client = PageClient(running_app.url, "ann1", PASSWORD)
+    shown = client.call("choose_task", "b-main")[-1]
+    args = tuple(shown if a is None and n == 0 else a for n, a in enumerate(args))
+    with sqlite3.connect(running_app.db) as conn:
+        before = conn.execute("SELECT count(*), (SELECT count(*) FROM label_events) FROM labels").fetchone()
+    with pytest.raises(PageError, match=f"field '{field}'"):
+        client.call(event, *args)
+    with sqlite3.connect(running_app.db) as conn:
+        assert conn.execute("SELECT count(*), (SELECT count(*) FROM label_events) FROM labels").fetchone() == before
