@@ -11,6 +11,7 @@ import os
 import sys
 from typing import Any
 
+import anyio
 import gradio as gr
 
 from annotation.accounts import authenticate
@@ -66,6 +67,29 @@ def _guard(fn: Any) -> Any:
             raise gr.Error(str(exc)) from None
 
     return wrapped
+
+
+def _on_the_loop_when_free(services: Services, fn: Any) -> Any:
+    """On SQLite, run an answer handler (a few ms of local work) on Gradio's event loop instead of a
+    worker thread when the process's write lock is free: every write waits for that one lock anyway,
+    and the hop to a thread and back, with the two threads taking turns at the GIL, cost more than
+    the handler (benchmarks/bench_annotate.py). When the lock is taken (a judge run in this process
+    is writing) the handler goes to a thread as before, so the loop never waits on it. PostgreSQL
+    writes run concurrently, on threads."""
+    lock = services.sqlite_lock
+    if lock is None:
+        return fn
+
+    @functools.wraps(fn)  # keeps the signature: Gradio injects gr.Request by it
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        if lock.acquire(blocking=False):
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                lock.release()
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    return run
 
 
 def build_app(services: Services) -> gr.Blocks:
@@ -361,7 +385,7 @@ def build_app(services: Services) -> gr.Blocks:
         )
         task_dd.input(on_task, [task_dd], [guide_md, *layout_outputs, *outputs], api_name="choose_task", **item_view)
         submit_btn.click(
-            on_submit,
+            _on_the_loop_when_free(services, on_submit),
             [state, shown_item, choice, rationale, confidence],
             outputs,
             api_name="submit",
@@ -369,9 +393,21 @@ def build_app(services: Services) -> gr.Blocks:
             **answer_event,
         )
         skip_btn.click(
-            on_skip, [state, shown_item, skip_reason], outputs, api_name="skip", concurrency_limit=None, **answer_event
+            _on_the_loop_when_free(services, on_skip),
+            [state, shown_item, skip_reason],
+            outputs,
+            api_name="skip",
+            concurrency_limit=None,
+            **answer_event,
         )
-        back_btn.click(on_back, [state, shown_item], outputs, api_name="back", concurrency_limit=None, **answer_event)
+        back_btn.click(
+            _on_the_loop_when_free(services, on_back),
+            [state, shown_item],
+            outputs,
+            api_name="back",
+            concurrency_limit=None,
+            **answer_event,
+        )
         progress_btn.click(on_progress, [progress_task], [progress_tbl], api_name="task_progress")
     return app
 
