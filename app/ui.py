@@ -74,8 +74,9 @@ def _on_the_loop_when_free(services: Services, fn: Any) -> Any:
     worker thread when the process's write lock is free: every write waits for that one lock anyway,
     and the hop to a thread and back, with the two threads taking turns at the GIL, cost more than
     the handler (benchmarks/bench_annotate.py). When the lock is taken (a judge run in this process
-    is writing) the handler goes to a thread as before, so the loop never waits on it. PostgreSQL
-    writes run concurrently, on threads."""
+    is writing) the handler goes to a thread as before, so the loop never waits for this process's
+    own threads; another process holding SQLite's write lock (a large import) does make it wait
+    (docs/architecture.md). PostgreSQL writes run concurrently, on threads."""
     lock = services.sqlite_lock
     if lock is None:
         return fn
@@ -281,13 +282,15 @@ def build_app(services: Services) -> gr.Blocks:
                 confidence=conf,
                 shown_at=shown_at,
             )
-            return show(view)
+            # from "nothing left" (no item shown) the answer buttons come back with the next item
+            return show(view, layout=item_id is None)
 
         @_guard
         def on_skip(st: dict[str, Any], item: object, reason: object, request: gr.Request) -> tuple[Any, ...]:
             item_id, _ = on_screen(st, item)
             why = annotate.text_from_page("reason", reason)
-            return show(annotate.skip(services, _user(request), st.get("task", ""), item_id, why))
+            view = annotate.skip(services, _user(request), st.get("task", ""), item_id, why)
+            return show(view, layout=item_id is None)
 
         @_guard
         def on_back(st: dict[str, Any], item: object, request: gr.Request) -> tuple[Any, ...]:
