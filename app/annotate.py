@@ -88,7 +88,7 @@ def value_to_choice(value: str | None, order: str) -> str | None:
 
 # What the page sends, read without Gradio's preprocessing (the item events skip it, see app/ui.py):
 # the page sends these types; an API caller may send anything JSON, and is told which field is wrong.
-CONFIDENCES = ("1", "2", "3", "4", "5")
+CONFIDENCES = ("1", "2", "3", "4", "5")  # the page's confidence buttons, and what it accepts
 
 
 def item_id_from_page(value: object) -> int | None:

@@ -120,7 +120,7 @@ def build_app(services: Services) -> gr.Blocks:
             choice = gr.Radio(label="Your answer (keys 1-4, Enter submits)", choices=[], elem_id="jl-choice")
             with gr.Row():
                 rationale = gr.Textbox(label="Why? (optional)", lines=2, visible=False, scale=3)
-                confidence = gr.Radio(label="Confidence", choices=["1", "2", "3", "4", "5"], visible=False, scale=2)
+                confidence = gr.Radio(label="Confidence", choices=list(annotate.CONFIDENCES), visible=False, scale=2)
             with gr.Row():
                 back_btn = gr.Button("Back", elem_id="jl-back", size="sm")
                 skip_reason = gr.Textbox(placeholder="reason for skipping", show_label=False, scale=2)
