@@ -21,7 +21,7 @@ test: $(STAMP) $(JUDGE_STAMP) browser lint typecheck
 	$(BIN)/python -m pytest tests -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check app annotation analysis tests benchmarks
+	$(BIN)/ruff check app annotation analysis contracts tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy annotation analysis

@@ -12,6 +12,7 @@ import pandas as pd
 from analysis.errors import MetricUndefinedError
 from analysis.frames import TIES, select_raters, submitted, votes
 from analysis.resampling import Resampler, bootstrap_statistic
+from contracts.vocab import PAIRWISE_NUMBERS
 
 
 def _ratio(sums: np.ndarray) -> np.ndarray:
@@ -177,7 +178,7 @@ def win_rate_matrix(labels: pd.DataFrame, items: pd.DataFrame, raters: str | Seq
     )
     if v.empty:
         raise MetricUndefinedError("win rates need items with model_a and model_b; no labeled item has both")
-    score_a = v["vote"].map({"A": 1.0, "B": 0.0, "tie": 0.5}).astype(float)
+    score_a = v["vote"].map(PAIRWISE_NUMBERS).astype(float)
     long = pd.concat(
         [
             pd.DataFrame({"annotator": v["annotator"], "model": v["model_a"], "win": score_a}),

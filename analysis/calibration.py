@@ -11,35 +11,40 @@ import pandas as pd
 from analysis.errors import MetricUndefinedError
 
 
-def confidence_of(row: pd.Series, *, max_confidence: float = 5.0) -> float | None:
+def confidence_of(row: pd.Series) -> float | None:
     """The probability a label puts on its own verdict: from ``probabilities`` (logprob judges) when
-    present, else ``confidence`` scaled to [0, 1] (a 1-5 human confidence becomes 0, .25, ..., 1)."""
+    present, else the stated confidence ``confidence_p`` (already on [0, 1]: the reader maps the raw
+    click through the task's declared confidence scale; this function never guesses a scale).
+
+    >>> confidence_of(pd.Series({"value": "A", "probabilities": {"A": 0.6, "B": 0.2}}))
+    0.75
+    >>> confidence_of(pd.Series({"value": "A", "confidence": 1.0, "confidence_p": 0.0}))
+    0.0
+    """
     probs = row.get("probabilities")
     if isinstance(probs, dict) and row["value"] in probs:
         total = sum(float(x) for x in probs.values() if x is not None)
         return float(probs[row["value"]]) / total if total > 0 else None
-    conf = row.get("confidence")
+    conf = row.get("confidence_p")
     if conf is None or pd.isna(conf):
         return None
-    conf = float(conf)
-    return conf if conf <= 1.0 else (conf - 1) / (max_confidence - 1)
+    return float(conf)
 
 
-def confidences(labels: pd.DataFrame, *, max_confidence: float = 5.0) -> pd.Series:
-    """:func:`confidence_of` for every row, vectorized over the ``confidence`` column; only rows that
+def confidences(labels: pd.DataFrame) -> pd.Series:
+    """:func:`confidence_of` for every row, vectorized over the ``confidence_p`` column; only rows that
     carry a ``probabilities`` dict are read one by one."""
     if labels.empty:
         return pd.Series(dtype=float)
-    if "confidence" in labels.columns:
-        raw = pd.to_numeric(labels["confidence"], errors="coerce").to_numpy(dtype=float)
-        conf = np.where(raw <= 1.0, raw, (raw - 1) / (max_confidence - 1))
+    if "confidence_p" in labels.columns:
+        conf = pd.to_numeric(labels["confidence_p"], errors="coerce").to_numpy(dtype=float)
     else:
         conf = np.full(len(labels), np.nan)
     out = pd.Series(conf, index=labels.index, dtype=float)
     if "probabilities" in labels.columns:
         has = labels["probabilities"].map(lambda p: isinstance(p, dict))
         for idx in labels.index[has.to_numpy(dtype=bool)]:
-            out.loc[idx] = confidence_of(labels.loc[idx], max_confidence=max_confidence)
+            out.loc[idx] = confidence_of(labels.loc[idx])
     return out
 
 

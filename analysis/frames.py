@@ -1,12 +1,13 @@
-"""The column contract between annotation (which reads the database) and analysis (pure functions).
+"""Frames in the column contract (``contracts.columns``) between annotation (which reads the database)
+and analysis (pure functions): checks, one vote per (item, rater), majorities, rater selectors.
 
-``labels``: one row per label. Required columns: ``item_id, annotator, kind, status, value,
-value_num, presented_order``; optional: ``replicate, confidence, probabilities, rationale,
-duration_ms, judge_model, created_at``.
+``labels``: one row per label; required: ``contracts.columns.LABEL_REQUIRED``; optional:
+``replicate, confidence, confidence_p, probabilities, rationale, duration_ms, created_at``.
 ``items``: one row per item. Required: ``item_id``; optional: ``model_a, model_b, category,
 len_a, len_b, prompt, gold_value`` and any metadata key as a column.
 
-Pairwise values are in the item's A/B frame: ``A``, ``B``, ``tie``, ``bothbad``.
+Pairwise values are in the item's A/B frame: ``A``, ``B``, ``tie``, ``bothbad``
+(``contracts.vocab.PAIRWISE_VALUES``).
 """
 
 from __future__ import annotations
@@ -18,17 +19,19 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import ArgumentError, MetricUndefinedError
+from contracts.columns import LABEL_REQUIRED
+from contracts.vocab import ANNOTATOR_KINDS, PAIRWISE_NUMBERS, PAIRWISE_VALUES, TIE_VALUES
 
-LABEL_REQUIRED = ("item_id", "annotator", "kind", "status", "value", "value_num", "presented_order")
-PAIRWISE_VALUES = ("A", "B", "tie", "bothbad")
-TIES = ("tie", "bothbad")
+TIES = tuple(sorted(TIE_VALUES))
 COLLAPSED = "judgelab_collapsed_pairwise"  # DataFrame.attrs key set by collapse()
 
 
 def check_labels(labels: pd.DataFrame) -> None:
     missing = [c for c in LABEL_REQUIRED if c not in labels.columns]
     if missing:
-        raise ArgumentError(f"the labels frame lacks columns {missing}; it needs {list(LABEL_REQUIRED)}")
+        raise ArgumentError(
+            f"the labels frame lacks columns {missing}", fix=f"give it the columns {list(LABEL_REQUIRED)}"
+        )
 
 
 def is_pairwise(labels: pd.DataFrame) -> bool:
@@ -51,15 +54,18 @@ def select_raters(labels: pd.DataFrame, selector: str | Sequence[str]) -> list[s
     for sel in selectors:
         if sel.startswith("kind:"):
             kind = sel.removeprefix("kind:")
-            if kind not in ("human", "llm_judge"):
-                raise ArgumentError(f"selector {sel!r}: kind must be 'human' or 'llm_judge'")
+            if kind not in ANNOTATOR_KINDS:
+                raise ArgumentError(
+                    f"selector {sel!r}: unknown kind", fix=f"use one of {[f'kind:{k}' for k in ANNOTATOR_KINDS]}"
+                )
             found = [n for n in names if kinds[n] == kind]
         else:
             pattern = sel.removeprefix("name:")
             found = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         if not found:
             raise MetricUndefinedError(
-                f"selector {sel!r} matches no annotator with labels; annotators are {names[:20]}"
+                f"selector {sel!r} matches no annotator with labels; annotators are {names[:20]}",
+                fix="use name:GLOB, a plain name, kind:human or kind:llm_judge",
             )
         chosen.extend(n for n in found if n not in chosen)
     return chosen
@@ -123,7 +129,7 @@ def votes(labels: pd.DataFrame, *, ties: bool = True) -> pd.DataFrame:
             key = pd.MultiIndex.from_frame(first[["item_id", "annotator"]])
             best = combined.reindex(key)["best"].to_numpy()
             vote = np.where(pd.notna(best) & (first["n"].to_numpy() > 1), best, vote)
-        num = pd.Series(vote).map({"A": 1.0, "B": 0.0, "tie": 0.5}).to_numpy()
+        num = pd.Series(vote).map(PAIRWISE_NUMBERS).to_numpy()
     else:
         num = first["median"].to_numpy(dtype=float)
         vote = np.where(first["nunique"] > 1, pd.Series(num).map(_fmt_num).to_numpy(), first["value"].to_numpy())

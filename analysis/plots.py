@@ -67,10 +67,11 @@ def forest(report: dict[str, Any], key: str = "with_ties") -> go.Figure:
     rows += [(f"{j['judge']} vs humans", j.get(key)) for j in report["judges_vs_humans"]]
     for name, block in rows:
         if isinstance(block, dict) and "agreement" in block:
+            low, high = block.get("agreement_ci95") or (None, None)
             names.append(_t(name))
             values.append(block["agreement"])
-            lows.append(block["agreement"] - block["agreement_ci95"][0])
-            highs.append(block["agreement_ci95"][1] - block["agreement"])
+            lows.append(0.0 if low is None else block["agreement"] - low)
+            highs.append(0.0 if high is None else high - block["agreement"])
     fig = go.Figure(
         go.Scatter(
             x=values,
@@ -94,8 +95,8 @@ def _rate_bars(rows: list[dict[str, Any]], key: str, title: str) -> go.Figure:
             error_y={
                 "type": "data",
                 "symmetric": False,
-                "array": [r[f"{key}_ci95"][1] - r[key] for r in rows],
-                "arrayminus": [r[key] - r[f"{key}_ci95"][0] for r in rows],
+                "array": [0.0 if r[f"{key}_ci95"][1] is None else r[f"{key}_ci95"][1] - r[key] for r in rows],
+                "arrayminus": [0.0 if r[f"{key}_ci95"][0] is None else r[key] - r[f"{key}_ci95"][0] for r in rows],
             },
         )
     )

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from analysis.errors import MetricUndefinedError
+from analysis.errors import ArgumentError, MetricUndefinedError
 
 T = TypeVar("T")
 
@@ -18,7 +18,7 @@ def strata(items: pd.DataFrame, by: str) -> list[tuple[Any, pd.Index]]:
         fields = [
             c for c in items.columns if c not in ("prompt", "response_a", "response_b", "conversation", "metadata")
         ]
-        raise MetricUndefinedError(f"cannot stratify by {by!r}: items have no such field; fields are {fields}")
+        raise ArgumentError(f"cannot stratify by {by!r}: items have no such field", fix=f"use one of {fields}")
     col = items[by]
     groups = []
     for value in sorted(col.dropna().unique(), key=lambda x: (str(type(x)), x)):

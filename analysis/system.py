@@ -11,6 +11,7 @@ from scipy import stats
 
 from analysis.errors import MetricUndefinedError
 from analysis.frames import select_raters, votes
+from contracts.vocab import PAIRWISE_NUMBERS
 
 
 def model_comparisons(labels: pd.DataFrame, items: pd.DataFrame, raters: str | Sequence[str]) -> pd.DataFrame:
@@ -21,7 +22,7 @@ def model_comparisons(labels: pd.DataFrame, items: pd.DataFrame, raters: str | S
     v = v.dropna(subset=["model_a", "model_b"])
     v = v[v["model_a"] != v["model_b"]]
     return pd.DataFrame(
-        {"model_a": v["model_a"], "model_b": v["model_b"], "score_a": v["vote"].map({"A": 1.0, "B": 0.0, "tie": 0.5})}
+        {"model_a": v["model_a"], "model_b": v["model_b"], "score_a": v["vote"].map(PAIRWISE_NUMBERS)}
     ).dropna()
 
 

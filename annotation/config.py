@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from annotation.errors import ConfigError
@@ -52,10 +51,29 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'judgelab.db'}"
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """Build the settings once per process; errors name the variable and the fix."""
+def load_settings() -> Settings:
+    """Read the settings from the environment; a bad ``JUDGELAB_*`` variable is a :class:`ConfigError`
+    naming the variable, its value and the fix (never a pydantic traceback)."""
     try:
         return Settings()
-    except Exception as exc:  # pydantic ValidationError: rephrase with the variable name
-        raise ConfigError(f"invalid judgelab setting: {exc}", fix="correct the JUDGELAB_* variable") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        variable = f"JUDGELAB_{field.upper()}"
+        expected = _EXPECTED.get(field, "a valid value")
+        raise ConfigError(
+            f"invalid setting {variable}: {first['msg']}",
+            value=os.environ.get(variable, first.get("input")),
+            fix=f"set {variable} to {expected}, or unset it for the default",
+        ) from None
+
+
+_EXPECTED = {
+    "data_dir": "a folder path",
+    "database_url": "'sqlite:////path/to/judgelab.db' or 'postgresql+psycopg://user@host/db'",
+    "sqlite_busy_timeout_ms": "a whole number of milliseconds",
+    "max_field_chars": "a whole number of characters",
+    "max_import_bytes": "a whole number of bytes",
+    "import_batch_size": "a whole number of rows",
+    "model_cache_dir": "a folder path",
+}

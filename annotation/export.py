@@ -17,37 +17,25 @@ from sqlalchemy.orm import Session
 
 from annotation.catalog import get_task
 from annotation.errors import JudgelabError
+from annotation.label_frames import items_frame, labels_frame
 from annotation.models import Annotator
-from annotation.store import items_frame, labels_frame
+from contracts.columns import LABEL_COLUMNS
+from contracts.vocab import EXPORT_FORMATS, plurality
 
-FORMATS = ("long", "wide", "dpo", "hf")
+# the long export is the label frame in the export's names: the item's external id as ``item_id``, the
+# annotator's kind and stored config beside each label; database ids and the derived ``confidence_p``
+# stay out (a re-import rebuilds them)
+_LONG_NAMES = {"external_id": "item_id", "kind": "annotator_kind"}
+_NOT_EXPORTED = frozenset({"label_id", "item_id", "confidence_p"})
 LONG_COLUMNS = [
     "task",
-    "item_id",
-    "annotator",
-    "annotator_kind",
-    "status",
-    "value",
-    "value_num",
-    "presented_order",
-    "replicate",
-    "rationale",
-    "confidence",
-    "probabilities",
-    "raw_output",
-    "error",
-    "duration_ms",
-    "config_hash",
+    *(_LONG_NAMES.get(c, c) for c in LABEL_COLUMNS if c not in _NOT_EXPORTED),
     "annotator_config",
-    "judge_run_id",
-    "metadata",
-    "created_at",
-    "updated_at",
 ]
 
 
 def long_frame(session: Session, task_name: str) -> pd.DataFrame:
-    """``store.labels_frame`` in the export's column contract: the item's external id, the annotator's
+    """``label_frames.labels_frame`` in the export's column contract: the item's external id, the annotator's
     kind and stored config beside every label."""
     task = get_task(session, task_name)
     frame = labels_frame(session, task.id)
@@ -55,22 +43,10 @@ def long_frame(session: Session, task_name: str) -> pd.DataFrame:
     configs: dict[str, Any] = dict(
         session.execute(select(Annotator.name, Annotator.config).where(Annotator.name.in_(names))).all()
     )
-    out = frame.drop(columns=["label_id", "item_id"]).rename(
-        columns={"external_id": "item_id", "kind": "annotator_kind"}
-    )
+    out = frame.drop(columns=["label_id", "item_id"]).rename(columns=_LONG_NAMES)
     out["annotator_config"] = [configs.get(name) for name in out["annotator"]]
     out.insert(0, "task", task.name)
     return out[LONG_COLUMNS]
-
-
-def _majority(values: Sequence[str]) -> str | None:
-    votes = ["tie" if v == "bothbad" else v for v in values if v is not None]
-    if not votes:
-        return None
-    counts = pd.Series(votes).value_counts()
-    if len(counts) > 1 and counts.iloc[0] == counts.iloc[1]:
-        return None
-    return str(counts.index[0])
 
 
 def _items(session: Session, task_id: int) -> pd.DataFrame:
@@ -101,7 +77,7 @@ def wide_frame(session: Session, task_name: str) -> pd.DataFrame:
     table = per_rater.unstack("annotator") if len(per_rater) else pd.DataFrame(index=pd.Index([], name="item_id"))
     table.columns = [f"label:{c}" for c in table.columns]
     human_votes = sub[sub["annotator_kind"] == "human"].groupby("item_id")["value"].agg(list)
-    humans = {item: _majority(votes) for item, votes in human_votes.items()}
+    humans = {item: plurality(votes) for item, votes in human_votes.items()}
     out = items.drop(columns=["id"]).merge(table, left_on="item_id", right_index=True, how="left")
     out["human_majority"] = [humans.get(i) for i in out["item_id"]]
     out["metadata"] = out["metadata"].map(lambda m: json.dumps(m) if isinstance(m, dict) else None)
@@ -131,7 +107,7 @@ def dpo_frame(session: Session, task_name: str, raters: Sequence[str] | None = N
         source = "human majority"
     rows = []
     for item_id, grp in sub.groupby("item_id", sort=True):
-        verdict = _majority(list(grp["value"]))
+        verdict = plurality(list(grp["value"]))
         if verdict not in ("A", "B"):
             continue
         item = items.loc[item_id]
@@ -193,8 +169,8 @@ def _plain(value: Any) -> Any:
 
 def export(session: Session, task: str, fmt: str, out: Path, *, raters: Sequence[str] | None = None) -> int:
     """Export ``task`` as ``fmt`` to ``out``; returns the number of rows."""
-    if fmt not in FORMATS:
-        raise JudgelabError(f"unknown export format {fmt!r}", fix=f"use one of {list(FORMATS)}")
+    if fmt not in EXPORT_FORMATS:
+        raise JudgelabError(f"unknown export format {fmt!r}", fix=f"use one of {list(EXPORT_FORMATS)}")
     if fmt == "hf":
         return export_hf(session, task, out)
     frame = {

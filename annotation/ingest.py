@@ -6,6 +6,7 @@ Re-importing the same file adds nothing (items are keyed by (task, external id),
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,23 +167,7 @@ def import_file(
                 ).id
             except JudgelabError as exc:
                 raise InputError(rec.where, exc.what, field="annotator", fix=exc.fix) from None
-        labels.append(
-            LabelIn(
-                item_id=item_id,
-                annotator_id=annotators[rec.annotator],
-                value=rec.value,
-                status=rec.status,
-                presented_order=rec.presented_order,
-                replicate=rec.replicate,
-                rationale=rec.rationale,
-                confidence=rec.confidence,
-                probabilities=rec.probabilities,
-                raw_output=rec.raw_output,
-                error=rec.error,
-                duration_ms=rec.duration_ms,
-                meta=rec.meta,
-            )
-        )
+        labels.append(dataclasses.replace(rec.label, item_id=item_id, annotator_id=annotators[rec.annotator]))
         where.append(rec.where)
     # a label that does not fit the task's schema raises LabelError naming file:line and field
     result = submit_labels(session, labels, changed_by=f"import:{path.name}", max_chars=max_chars, where=where)

@@ -23,12 +23,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ANNOTATOR_KINDS = ("human", "llm_judge")
-ROLES = ("annotator", "researcher", "admin")
-PROTOCOLS = ("pairwise", "single")
-LABEL_STATUSES = ("submitted", "skipped", "failed")
-PRESENTED_ORDERS = ("ab", "ba")
-RUN_STATUSES = ("running", "finished", "failed", "cancelled")
+from contracts.vocab import (
+    ANNOTATOR_KINDS,
+    LABEL_STATUSES,
+    PRESENTED_ORDERS,
+    PROTOCOLS,
+    ROLES,
+    RUN_STATUSES,
+    sql_in,
+)
+
+__all__ = ["ANNOTATOR_KINDS", "LABEL_STATUSES", "PRESENTED_ORDERS", "PROTOCOLS", "ROLES", "RUN_STATUSES"]
 
 
 def utcnow() -> datetime:
@@ -41,7 +46,7 @@ class Base(DeclarativeBase):
 
 class Annotator(Base):
     __tablename__ = "annotators"
-    __table_args__ = (CheckConstraint("kind IN ('human', 'llm_judge')", name="ck_annotator_kind"),)
+    __table_args__ = (CheckConstraint(sql_in("kind", ANNOTATOR_KINDS), name="ck_annotator_kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -55,7 +60,7 @@ class Annotator(Base):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('annotator', 'researcher', 'admin')", name="ck_user_role"),)
+    __table_args__ = (CheckConstraint(sql_in("role", ROLES), name="ck_user_role"),)
 
     annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -68,7 +73,7 @@ class User(Base):
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
-        CheckConstraint("protocol IN ('pairwise', 'single')", name="ck_task_protocol"),
+        CheckConstraint(sql_in("protocol", PROTOCOLS), name="ck_task_protocol"),
         CheckConstraint("overlap >= 1", name="ck_task_overlap"),
     )
 
@@ -105,6 +110,7 @@ class Item(Base):
 
 class JudgeRun(Base):
     __tablename__ = "judge_runs"
+    __table_args__ = (CheckConstraint(sql_in("status", RUN_STATUSES), name="ck_run_status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"))
@@ -125,8 +131,8 @@ class Label(Base):
     __tablename__ = "labels"
     __table_args__ = (
         UniqueConstraint("item_id", "annotator_id", "presented_order", "replicate", name="uq_label_key"),
-        CheckConstraint("status IN ('submitted', 'skipped', 'failed')", name="ck_label_status"),
-        CheckConstraint("presented_order IN ('ab', 'ba')", name="ck_label_order"),
+        CheckConstraint(sql_in("status", LABEL_STATUSES), name="ck_label_status"),
+        CheckConstraint(sql_in("presented_order", PRESENTED_ORDERS), name="ck_label_order"),
         CheckConstraint("replicate >= 0", name="ck_label_replicate"),
         Index("ix_labels_annotator", "annotator_id"),
     )

@@ -7,27 +7,62 @@ Their number is the share of the preference that goes to A: 1, 0, 0.5, 0.5.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import math
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
 from annotation.errors import LabelError
+from contracts.vocab import PAIRWISE_NUMBERS, PAIRWISE_VALUES, TIE_VALUES, flip_pairwise
+
+__all__ = ["PAIRWISE_NUMBERS", "PAIRWISE_VALUES", "TIE_VALUES", "flip_pairwise"]
 
 PairwiseValue = Literal["A", "B", "tie", "bothbad"]
-PAIRWISE_VALUES: tuple[PairwiseValue, ...] = ("A", "B", "tie", "bothbad")
-PAIRWISE_NUMBERS: dict[str, float] = {"A": 1.0, "B": 0.0, "tie": 0.5, "bothbad": 0.5}
-TIE_VALUES = frozenset({"tie", "bothbad"})
+
+
+class _Asks(BaseModel):
+    """What a task asks besides the value: a rationale, and a confidence on a declared scale.
+
+    ``confidence_scale`` is ``[low, high]`` (default ``[1, 5]``, the page's five buttons). A stored
+    confidence is a number on that scale; analysis reads it as ``(c - low) / (high - low)``, so a 1 on
+    1-5 is the least sure, never a probability of 1. Probability-style confidences declare ``[0, 1]``.
+    """
+
+    ask_rationale: bool = False
+    ask_confidence: bool = False
+    confidence_scale: tuple[float, float] = (1.0, 5.0)
+
+    @model_validator(mode="after")
+    def _scale_ordered(self) -> _Asks:
+        low, high = self.confidence_scale
+        if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+            raise ValueError(f"confidence_scale must be [low, high] with low < high, got {list(self.confidence_scale)}")
+        return self
+
+    @property
+    def confidence_choices(self) -> list[str]:
+        """The confidences a person can click: the whole numbers of the scale (none for [0, 1])."""
+        low, high = self.confidence_scale
+        if low.is_integer() and high.is_integer() and high - low <= 10:
+            return [str(v) for v in range(int(low), int(high) + 1)]
+        return []
+
+    def check_confidence(self, confidence: float) -> None:
+        low, high = self.confidence_scale
+        if not math.isfinite(confidence) or not low <= confidence <= high:
+            raise LabelError(
+                f"confidence {confidence!r} is outside this task's confidence scale [{low:g}, {high:g}]",
+                fix=f"give a confidence from {low:g} to {high:g} (the task's label schema declares the scale)",
+            )
 
 
 def _all_pairwise() -> list[PairwiseValue]:
-    return list(PAIRWISE_VALUES)
+    return [cast(PairwiseValue, v) for v in PAIRWISE_VALUES]
 
 
-class PairwiseSchema(BaseModel):
+class PairwiseSchema(_Asks):
     kind: Literal["pairwise"] = "pairwise"
     choices: list[PairwiseValue] = Field(default_factory=_all_pairwise)
-    ask_rationale: bool = False
-    ask_confidence: bool = False
 
     @model_validator(mode="after")
     def _needs_a_and_b(self) -> PairwiseSchema:
@@ -44,14 +79,12 @@ class PairwiseSchema(BaseModel):
         return PAIRWISE_NUMBERS[value]
 
 
-class ScaleSchema(BaseModel):
+class ScaleSchema(_Asks):
     """An ordinal scale of integers, e.g. Likert 1-5 or 1-10."""
 
     kind: Literal["scale"] = "scale"
     min: int = 1
     max: int = 5
-    ask_rationale: bool = False
-    ask_confidence: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> ScaleSchema:
@@ -76,14 +109,12 @@ class ScaleSchema(BaseModel):
         return number
 
 
-class NumericSchema(BaseModel):
+class NumericSchema(_Asks):
     """A continuous score in [min, max]."""
 
     kind: Literal["numeric"] = "numeric"
     min: float = 0.0
     max: float = 1.0
-    ask_rationale: bool = False
-    ask_confidence: bool = False
 
     @property
     def choices(self) -> list[str]:
@@ -125,8 +156,3 @@ def default_schema(protocol: str) -> dict[str, Any]:
     if protocol == "pairwise":
         return PairwiseSchema().model_dump()
     return ScaleSchema().model_dump()
-
-
-def flip_pairwise(value: str) -> str:
-    """The same verdict seen from the other order (A <-> B; ties unchanged)."""
-    return {"A": "B", "B": "A"}.get(value, value)

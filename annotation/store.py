@@ -8,22 +8,18 @@ every change of an existing label is kept in ``label_events``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from annotation.catalog import get_task
 from annotation.errors import LabelError, NotFoundError
 from annotation.models import (
     LABEL_STATUSES,
     PRESENTED_ORDERS,
-    Annotator,
     Item,
     Label,
     LabelEvent,
@@ -228,10 +224,13 @@ def _validated_row(lab: LabelIn, schemas: dict[int, Any], place: str, max_chars:
         value = None
     else:
         value = None
-    if lab.confidence is not None and (
-        not isinstance(lab.confidence, (int, float)) or not math.isfinite(lab.confidence) or lab.confidence < 0
-    ):
-        raise LabelError(f"{place}: confidence must be a finite number >= 0", value=lab.confidence)
+    if lab.confidence is not None:
+        if isinstance(lab.confidence, bool) or not isinstance(lab.confidence, (int, float)):
+            raise LabelError(f"{place}: field 'confidence' must be a number", value=lab.confidence)
+        try:
+            schemas[lab.item_id].check_confidence(float(lab.confidence))
+        except LabelError as exc:
+            raise LabelError(f"{place}: field 'confidence': {exc.what}", fix=exc.fix) from None
     for name in ("rationale", "raw_output", "error"):
         text = getattr(lab, name)
         if text is not None and len(text) > max_chars:
@@ -272,139 +271,3 @@ def _existing_labels(session: Session, rows: Iterable[dict[str, Any]]) -> dict[t
             ):
                 found[(lab.item_id, lab.annotator_id, lab.presented_order, lab.replicate)] = lab
     return found
-
-
-# ---------------------------------------------------------------- readers
-
-LABEL_COLUMNS = [
-    "label_id",
-    "item_id",
-    "external_id",
-    "annotator",
-    "kind",
-    "status",
-    "value",
-    "value_num",
-    "presented_order",
-    "replicate",
-    "rationale",
-    "confidence",
-    "probabilities",
-    "raw_output",
-    "error",
-    "duration_ms",
-    "judge_run_id",
-    "config_hash",
-    "created_at",
-    "updated_at",
-    "metadata",
-]
-
-
-def labels_frame(session: Session, task_id: int) -> pd.DataFrame:
-    """Every label of a task, one row each, in the column contract of ``analysis.frames``."""
-    stmt = (
-        select(
-            Label.id,
-            Label.item_id,
-            Item.external_id,
-            Annotator.name,
-            Annotator.kind,
-            Label.status,
-            Label.value,
-            Label.value_num,
-            Label.presented_order,
-            Label.replicate,
-            Label.rationale,
-            Label.confidence,
-            Label.probabilities,
-            Label.raw_output,
-            Label.error,
-            Label.duration_ms,
-            Label.judge_run_id,
-            Annotator.config_hash,
-            Label.created_at,
-            Label.updated_at,
-            Label.meta,
-        )
-        .join(Item, Label.item_id == Item.id)
-        .join(Annotator, Label.annotator_id == Annotator.id)
-        .where(Item.task_id == task_id)
-        .order_by(Label.id)
-    )
-    rows = session.execute(stmt).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=LABEL_COLUMNS)
-    return frame
-
-
-ITEM_COLUMNS = [
-    "item_id",
-    "external_id",
-    "prompt",
-    "response_a",
-    "response_b",
-    "model_a",
-    "model_b",
-    "reference",
-    "category",
-    "gold_value",
-    "conversation",
-    "metadata",
-]
-
-
-def items_frame(session: Session, task_id: int) -> pd.DataFrame:
-    """Every item of a task, with response lengths and each metadata key as its own column."""
-    stmt = (
-        select(
-            Item.id,
-            Item.external_id,
-            Item.prompt,
-            Item.response_a,
-            Item.response_b,
-            Item.model_a,
-            Item.model_b,
-            Item.reference,
-            Item.category,
-            Item.gold_value,
-            Item.conversation,
-            Item.meta,
-        )
-        .where(Item.task_id == task_id)
-        .order_by(Item.id)
-    )
-    frame = pd.DataFrame([tuple(r) for r in session.execute(stmt).all()], columns=ITEM_COLUMNS)
-    frame["len_a"] = frame["response_a"].fillna("").str.len()
-    frame["len_b"] = frame["response_b"].fillna("").str.len()
-    meta_keys: list[str] = []
-    for meta in frame["metadata"]:
-        if isinstance(meta, dict):
-            meta_keys.extend(k for k in meta if k not in meta_keys)
-    for key in meta_keys:
-        column = key if key not in frame.columns else f"meta_{key}"
-        frame[column] = [m.get(key) if isinstance(m, dict) else None for m in frame["metadata"]]
-    return frame
-
-
-def task_frames(session: Session, task_name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """What analysis needs of a task: its labels, its items and its judges' model families."""
-    task = get_task(session, task_name)
-    return labels_frame(session, task.id), items_frame(session, task.id), judge_models(session, task.id)
-
-
-def judge_models(session: Session, task_id: int) -> dict[str, str]:
-    """Judge name -> model family (the ``model`` of its stored config), for judges with labels here."""
-    rows = session.execute(
-        select(Annotator.name, Annotator.config)
-        .where(Annotator.kind == "llm_judge")
-        .where(
-            Annotator.id.in_(
-                select(Label.annotator_id).join(Item, Label.item_id == Item.id).where(Item.task_id == task_id)
-            )
-        )
-    ).all()
-    out: dict[str, str] = {}
-    for name, config in rows:
-        model = config.get("model") if isinstance(config, dict) else None
-        out[name] = str(model) if model else name.split("@")[0]
-    return out

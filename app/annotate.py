@@ -18,9 +18,9 @@ from annotation.schema import PairwiseSchema, parse_schema
 from annotation.services import Services
 from annotation.store import LabelIn, submit_label
 from app.render import conversation_markdown, safe_markdown
+from contracts.vocab import ANNOTATE_ROLES, RESEARCH_ROLES, TIE_VALUES
 
-ANNOTATE_ROLES = frozenset({"annotator", "researcher", "admin"})
-RESEARCH_ROLES = frozenset({"researcher", "admin"})
+__all__ = ["ANNOTATE_ROLES", "RESEARCH_ROLES"]
 PAIRWISE_TEXT = {"left": "Left is better", "right": "Right is better", "tie": "Tie", "bothbad": "Both are bad"}
 
 
@@ -56,6 +56,7 @@ class ItemViewModel:
     pairwise: bool = True
     ask_rationale: bool = False
     ask_confidence: bool = False
+    confidence_choices: list[str] = field(default_factory=list)  # the task's declared confidence scale
     shown_at: float = 0.0
 
 
@@ -69,7 +70,7 @@ def choice_to_value(choice: str, order: str) -> str:
     side = {v: k for k, v in PAIRWISE_TEXT.items()}.get(choice)
     if side is None:
         return choice  # a scale value
-    if side in ("tie", "bothbad"):
+    if side in TIE_VALUES:
         return side
     left_is_a = order == "ab"
     return ("A" if left_is_a else "B") if side == "left" else ("B" if left_is_a else "A")
@@ -78,7 +79,7 @@ def choice_to_value(choice: str, order: str) -> str:
 def value_to_choice(value: str | None, order: str) -> str | None:
     if value is None:
         return None
-    if value in ("tie", "bothbad"):
+    if value in TIE_VALUES:
         return PAIRWISE_TEXT[value]
     if value in ("A", "B"):
         left = (value == "A") == (order == "ab")
@@ -88,7 +89,7 @@ def value_to_choice(value: str | None, order: str) -> str | None:
 
 # What the page sends, read without Gradio's preprocessing (the item events skip it, see app/ui.py):
 # the page sends these types; an API caller may send anything JSON, and is told which field is wrong.
-CONFIDENCES = ("1", "2", "3", "4", "5")  # the page's confidence buttons, and what it accepts
+CONFIDENCES = tuple(PairwiseSchema().confidence_choices)  # the default scale's buttons (1-5)
 
 
 def item_id_from_page(value: object) -> int | None:
@@ -128,12 +129,19 @@ def text_from_page(field: str, value: object) -> str:
 
 
 def confidence_from_page(value: object) -> float | None:
+    """A confidence button's text as a number; the write path checks it against the task's declared
+    confidence scale."""
     if value is None or value == "":
         return None
-    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if text not in CONFIDENCES:
-        raise LabelError("field 'confidence': must be one of 1-5", value=value, fix="pick a confidence from 1 to 5")
-    return float(str(text))
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise LabelError(
+            "field 'confidence': must be one of the confidence buttons", value=value, fix="pick a confidence"
+        ) from None
+    return number
 
 
 def task_names(services: Services, username: str | None) -> list[str]:
@@ -167,6 +175,7 @@ def _view(
         pairwise=pairwise,
         ask_rationale=schema.ask_rationale,
         ask_confidence=schema.ask_confidence,
+        confidence_choices=schema.confidence_choices,
     )
     view.choices = pairwise_choices(schema) if isinstance(schema, PairwiseSchema) else list(schema.choices)
     view.progress = (progress_now or progress(session, task, account.annotator_id)).line()

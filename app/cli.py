@@ -9,9 +9,11 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from annotation.config import Settings
+from annotation.config import load_settings
 from annotation.errors import JudgelabError
 from annotation.services import Services
+from app.messages import EXPECTED, message_for
+from contracts.vocab import EXPORT_FORMATS, IMPORT_FORMATS, PROTOCOLS, ROLES
 
 Handler = Callable[[argparse.Namespace, Services], int]
 PROJECT_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -43,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         default="auto",
         dest="fmt",
-        choices=["auto", "jsonl", "json", "csv", "parquet", "labels", "mtbench", "pandalm"],
+        choices=IMPORT_FORMATS,
     )
-    imp.add_argument("--protocol", choices=["pairwise", "single"])
+    imp.add_argument("--protocol", choices=PROTOCOLS)
     imp.add_argument("--instructions", type=Path, help="a markdown file with the task's guidelines")
     imp.add_argument("--overlap", type=int, help="annotators per item (new tasks; default 3)")
     imp.add_argument("--scale", help="for single tasks: the scale as MIN-MAX, e.g. 1-10 (default 1-5)")
@@ -59,14 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
         "add", help="add a user; the password is read from stdin with --password-stdin, else generated and printed once"
     )
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=["annotator", "researcher", "admin"])
+    add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true")
     add.set_defaults(func=cmd_users_add)
     users.add_parser("list", help="list users and roles").set_defaults(func=cmd_users_list)
 
     exp = sub.add_parser("export", help="export labels: long, wide, dpo (.jsonl/.csv/.parquet) or hf (a folder)")
     exp.add_argument("--task", required=True)
-    exp.add_argument("--format", dest="fmt", required=True, choices=["long", "wide", "dpo", "hf"])
+    exp.add_argument("--format", dest="fmt", required=True, choices=EXPORT_FORMATS)
     exp.add_argument("--out", required=True, type=Path)
     exp.add_argument("--raters", help="dpo: comma-separated rater names whose majority decides (default: humans)")
     exp.set_defaults(func=cmd_export)
@@ -98,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def services_for(args: argparse.Namespace) -> Services:
-    settings = Settings()
+    settings = load_settings()
     if args.command == "demo" and not args.db and not os.environ.get("JUDGELAB_DATABASE_URL"):
         args.db = str(settings.data_dir / "demo.db")  # the demo keeps to its own database
     if args.db:
@@ -120,8 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return func(args, services)
         finally:
             services.close()
-    except JudgelabError as exc:
-        print(f"judgelab: error: {exc}", file=sys.stderr)
+    except EXPECTED as exc:
+        print(f"judgelab: error: {message_for(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("judgelab: interrupted", file=sys.stderr)

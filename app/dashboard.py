@@ -3,10 +3,9 @@ user name, ...). Researchers and admins only, checked in every function."""
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,13 +15,14 @@ from analysis.plots import all_figures
 from analysis.report import build_report
 from annotation.catalog import get_task
 from annotation.errors import JudgelabError
+from annotation.label_frames import task_frames
 from annotation.models import Annotator, JudgeRun, Task
 from annotation.services import Services
-from annotation.store import task_frames
-from app.annotate import RESEARCH_ROLES, require
+from app.annotate import require
 from app.report_html import headline_rows
+from contracts.vocab import ADMIN_ROLES, RESEARCH_ROLES
 
-ADMIN_ROLES = frozenset({"admin"})
+log = logging.getLogger("judgelab.dashboard")
 
 
 @dataclass
@@ -46,7 +46,6 @@ def dashboard(
 ) -> DashboardData:
     """The report for ``task``; ``raters`` (comma-separated selectors such as ``name:expert_*,
     kind:llm_judge``) keeps only those raters."""
-    from analysis.errors import MetricUndefinedError
     from analysis.frames import select_raters
 
     require(services, username, RESEARCH_ROLES)
@@ -56,10 +55,7 @@ def dashboard(
         raise JudgelabError(f"task {task!r} has no labels yet", fix="import labels, annotate, or run a judge")
     selectors = [x.strip() for x in (raters or "").split(",") if x.strip()]
     if selectors:
-        try:
-            keep = select_raters(labels, selectors)
-        except MetricUndefinedError as exc:
-            raise JudgelabError(str(exc), fix="use name:GLOB, kind:human or kind:llm_judge, comma-separated") from None
+        keep = select_raters(labels, selectors)  # its errors say the fix; app.messages shows them
         labels = labels[labels["annotator"].isin(keep)]
         models = {k: v for k, v in models.items() if k in keep}
     report = build_report(labels, items, task=task, judge_models=models, by=by or None, n_boot=n_boot)
@@ -170,7 +166,7 @@ def start_judge(services: Services, username: str | None, task: str, config_yaml
     import yaml
 
     from annotation.judges.config import parse_config
-    from annotation.judges.runner import run_judge
+    from annotation.judges.runner import plan, record_failed_start, run_judge
 
     require(services, username, ADMIN_ROLES)
     try:
@@ -182,14 +178,23 @@ def start_judge(services: Services, username: str | None, task: str, config_yaml
     config = parse_config(data, source="judge config")
     with services.session() as session:
         get_task(session, task)
+    try:
+        planned = plan(services, task, config, limit=None, retry_failed=False)  # what can fail, fails here
+    except JudgelabError as exc:
+        record_failed_start(services, task, config, str(exc))
+        raise
 
     def work() -> None:
-        # the run row records a failure; an exception must not take the app's thread down
-        with contextlib.suppress(Exception):
-            run_judge(services, task=task, config=config, progress=False)
+        # the runner ends the run row as 'failed' with the reason; the thread logs it and ends
+        try:
+            run_judge(services, task=task, config=config, progress=False, planned=planned)
+        except Exception:
+            log.exception("judge run %s on task %r failed", planned.run_id, task)
 
     threading.Thread(target=work, name=f"judge-{config.annotator_name()}", daemon=True).start()
-    return f"started judge {config.annotator_name()} on task {task!r}; watch it in the runs table"
+    return (
+        f"started judge {config.annotator_name()} on task {task!r} (run {planned.run_id}); watch it in the runs table"
+    )
 
 
 def cancel_run(services: Services, username: str | None, run_id: int) -> str:
@@ -201,11 +206,3 @@ def cancel_run(services: Services, username: str | None, run_id: int) -> str:
             raise JudgelabError(f"no running judge run with id {run_id}", fix="pick a run whose status is 'running'")
         run.status = "cancelling"
     return f"run {run_id}: cancellation requested"
-
-
-def save_report(services: Services, username: str | None, task: str, path: Path) -> Path:
-    from app.report_html import render_html
-
-    data = dashboard(services, username, task)
-    path.write_text(render_html(data.report), encoding="utf-8")
-    return path

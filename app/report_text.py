@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 
+def _ci(ci: Any) -> str:
+    """`` [low, high]``, or nothing when the report has no interval (``--n-boot 0``)."""
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
 def _fmt(block: Any, key: str = "agreement") -> str:
     if not isinstance(block, dict):
         return "n/a"
@@ -12,7 +19,7 @@ def _fmt(block: Any, key: str = "agreement") -> str:
         return f"undefined ({block['error']})"
     ci = block.get(f"{key}_ci95")
     kappa = block.get("kappa")
-    text = f"{block[key]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and ci[0] is not None else "")
+    text = f"{block[key]:.3f}" + _ci(ci)
     if kappa is not None:
         text += f", kappa {kappa:.3f}"
     return text + f" (n={block['n']}, items={block['n_items']})"
@@ -37,9 +44,7 @@ def render_text(report: dict[str, Any]) -> str:
         for key in ("alpha", "fleiss"):
             block = ha.get(key, {})
             if "error" not in block:
-                lines.append(
-                    f"  {block['metric']} {block['value']:.3f} [{block['ci95'][0]:.3f}, {block['ci95'][1]:.3f}]"
-                )
+                lines.append(f"  {block['metric']} {block['value']:.3f}{_ci(block.get('ci95'))}")
     ceiling = report.get("human_ceiling")
     if isinstance(ceiling, dict) and "mean_agreement" in ceiling:
         lines.append(f"human ceiling (each human vs the rest): mean agreement {ceiling['mean_agreement']:.3f}")
@@ -64,10 +69,7 @@ def render_text(report: dict[str, Any]) -> str:
     if isinstance(bias.get("position"), list):
         lines.append("position bias, P(first shown chosen):")
         for p in bias["position"]:
-            lines.append(
-                f"  {p['annotator']:24s} {p['p_first']:.3f} [{p['p_first_ci95'][0]:.3f}, "
-                f"{p['p_first_ci95'][1]:.3f}] n={p['n']}"
-            )
+            lines.append(f"  {p['annotator']:24s} {p['p_first']:.3f}{_ci(p.get('p_first_ci95'))} n={p['n']}")
     if isinstance(bias.get("swap"), list):
         for s in bias["swap"]:
             lines.append(

@@ -15,10 +15,10 @@ import anyio
 import gradio as gr
 
 from annotation.accounts import authenticate
-from annotation.errors import JudgelabError
 from annotation.services import Services
 from app import annotate, dashboard
 from app.annotate import ItemViewModel
+from app.messages import EXPECTED, message_for
 from app.report_html import HEADLINE
 
 KEYS_JS = """
@@ -63,8 +63,8 @@ def _guard(fn: Any) -> Any:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except JudgelabError as exc:
-            raise gr.Error(str(exc)) from None
+        except EXPECTED as exc:
+            raise gr.Error(message_for(exc)) from None
 
     return wrapped
 
@@ -223,7 +223,7 @@ def build_app(services: Services) -> gr.Blocks:
             if layout or not has_item:
                 answers = gr.update(choices=view.choices, value=view.current, interactive=has_item)
                 why = gr.update(visible=view.ask_rationale, value="")
-                sure = gr.update(visible=view.ask_confidence, value=None)
+                sure = gr.update(visible=view.ask_confidence, value=None, choices=view.confidence_choices)
             return (
                 new_state,
                 view.progress,

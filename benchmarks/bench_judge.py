@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from annotation.config import Settings  # noqa: E402
+from annotation.config import Settings, load_settings  # noqa: E402
 from annotation.ingest import import_file  # noqa: E402
 from annotation.judges.backends import request_kwargs  # noqa: E402
 from annotation.judges.config import JudgeConfig, parse_config  # noqa: E402
@@ -75,7 +75,7 @@ def main() -> int:
     else:
         from annotation.judges.local_server import LocalServer
 
-        server = LocalServer(Settings().model_cache_dir, log_path=tmp / "vllm.log").start(verbose=False)
+        server = LocalServer(load_settings().model_cache_dir, log_path=tmp / "vllm.log").start(verbose=False)
         base_url, model = server.base_url, server.model
     try:
         common = {"model": model, "base_url": base_url, "concurrency": args.concurrency}

@@ -8,10 +8,9 @@ Optional: ``annotator_kind`` (human), ``status`` (submitted), ``presented_order`
 
 from __future__ import annotations
 
-from annotation.formats.records import Fields, LabelRecord, Parsed
+from annotation.formats.records import Fields, LabelRecord, Parsed, unresolved_label
 from annotation.readers import Row
-
-KINDS = ("human", "llm_judge")
+from contracts.vocab import ANNOTATOR_KINDS
 
 
 def parse_labels(rows: list[Row], *, protocol: str, max_chars: int) -> Parsed:
@@ -19,8 +18,8 @@ def parse_labels(rows: list[Row], *, protocol: str, max_chars: int) -> Parsed:
     for row in rows:
         f = Fields(row.where, row.data, max_chars)
         kind = f.text("annotator_kind", required=False) or "human"
-        if kind not in KINDS:
-            raise f.fail("annotator_kind", f"unknown kind {kind!r}", fix=f"use one of {list(KINDS)}")
+        if kind not in ANNOTATOR_KINDS:
+            raise f.fail("annotator_kind", f"unknown kind {kind!r}", fix=f"use one of {list(ANNOTATOR_KINDS)}")
         status = f.text("status", required=False) or "submitted"
         value = f.text("value", required=status == "submitted", allow_number=True)
         probabilities = f.json_value("probabilities")
@@ -38,17 +37,19 @@ def parse_labels(rows: list[Row], *, protocol: str, max_chars: int) -> Parsed:
                 external_id=f.ident("item_id"),
                 annotator=f.ident("annotator"),
                 kind=kind,
-                value=value,
-                status=status,
-                presented_order=f.text("presented_order", required=False) or "ab",
-                replicate=f.integer("replicate", required=False, default=0) or 0,
-                rationale=f.text("rationale", required=False),
-                confidence=f.number("confidence"),
-                probabilities=probabilities,
-                raw_output=f.text("raw_output", required=False),
-                error=f.text("error", required=False),
-                duration_ms=f.integer("duration_ms", required=False),
-                meta=meta,
+                label=unresolved_label(
+                    value,
+                    status=status,
+                    presented_order=f.text("presented_order", required=False) or "ab",
+                    replicate=f.integer("replicate", required=False, default=0) or 0,
+                    rationale=f.text("rationale", required=False),
+                    confidence=f.number("confidence"),
+                    probabilities=probabilities,
+                    raw_output=f.text("raw_output", required=False),
+                    error=f.text("error", required=False),
+                    duration_ms=f.integer("duration_ms", required=False),
+                    meta=meta,
+                ),
                 annotator_config=config,
             )
         )

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from annotation.formats.records import Fields, ItemRecord, LabelRecord, Parsed
+from annotation.formats.records import Fields, ItemRecord, LabelRecord, Parsed, unresolved_label
 from annotation.readers import Row
-from annotation.schema import flip_pairwise
+from contracts.vocab import flip_pairwise
 
 WINNERS = {
     "model_a": "A",
@@ -96,11 +96,13 @@ def parse_mtbench(rows: list[Row], *, max_chars: int) -> Parsed:
                 external_id=key,
                 annotator=name,
                 kind=judge_kind(name),
-                value=value,
-                presented_order=order,
-                replicate=replicate,
-                raw_output=winner_raw,
-                meta=_jsonable(extra) or None,
+                label=unresolved_label(
+                    value,
+                    presented_order=order,
+                    replicate=replicate,
+                    raw_output=winner_raw,
+                    meta=_jsonable(extra) or None,
+                ),
             )
         )
     parsed.items = list(items.values())

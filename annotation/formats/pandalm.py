@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from annotation.formats.records import Fields, ItemRecord, LabelRecord, Parsed
+from annotation.formats.records import Fields, ItemRecord, LabelRecord, Parsed, unresolved_label
 from annotation.readers import Row
 
 HUMAN_VALUES = {0: "tie", 1: "A", 2: "B"}
@@ -76,7 +76,13 @@ def parse_pandalm(rows: list[Row], *, path: Path, max_chars: int, judge: str | N
             if raw not in HUMAN_VALUES:
                 raise f.fail(key, "is not a PandaLM verdict", value=raw, fix="use 0 (tie), 1 or 2")
             parsed.labels.append(
-                LabelRecord(where=f.where, external_id=idx, annotator=key, kind="human", value=HUMAN_VALUES[raw])
+                LabelRecord(
+                    where=f.where,
+                    external_id=idx,
+                    annotator=key,
+                    kind="human",
+                    label=unresolved_label(HUMAN_VALUES[raw]),
+                )
             )
     return parsed
 
@@ -102,12 +108,14 @@ def _judge_file(rows: list[Row], judge: str, max_chars: int) -> Parsed:
                 external_id=f.ident("idx"),
                 annotator=judge,
                 kind="llm_judge",
-                value=value,
-                status="submitted" if value is not None else "failed",
-                rationale=reason,
-                raw_output=text if text else repr(raw),
-                error=None if value is not None else f"unparseable verdict {text!r}",
-                meta=meta,
+                label=unresolved_label(
+                    value,
+                    status="submitted" if value is not None else "failed",
+                    rationale=reason,
+                    raw_output=text if text else repr(raw),
+                    error=None if value is not None else f"unparseable verdict {text!r}",
+                    meta=meta,
+                ),
             )
         )
     return parsed

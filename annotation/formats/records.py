@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from annotation.errors import InputError
+from annotation.store import LabelIn
 
 MAX_ID_CHARS = 200
 
@@ -28,24 +29,26 @@ class ItemRecord:
     meta: dict[str, Any] | None = None
 
 
+UNRESOLVED = 0  # the database id a label read from a file has until ingest resolves it (no row has id 0)
+
+
 @dataclass
 class LabelRecord:
+    """A label read from a file: where it was, which item (external id) and which annotator (name,
+    kind, config), and the label itself as the write path's :class:`LabelIn`, whose ``item_id`` and
+    ``annotator_id`` are :data:`UNRESOLVED` until ingest looks them up."""
+
     where: str
     external_id: str
     annotator: str
     kind: str
-    value: str | None
-    status: str = "submitted"
-    presented_order: str = "ab"
-    replicate: int = 0
-    rationale: str | None = None
-    confidence: float | None = None
-    probabilities: dict[str, Any] | None = None
-    raw_output: str | None = None
-    error: str | None = None
-    duration_ms: int | None = None
-    meta: dict[str, Any] | None = None
+    label: LabelIn
     annotator_config: dict[str, Any] | None = None
+
+
+def unresolved_label(value: str | None, **fields: Any) -> LabelIn:
+    """A label's own fields (``value``, ``status``, ``rationale``, ...) before its ids are known."""
+    return LabelIn(item_id=UNRESOLVED, annotator_id=UNRESOLVED, value=value, **fields)
 
 
 @dataclass
@@ -206,9 +209,3 @@ def _blank(value: object) -> bool:
     if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and value.strip() == ""
-
-
-def json_safe(value: Any) -> Any:
-    """Metadata must survive a JSON column: reject what would not."""
-    json.dumps(value, allow_nan=False)
-    return value

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass
+
+from contracts.vocab import plurality
 
 _VERDICT = re.compile(r'"verdict"\s*:\s*"([^"]{1,16})"')
 
@@ -74,16 +75,9 @@ def option_probabilities(top: list[tuple[str, float]], options: list[str]) -> di
 
 
 def majority(values: list[str], *, pairwise: bool) -> str:
-    """The most common value; a shared top count is a tie (pairwise) or the median (scales)."""
-    counts = Counter(values).most_common()
-    if len(counts) == 1 or counts[0][1] > counts[1][1]:
-        return counts[0][0]
-    if pairwise:
-        return "tie"
-    ordered = sorted(float(v) for v in values)
-    mid = (
-        ordered[len(ordered) // 2]
-        if len(ordered) % 2
-        else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
-    )
-    return str(round(mid))
+    """The samples' verdict: ``contracts.plurality`` with a shared top count read as a tie (pairwise)
+    or the median (scales)."""
+    verdict = plurality(values, on_shared="tie" if pairwise else "median")
+    if verdict is None:
+        raise ValueError("majority() needs at least one value")
+    return verdict

@@ -24,7 +24,7 @@ from annotation.judges.backends import Completion, GiveUp, OpenAIBackend, vllm_o
 from annotation.judges.config import JudgeConfig
 from annotation.judges.parsing import majority, option_probabilities, parse_choice, parse_reasoning
 from annotation.judges.prompts import ItemView, JudgeRequest, build_request
-from annotation.models import Item, JudgeRun, Label, utcnow
+from annotation.models import Item, JudgeRun, Label, Task, utcnow
 from annotation.schema import parse_schema
 from annotation.services import Services
 from annotation.store import LabelIn, submit_labels
@@ -244,8 +244,11 @@ async def run_judge_async(
     retry_failed: bool = False,
     progress: bool = True,
     cancel: asyncio.Event | None = None,
+    planned: _Plan | None = None,
 ) -> RunSummary:
-    p = plan(services, task, config, limit=limit, retry_failed=retry_failed)
+    """Run the plan (``planned``, or a new one): every error after the run row exists ends the row as
+    ``failed`` with the reason, so the runs table never shows a dead run as running."""
+    p = planned or plan(services, task, config, limit=limit, retry_failed=retry_failed)
     cancel = cancel or asyncio.Event()
     start = time.perf_counter()
     bar = _Progress(len(p.requests), progress)
@@ -338,6 +341,9 @@ async def run_judge_async(
     except (asyncio.CancelledError, KeyboardInterrupt):
         _finish(services, p.run_id, "cancelled", "interrupted")
         raise
+    except Exception as exc:
+        _finish(services, p.run_id, "failed", f"{type(exc).__name__}: {exc}")
+        raise
     status = "cancelled" if cancel.is_set() else "finished"
     _finish(services, p.run_id, status)
     bar.show(counts["done"], counts["failed"], final=True)
@@ -363,7 +369,31 @@ def run_judge(
     limit: int | None = None,
     retry_failed: bool = False,
     progress: bool = True,
+    planned: _Plan | None = None,
 ) -> RunSummary:
     return asyncio.run(
-        run_judge_async(services, task=task, config=config, limit=limit, retry_failed=retry_failed, progress=progress)
+        run_judge_async(
+            services,
+            task=task,
+            config=config,
+            limit=limit,
+            retry_failed=retry_failed,
+            progress=progress,
+            planned=planned,
+        )
     )
+
+
+def record_failed_start(services: Services, task_name: str, config: JudgeConfig, error: str) -> int | None:
+    """A run that could not start (its plan failed) still gets a row in ``judge_runs``, ``failed`` with
+    the reason, so whoever started it from the page sees why in the runs table. None when the task
+    itself does not exist."""
+    with services.session() as session:
+        task = session.scalars(select(Task).where(Task.name == task_name)).first()
+        if task is None:
+            return None
+        annotator = ensure_annotator(session, config.annotator_name(), kind="llm_judge", config=config.identity())
+        run = JudgeRun(annotator_id=annotator.id, task_id=task.id, status="failed", error=error, finished_at=utcnow())
+        session.add(run)
+        session.flush()
+        return run.id

@@ -18,8 +18,8 @@ from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 from analysis.plots import all_figures
 from analysis.report import build_report
 from annotation.ingest import import_file
+from annotation.label_frames import items_frame, labels_frame
 from annotation.services import Services
-from annotation.store import items_frame, labels_frame
 
 MAP = {0: "tie", 1: "A", 2: "B", "0": "tie", "1": "A", "2": "B", "Tie": "tie"}
 

@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 
 from annotation.catalog import ensure_annotator, ensure_task
 from annotation.errors import LabelError, NotFoundError
+from annotation.label_frames import labels_frame
 from annotation.models import Item, Label, LabelEvent
 from annotation.services import Services
-from annotation.store import LabelIn, labels_frame, submit_label, submit_labels
+from annotation.store import LabelIn, submit_label, submit_labels
 
 
 def _setup(services: Services, protocol: str = "pairwise", schema: dict | None = None) -> tuple[int, list[int], int]:

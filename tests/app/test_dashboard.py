@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from analysis.errors import MetricUndefinedError
 from annotation.errors import AccessError, JudgelabError
 from annotation.ingest import import_file
 from annotation.services import Services
 from app import dashboard
 from app.cli import main
+from app.messages import message_for
 from tests.app.conftest import CHROMIUM_ARGS, PASSWORD, RunningApp, open_dashboard
 from tests.conftest import PROJECT_ROOT
 
@@ -69,8 +71,9 @@ def test_dashboard_shows_the_report_figures(
     assert conf == sorted(conf, reverse=True)
     two = dashboard.dashboard(services, "rita", "t", raters="name:h0,name:h1,kind:llm_judge")
     assert two.report["humans"] == ["h0", "h1"] and two.report["judges"] == ["judge"]
-    with pytest.raises(JudgelabError, match="matches no annotator"):
+    with pytest.raises(MetricUndefinedError, match="matches no annotator") as bad:
         dashboard.dashboard(services, "rita", "t", raters="name:nobody*")
+    assert "Fix: use name:GLOB" in message_for(bad.value)  # what the page shows (app.messages)
     with pytest.raises(AccessError):
         dashboard.dashboard(services, "ann", "t")
     with pytest.raises(AccessError):

@@ -1,0 +1,114 @@
+"""The DataFrame readers that hand analysis its frames: :func:`labels_frame`, :func:`items_frame`,
+:func:`task_frames`. Their columns are ``contracts.columns``; the writer of labels is ``store``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from annotation.catalog import get_task
+from annotation.models import Annotator, Item, Label, Task
+from annotation.schema import parse_schema
+from contracts.columns import ITEM_COLUMNS, LABEL_COLUMNS
+
+# where each column of the label frame comes from (``confidence_p`` is computed from the task's scale)
+_LABEL_SOURCES: dict[str, Any] = {
+    "label_id": Label.id,
+    "item_id": Label.item_id,
+    "external_id": Item.external_id,
+    "annotator": Annotator.name,
+    "kind": Annotator.kind,
+    "status": Label.status,
+    "value": Label.value,
+    "value_num": Label.value_num,
+    "presented_order": Label.presented_order,
+    "replicate": Label.replicate,
+    "rationale": Label.rationale,
+    "confidence": Label.confidence,
+    "probabilities": Label.probabilities,
+    "raw_output": Label.raw_output,
+    "error": Label.error,
+    "duration_ms": Label.duration_ms,
+    "judge_run_id": Label.judge_run_id,
+    "config_hash": Annotator.config_hash,
+    "created_at": Label.created_at,
+    "updated_at": Label.updated_at,
+    "metadata": Label.meta,
+}
+_SELECTED = [c for c in LABEL_COLUMNS if c != "confidence_p"]
+_ITEM_SOURCES: dict[str, Any] = {
+    "item_id": Item.id,
+    "external_id": Item.external_id,
+    "prompt": Item.prompt,
+    "response_a": Item.response_a,
+    "response_b": Item.response_b,
+    "model_a": Item.model_a,
+    "model_b": Item.model_b,
+    "reference": Item.reference,
+    "category": Item.category,
+    "gold_value": Item.gold_value,
+    "conversation": Item.conversation,
+    "metadata": Item.meta,
+}
+
+
+def labels_frame(session: Session, task_id: int) -> pd.DataFrame:
+    """Every label of a task, one row each, in the column contract (``contracts.columns``).
+    ``confidence_p`` is the stated confidence on [0, 1], read from the task's declared scale."""
+    stmt = (
+        select(*(_LABEL_SOURCES[c] for c in _SELECTED))
+        .join(Item, Label.item_id == Item.id)
+        .join(Annotator, Label.annotator_id == Annotator.id)
+        .where(Item.task_id == task_id)
+        .order_by(Label.id)
+    )
+    frame = pd.DataFrame([tuple(r) for r in session.execute(stmt).all()], columns=_SELECTED)
+    task = session.get(Task, task_id)
+    low, high = parse_schema(task.label_schema).confidence_scale if task is not None else (1.0, 5.0)
+    raw = pd.to_numeric(frame["confidence"], errors="coerce").to_numpy(dtype=float)
+    frame["confidence_p"] = np.clip((raw - low) / (high - low), 0.0, 1.0)
+    return frame[list(LABEL_COLUMNS)]
+
+
+def items_frame(session: Session, task_id: int) -> pd.DataFrame:
+    """Every item of a task, with response lengths and each metadata key as its own column."""
+    stmt = select(*(_ITEM_SOURCES[c] for c in ITEM_COLUMNS)).where(Item.task_id == task_id).order_by(Item.id)
+    frame = pd.DataFrame([tuple(r) for r in session.execute(stmt).all()], columns=list(ITEM_COLUMNS))
+    frame["len_a"] = frame["response_a"].fillna("").str.len()
+    frame["len_b"] = frame["response_b"].fillna("").str.len()
+    meta_keys: list[str] = []
+    for meta in frame["metadata"]:
+        if isinstance(meta, dict):
+            meta_keys.extend(k for k in meta if k not in meta_keys)
+    for key in meta_keys:
+        column = key if key not in frame.columns else f"meta_{key}"
+        frame[column] = [m.get(key) if isinstance(m, dict) else None for m in frame["metadata"]]
+    return frame
+
+
+def task_frames(session: Session, task_name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """What analysis needs of a task: its labels, its items and its judges' model families."""
+    task = get_task(session, task_name)
+    return labels_frame(session, task.id), items_frame(session, task.id), judge_models(session, task.id)
+
+
+def judge_models(session: Session, task_id: int) -> dict[str, str]:
+    """Judge name -> model family (the ``model`` of its stored config), for judges with labels here."""
+    rows = session.execute(
+        select(Annotator.name, Annotator.config)
+        .where(Annotator.kind == "llm_judge")
+        .where(
+            Annotator.id.in_(
+                select(Label.annotator_id).join(Item, Label.item_id == Item.id).where(Item.task_id == task_id)
+            )
+        )
+    ).all()
+    out: dict[str, str] = {}
+    for name, config in rows:
+        model = config.get("model") if isinstance(config, dict) else None
+        out[name] = str(model) if model else name.split("@")[0]
+    return out
