@@ -1,6 +1,7 @@
-"""The whole report as one JSON-able dict: the CLI (``--json``), the dashboard and the HTML report all
-read this. A section whose metric is undefined on the data holds ``{"error": "..."}`` with the reason,
-so one thin section never hides the rest."""
+"""The whole report of a task: :func:`build_report` computes every figure and returns it as one typed
+:class:`analysis.report_model.Report`, which the CLI (``--json``), the dashboard, the figures and the
+HTML report read. A section whose metric is undefined on the data is ``Undefined`` with the reason
+(``{"error": "..."}`` in JSON), so one thin section never hides the rest."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from analysis.compare import DEFAULT_EPSILON, alt_test, human_ceiling
 from analysis.errors import MetricUndefinedError
 from analysis.frames import check_labels, collapse, is_pairwise, majority, votes
 from analysis.reliability import alpha, fleiss
+from analysis.report_model import Report
 from analysis.resampling import Resampler
 from analysis.strata import by_stratum
 
@@ -83,7 +85,7 @@ def build_report(
     seed: int = 0,
     epsilon: float = DEFAULT_EPSILON,
     length_threshold: float = 0.2,
-) -> dict[str, Any]:
+) -> Report:
     """Every figure for one task. ``labels``/``items`` follow ``analysis.frames``; ``judge_models``
     maps a judge's name to its model family (for self-preference)."""
     check_labels(labels)
@@ -167,7 +169,7 @@ def build_report(
             "by": by,
             "rows": _strata(collapsed, items, by, humans, judges, n_boot=n_boot, seed=seed, resampler=rs),
         }
-    return jsonable(report)
+    return Report.from_json(jsonable(report))
 
 
 def _rater_counts(labels: pd.DataFrame) -> list[dict[str, Any]]:

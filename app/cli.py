@@ -231,7 +231,7 @@ def cmd_tasks_list(args: argparse.Namespace, services: Services) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, services: Services) -> int:
-    from app.ui import launch
+    from app.launch import launch
 
     print(f"judgelab serving on http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
     launch(services, host=args.host, port=args.port)

@@ -126,7 +126,7 @@ def cmd_report(args: argparse.Namespace, services: Services) -> int:
         paths = save_pngs(report, args.png)
         print(f"wrote {len(paths)} figures to {args.png}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
+        json.dump(report.to_json(), sys.stdout, indent=2)
         print()
     elif not args.html and not args.png:
         print(render_text(report))

@@ -13,13 +13,14 @@ from sqlalchemy import select
 
 from analysis.plots import all_figures
 from analysis.report import build_report
+from analysis.report_model import Report
 from annotation.catalog import get_task
 from annotation.errors import JudgelabError
 from annotation.label_frames import task_frames
 from annotation.models import Annotator, JudgeRun, Task
 from annotation.services import Services
 from app.annotate import require
-from app.report_html import headline_rows
+from app.headline import headline_rows
 from contracts.vocab import ADMIN_ROLES, RESEARCH_ROLES
 
 log = logging.getLogger("judgelab.dashboard")
@@ -27,7 +28,7 @@ log = logging.getLogger("judgelab.dashboard")
 
 @dataclass
 class DashboardData:
-    report: dict[str, Any]
+    report: Report
     headline: list[list[str]]
     figures: dict[str, Any]
     disagreements: pd.DataFrame
@@ -59,15 +60,15 @@ def dashboard(
         labels = labels[labels["annotator"].isin(keep)]
         models = {k: v for k, v in models.items() if k in keep}
     report = build_report(labels, items, task=task, judge_models=models, by=by or None, n_boot=n_boot)
-    headline = [[_strip(c) for c in row] for row in headline_rows(report)]
-    swap = report.get("bias", {}).get("swap", [])
+    swap = report.bias.swap if report.bias is not None and isinstance(report.bias.swap, list) else []
+    strata = report.strata.model_dump(mode="json", exclude_unset=True)["rows"] if report.strata else []
     return DashboardData(
         report,
-        headline,
+        [row.cells() for row in headline_rows(report)],
         all_figures(report),
         disagreements(labels, items),
-        _or_note(pd.DataFrame(report.get("strata", {}).get("rows", [])), "choose a field to stratify by"),
-        _or_note(pd.DataFrame(swap if isinstance(swap, list) else []), "no rater labeled items in both orders"),
+        _or_note(pd.DataFrame(strata), "choose a field to stratify by"),
+        _or_note(pd.DataFrame([s.model_dump() for s in swap]), "no rater labeled items in both orders"),
     )
 
 
@@ -79,14 +80,6 @@ def _or_note(frame: pd.DataFrame, note: str) -> pd.DataFrame:
 def _clip(text: str, limit: int) -> str:
     """A long text cut for a table cell (the export has it whole)."""
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit:,} more characters)"
-
-
-def _strip(cell: str) -> str:
-    """A table cell of the HTML report as plain text (its own tags removed, escaped data restored)."""
-    import html
-    import re
-
-    return html.unescape(re.sub(r"<[^>]+>", "", cell))
 
 
 def disagreements(labels: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:

@@ -140,7 +140,7 @@ class BackgroundJudge:
 
 
 def run_demo(args: argparse.Namespace, services: Services) -> int:
-    from app.ui import launch
+    from app.launch import launch
 
     say(f"judgelab demo: database {services.engine.url.render_as_string(hide_password=True)}")
     import_samples(services, args.data)

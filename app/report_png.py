@@ -7,13 +7,13 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 from analysis.plots import all_figures
+from analysis.report_model import Report
 from annotation.errors import JudgelabError
 
 
-def save_pngs(report: dict[str, Any], directory: Path) -> list[Path]:
+def save_pngs(report: Report, directory: Path) -> list[Path]:
     try:
         import kaleido  # noqa: F401
     except ImportError:

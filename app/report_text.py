@@ -1,84 +1,79 @@
-"""The report as plain text for the terminal."""
+"""The report as plain text for the terminal, read from the typed report."""
 
 from __future__ import annotations
 
-from typing import Any
+from analysis.report_model import Agreement, AltTest, Interval, Reliability, Report, Undefined
 
 
-def _ci(ci: Any) -> str:
+def _ci(ci: Interval | None) -> str:
     """`` [low, high]``, or nothing when the report has no interval (``--n-boot 0``)."""
-    if not ci or ci[0] is None or ci[1] is None:
+    if ci is None or ci[0] is None or ci[1] is None:
         return ""
     return f" [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def _fmt(block: Any, key: str = "agreement") -> str:
-    if not isinstance(block, dict):
+def _fmt(block: Agreement | Undefined | None) -> str:
+    if block is None:
         return "n/a"
-    if "error" in block:
-        return f"undefined ({block['error']})"
-    ci = block.get(f"{key}_ci95")
-    kappa = block.get("kappa")
-    text = f"{block[key]:.3f}" + _ci(ci)
-    if kappa is not None:
-        text += f", kappa {kappa:.3f}"
-    return text + f" (n={block['n']}, items={block['n_items']})"
+    if isinstance(block, Undefined):
+        return f"undefined ({block.error})"
+    text = f"{block.agreement:.3f}{_ci(block.agreement_ci95)}"
+    if block.kappa is not None:
+        text += f", kappa {block.kappa:.3f}"
+    return text + f" (n={block.n}, items={block.n_items})"
 
 
-def render_text(report: dict[str, Any]) -> str:
+def _alt(alt: AltTest | Undefined) -> str:
+    if isinstance(alt, Undefined):
+        return f"undefined ({alt.error})"
+    verdict = "PASSES" if alt.passed else "does not pass"
+    return (
+        f"winning rate {alt.winning_rate:.2f}, advantage probability {alt.advantage_probability:.3f} -> "
+        f"{verdict} (epsilon {alt.epsilon})"
+    )
+
+
+def render_text(report: Report) -> str:
     lines = [
-        f"task {report['task']} ({report['protocol']}): {report['n_items']} items; "
-        f"humans {report['humans']}; judges {report['judges']}"
+        f"task {report.task} ({report.protocol}): {report.n_items} items; "
+        f"humans {report.humans}; judges {report.judges}",
+        f"CIs: {report.settings.ci}, {report.settings.n_boot} resamples"
+        + ("" if report.settings.n_boot else " (none: figures without intervals)"),
     ]
-    for r in report["raters"]:
-        lines.append(
-            f"  {r['annotator']} ({r['kind']}): {r['submitted']} submitted, {r['skipped']} skipped, "
-            f"{r['failed']} failed"
-        )
-    if "human_agreement" in report:
-        ha = report["human_agreement"]
+    for r in report.raters:
+        lines.append(f"  {r.annotator} ({r.kind}): {r.submitted} submitted, {r.skipped} skipped, {r.failed} failed")
+    ha = report.human_agreement
+    if ha is not None:
         lines.append("humans vs humans:")
-        lines.append(f"  with ties      {_fmt(ha['with_ties'])}")
-        if "without_ties" in ha:
-            lines.append(f"  without ties   {_fmt(ha['without_ties'])}")
-        for key in ("alpha", "fleiss"):
-            block = ha.get(key, {})
-            if "error" not in block:
-                lines.append(f"  {block['metric']} {block['value']:.3f}{_ci(block.get('ci95'))}")
-    ceiling = report.get("human_ceiling")
-    if isinstance(ceiling, dict) and "mean_agreement" in ceiling:
-        lines.append(f"human ceiling (each human vs the rest): mean agreement {ceiling['mean_agreement']:.3f}")
-    for j in report["judges_vs_humans"]:
-        lines.append(f"judge {j['judge']}: {j['n_labels']} labels, {j['n_failed']} failed")
-        for key, title in (("with_ties", "with ties"), ("without_ties", "without ties"), ("majority", "vs majority")):
-            if key in j:
-                lines.append(f"  {title:14s} {_fmt(j[key])}")
-        alt = j.get("alt_test")
-        if isinstance(alt, dict):
-            lines.append(
-                "  alt-test: "
-                + (
-                    f"undefined ({alt['error']})"
-                    if "error" in alt
-                    else f"winning rate {alt['winning_rate']:.2f}, advantage probability "
-                    f"{alt['advantage_probability']:.3f} -> {'PASSES' if alt['passed'] else 'does not pass'} "
-                    f"(epsilon {alt['epsilon']})"
-                )
-            )
-    bias = report.get("bias", {})
-    if isinstance(bias.get("position"), list):
+        lines.append(f"  with ties      {_fmt(ha.with_ties)}")
+        if ha.without_ties is not None:
+            lines.append(f"  without ties   {_fmt(ha.without_ties)}")
+        for rel in (ha.alpha, ha.fleiss):
+            if isinstance(rel, Reliability):
+                lines.append(f"  {rel.metric} {rel.value:.3f}{_ci(rel.ci95)}")
+    ceiling = report.human_ceiling
+    if ceiling is not None and not isinstance(ceiling, Undefined):
+        lines.append(f"human ceiling (each human vs the rest): mean agreement {ceiling.mean_agreement:.3f}")
+    for j in report.judges_vs_humans:
+        lines.append(f"judge {j.judge}: {j.n_labels} labels, {j.n_failed} failed")
+        for block, title in ((j.with_ties, "with ties"), (j.without_ties, "without ties"), (j.majority, "vs majority")):
+            if block is not None:
+                lines.append(f"  {title:14s} {_fmt(block)}")
+        if j.alt_test is not None:
+            lines.append(f"  alt-test: {_alt(j.alt_test)}")
+    bias = report.bias
+    if bias is not None and isinstance(bias.position, list):
         lines.append("position bias, P(first shown chosen):")
-        for p in bias["position"]:
-            lines.append(f"  {p['annotator']:24s} {p['p_first']:.3f}{_ci(p.get('p_first_ci95'))} n={p['n']}")
-    if isinstance(bias.get("swap"), list):
-        for s in bias["swap"]:
+        for p in bias.position:
+            lines.append(f"  {p.annotator:24s} {p.p_first:.3f}{_ci(p.p_first_ci95)} n={p.n}")
+    if bias is not None and isinstance(bias.swap, list):
+        for s in bias.swap:
             lines.append(
-                f"swap consistency {s['annotator']}: {s['consistency']:.3f}, flip rate {s['flip_rate']:.3f} "
-                f"on {s['n_items']} items"
+                f"swap consistency {s.annotator}: {s.consistency:.3f}, flip rate {s.flip_rate:.3f} on {s.n_items} items"
             )
-    if isinstance(bias.get("length"), list):
+    if bias is not None and isinstance(bias.length, list):
         lines.append("length bias, P(longer chosen):")
-        for row in bias["length"]:
-            p = "n/a" if row["p_longer"] is None else f"{row['p_longer']:.3f}"
-            lines.append(f"  {row['annotator']:24s} {p} (n={row['n_differ']}), logit slope {row['logit_slope']}")
+        for row in bias.length:
+            rate = "n/a" if row.p_longer is None else f"{row.p_longer:.3f}"
+            lines.append(f"  {row.annotator:24s} {rate} (n={row.n_differ}), logit slope {row.logit_slope}")
     return "\n".join(lines)

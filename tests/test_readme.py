@@ -92,7 +92,7 @@ def _reports() -> list[dict]:
     scores = frame([(i, n, str(rng.integers(1, 6)), "ab") for i in range(40) for n in ("h1", "h2", "h3", "judge")])
     scores.loc[scores.annotator == "judge", "kind"] = "llm_judge"
     single = build_report(scores, pd.DataFrame({"item_id": range(40)}), n_boot=50)
-    return [pairwise, single]
+    return [pairwise.to_json(), single.to_json()]
 
 
 def test_every_metric_of_the_report_is_explained_in_the_readme() -> None:

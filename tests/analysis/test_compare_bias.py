@@ -187,7 +187,7 @@ def test_single_answer_report_has_score_metrics() -> None:
         rows += [(i, name, str(s), "ab") for i, s in enumerate(score)]
     labels = frame(rows)
     items = pd.DataFrame({"item_id": range(60)})
-    report = build_report(labels, items, n_boot=200)
+    report = build_report(labels, items, n_boot=200).to_json()
     assert report["protocol"] == "single"
     assert report["human_agreement"]["alpha"]["level"] == "ordinal"
     assert "quadratic_kappa" in report["human_agreement"]

@@ -17,6 +17,7 @@ from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
 from analysis.plots import all_figures
 from analysis.report import build_report
+from analysis.report_model import Report
 from annotation.ingest import import_file
 from annotation.label_frames import items_frame, labels_frame
 from annotation.services import Services
@@ -25,7 +26,7 @@ MAP = {0: "tie", 1: "A", 2: "B", "0": "tie", "1": "A", "2": "B", "Tie": "tie"}
 
 
 @pytest.fixture(scope="module")
-def pandalm_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+def pandalm_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Path]:
     from tests.conftest import SHARED_DATA, make_services
 
     path = SHARED_DATA / "pandalm"
@@ -42,8 +43,15 @@ def pandalm_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path
     return build_report(labels, items, task="pandalm", n_boot=200), path
 
 
-def test_report_matches_independent_computation(pandalm_report: tuple[dict, Path]) -> None:
+@pytest.fixture(scope="module")
+def pandalm_json(pandalm_report: tuple[Report, Path]) -> tuple[dict, Path]:
+    """The report as ``report --json`` prints it: the contract these checks read."""
     report, path = pandalm_report
+    return report.to_json(), path
+
+
+def test_report_matches_independent_computation(pandalm_json: tuple[dict, Path]) -> None:
+    report, path = pandalm_json
     test = json.loads((path / "testset-v1.json").read_text())
     gpt = {r["idx"]: MAP.get(r["gpt_result"]) for r in json.loads((path / "gpt-3.5-turbo-testset-v1.json").read_text())}
     humans = np.array([[MAP[r[f"annotator{k}"]] for k in (1, 2, 3)] for r in test])
@@ -87,10 +95,12 @@ def test_report_matches_independent_computation(pandalm_report: tuple[dict, Path
     assert section["majority"]["kappa"] == pytest.approx(cohen_kappa_score(jv, maj, labels=["A", "B", "tie"]))
 
 
-def test_report_is_json_and_draws(pandalm_report: tuple[dict, Path]) -> None:
-    report, _ = pandalm_report
+def test_report_is_json_and_draws(pandalm_report: tuple[Report, Path]) -> None:
+    typed, _ = pandalm_report
+    report = typed.to_json()
     json.dumps(report, allow_nan=False)
-    figures = all_figures(report)
+    assert Report.from_json(report) == typed  # the JSON round-trips to the same typed report
+    figures = all_figures(typed)
     assert {
         "agreement_heatmap",
         "agreement_forest",

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from annotation.judges.local_server import free_port
+from app.tab_annotate import ITEM_OUTPUTS, LAYOUT_OUTPUTS, OPEN_PICKERS
 from tests.conftest import PROJECT_ROOT
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,10 +37,10 @@ HOSTILE = (
 
 INDENTED_CODE = "**2**, as Python prints it:\n\n    x = 1 + 1\n    print(x)"
 
-# an item view as the app returns it (app/ui.py's item outputs): where the answer buttons and the
-# id of the item on screen are; "open" returns the five task pickers and the two layout outputs first
-CHOICE, ITEM = 6, 10
-OPEN_PREFIX = 7
+# an item view as the app returns it (app/tab_annotate.py names its outputs): where the answer buttons
+# and the id of the item on screen are; "open" returns the task pickers and the layout outputs first
+CHOICE, ITEM = ITEM_OUTPUTS.index("choice"), ITEM_OUTPUTS.index("shown_item")
+OPEN_PREFIX = len(OPEN_PICKERS) + len(LAYOUT_OUTPUTS)
 
 
 def open_view(client: Any) -> list[Any]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from analysis.errors import MetricUndefinedError
+from analysis.report_model import Agreement
 from annotation.errors import AccessError, JudgelabError
 from annotation.ingest import import_file
 from annotation.services import Services
@@ -62,15 +63,16 @@ def test_dashboard_shows_the_report_figures(
 ) -> None:
     _task_with_labels(services, tmp_path)
     data = dashboard.dashboard(services, "rita", "t")
-    (judge,) = data.report["judges_vs_humans"]
+    (judge,) = data.report.judges_vs_humans
     assert data.headline[1][0] == "judge"
-    assert f"{judge['with_ties']['agreement']:.3f}" in data.headline[1][1]
+    assert isinstance(judge.with_ties, Agreement)
+    assert f"{judge.with_ties.agreement:.3f}" in data.headline[1][1]
     assert {"agreement_heatmap", "position_bias", "confusion_judge"} <= set(data.figures)
     assert len(data.disagreements) > 0 and set(data.disagreements["judge"]) == {"judge"}
     conf = data.disagreements["judge confidence"].tolist()
     assert conf == sorted(conf, reverse=True)
     two = dashboard.dashboard(services, "rita", "t", raters="name:h0,name:h1,kind:llm_judge")
-    assert two.report["humans"] == ["h0", "h1"] and two.report["judges"] == ["judge"]
+    assert two.report.humans == ["h0", "h1"] and two.report.judges == ["judge"]
     with pytest.raises(MetricUndefinedError, match="matches no annotator") as bad:
         dashboard.dashboard(services, "rita", "t", raters="name:nobody*")
     assert "Fix: use name:GLOB" in message_for(bad.value)  # what the page shows (app.messages)
@@ -92,7 +94,7 @@ def test_dashboard_figures_equal_cli_json(
     assert main(["--db", db, "report", "--task", "t", "--json"]) == 0
     cli = json.loads(capsys.readouterr().out)
     for key in ("judges_vs_humans", "human_agreement", "pairwise_matrix", "bias"):
-        assert cli[key] == data.report[key], key
+        assert cli[key] == data.report.to_json()[key], key
 
 
 def test_html_report_is_offline_and_inert(running_app: RunningApp, chromium_path: str, tmp_path: Path) -> None:

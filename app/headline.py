@@ -1,0 +1,121 @@
+"""The headline table: each judge against the humans (and the humans among themselves), as plain
+text cells. The HTML report and the dashboard both show it; neither parses markup back out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analysis.report_model import Agreement, AltTest, Interval, Reliability, Report, Undefined
+
+HEADERS = (
+    "rater",
+    "agreement with ties",
+    "without ties",
+    "kappa",
+    "alpha (with humans)",
+    "n",
+    "vs human majority",
+    "alternative annotator test",
+)
+
+
+@dataclass(frozen=True)
+class HeadlineRow:
+    rater: str
+    with_ties: str
+    without_ties: str
+    kappa: str
+    alpha: str
+    n: str
+    vs_majority: str
+    verdict: str
+    verdict_class: str  # "pass", "fail" or "note": how the HTML report styles the verdict
+
+    def cells(self) -> list[str]:
+        return [
+            self.rater,
+            self.with_ties,
+            self.without_ties,
+            self.kappa,
+            self.alpha,
+            self.n,
+            self.vs_majority,
+            self.verdict,
+        ]
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _interval(ci: Interval | None) -> str:
+    return "" if ci is None or ci[0] is None else f" [{_num(ci[0])}, {_num(ci[1])}]"
+
+
+def _agreement(block: Agreement | Undefined | None) -> str:
+    if block is None:
+        return ""
+    if isinstance(block, Undefined):
+        return f"undefined: {block.error}"
+    return f"{_num(block.agreement)}{_interval(block.agreement_ci95)}"
+
+
+def _kappa(block: Agreement | Undefined | None) -> str:
+    if not isinstance(block, Agreement) or block.kappa is None:
+        return "n/a"
+    return f"{_num(block.kappa)}{_interval(block.kappa_ci95)}"
+
+
+def _alpha(block: Reliability | Undefined | None) -> str:
+    return _num(block.value) if isinstance(block, Reliability) else "n/a"
+
+
+def _n(block: Agreement | Undefined | None) -> str:
+    return str(block.n) if isinstance(block, Agreement) else ""
+
+
+def _verdict(alt: AltTest | Undefined | None) -> tuple[str, str]:
+    if alt is None:
+        return "", "note"
+    if isinstance(alt, Undefined):
+        return alt.error, "note"
+    text = (
+        f"{'passes' if alt.passed else 'does not pass'} (winning rate {_num(alt.winning_rate, 2)}, "
+        f"advantage {_num(alt.advantage_probability)})"
+    )
+    return text, "pass" if alt.passed else "fail"
+
+
+def headline_rows(report: Report) -> list[HeadlineRow]:
+    rows = []
+    ha = report.human_agreement
+    if ha is not None:
+        rows.append(
+            HeadlineRow(
+                "humans vs humans",
+                _agreement(ha.with_ties),
+                _agreement(ha.without_ties),
+                _kappa(ha.with_ties),
+                _alpha(ha.alpha),
+                _n(ha.with_ties),
+                "",
+                "",
+                "note",
+            )
+        )
+    for j in report.judges_vs_humans:
+        verdict, css = _verdict(j.alt_test)
+        rows.append(
+            HeadlineRow(
+                j.judge,
+                _agreement(j.with_ties),
+                _agreement(j.without_ties),
+                _kappa(j.with_ties),
+                _alpha(j.alpha_with_humans),
+                _n(j.with_ties),
+                _agreement(j.majority),
+                verdict,
+                css,
+            )
+        )
+    return rows

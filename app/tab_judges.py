@@ -1,0 +1,43 @@
+"""The Judges tab (admins): start a judge run on a task, cancel a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from annotation.services import Services
+from app import dashboard
+from app.ui_events import guarded, user_of
+
+EXAMPLE_CONFIG = "model: smollm2-135m\nbase_url: http://127.0.0.1:8000/v1\nmode: logprobs\n"
+
+
+@dataclass
+class JudgesTab:
+    task: gr.Dropdown
+
+
+def build_judges_tab(services: Services) -> JudgesTab:
+    with gr.Tab("Judges (admins)"):
+        task = gr.Dropdown(label="Task", choices=[], interactive=True, allow_custom_value=True)
+        config = gr.Code(label="Judge config (YAML, see docs/judges.md)", language="yaml", value=EXAMPLE_CONFIG)
+        with gr.Row():
+            start = gr.Button("Start", variant="primary")
+            cancel_id = gr.Number(label="Run id to cancel", precision=0)
+            cancel = gr.Button("Cancel run")
+        message = gr.Markdown()
+
+    @guarded
+    def on_start(name: str, yaml_text: str, request: gr.Request) -> str:
+        return dashboard.start_judge(services, user_of(request), name, yaml_text)
+
+    @guarded
+    def on_cancel(run_id: float | None, request: gr.Request) -> str:
+        if run_id is None:
+            raise gr.Error("give the id of the run to cancel")
+        return dashboard.cancel_run(services, user_of(request), int(run_id))
+
+    start.click(on_start, [task, config], [message], api_name="start_judge")
+    cancel.click(on_cancel, [cancel_id], [message], api_name="cancel_judge")
+    return JudgesTab(task)

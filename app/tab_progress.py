@@ -1,0 +1,40 @@
+"""The Progress tab (researchers): labels per annotator of a task, and the judge runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from annotation.services import Services
+from app import annotate, dashboard
+from app.ui_events import guarded, user_of
+
+PROGRESS_HEADERS = ["annotator", "kind", "submitted", "skipped", "failed", "median s/item", "gold accuracy (n)"]
+RUN_HEADERS = ["run", "judge", "task", "status", "total", "done", "failed", "started", "finished", "error"]
+
+
+@dataclass
+class ProgressTab:
+    task: gr.Dropdown
+
+
+def build_progress_tab(services: Services) -> ProgressTab:
+    with gr.Tab("Progress (researchers)"):
+        task = gr.Dropdown(label="Task", choices=[], interactive=True, allow_custom_value=True)
+        refresh = gr.Button("Refresh")
+        progress_tbl = gr.Dataframe(headers=PROGRESS_HEADERS, interactive=False)
+        runs_tbl = gr.Dataframe(headers=RUN_HEADERS, interactive=False, label="Judge runs")
+
+    @guarded
+    def on_runs(name: str, request: gr.Request) -> list[list[Any]]:
+        return dashboard.judge_runs(services, user_of(request), name or None)
+
+    @guarded
+    def on_progress(name: str, request: gr.Request) -> list[list[Any]]:
+        return annotate.researcher_progress(services, user_of(request), name)
+
+    refresh.click(on_runs, [task], [runs_tbl], api_name="judge_runs")
+    refresh.click(on_progress, [task], [progress_tbl], api_name="task_progress")
+    return ProgressTab(task)
