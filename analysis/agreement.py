@@ -15,16 +15,15 @@ from typing import Literal
 import krippendorff
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import stats
 
+from analysis._kernels import F64, Level, fleiss_from_sums, fleiss_per_item
 from analysis.errors import MetricUndefinedError, bad_argument
 from analysis.frames import majority, select_raters, votes
 from analysis.resampling import Resampler, bootstrap_many
 
 Weights = Literal["linear", "quadratic"] | None
-Level = Literal["nominal", "ordinal", "interval", "ratio"]
-F64 = NDArray[np.float64]
 
 
 # ------------------------------------------------------------------ kappa family on confusion matrices
@@ -68,7 +67,14 @@ def cohen_kappa(
     a: ArrayLike, b: ArrayLike, *, categories: Sequence[object] | None = None, weights: Weights = None
 ) -> float:
     """Cohen's kappa between two aligned label arrays. ``categories`` fixes the order (needed for
-    weighted kappa on an ordinal scale; default: sorted union)."""
+    weighted kappa on an ordinal scale; default: sorted union). Equal to scikit-learn's
+    ``cohen_kappa_score`` (tested).
+
+    >>> cohen_kappa(["A", "A", "B", "B"], ["A", "B", "B", "B"])  # p_o = .75, p_e = .5
+    0.5
+    >>> round(cohen_kappa([1, 2, 3, 3], [1, 2, 3, 2], weights="quadratic"), 3)
+    0.8
+    """
     a_arr, b_arr = np.asarray(a), np.asarray(b)
     if a_arr.shape != b_arr.shape or a_arr.ndim != 1:
         raise MetricUndefinedError(
@@ -86,7 +92,11 @@ def cohen_kappa(
 
 def fleiss_kappa(counts: ArrayLike) -> float:
     """Fleiss' kappa from an (items x categories) table of how many raters chose each category.
-    Every item must have the same number of raters (>= 2)."""
+    Every item must have the same number of raters (>= 2). Equal to statsmodels' ``fleiss_kappa``.
+
+    >>> round(fleiss_kappa([[3, 0], [0, 3], [2, 1], [1, 2]]), 4)  # 4 items, 3 raters, 2 categories
+    0.3333
+    """
     table = np.asarray(counts, dtype=np.float64)
     if table.ndim != 2 or table.shape[0] == 0:
         raise MetricUndefinedError(f"fleiss_kappa needs a non-empty items x categories table, got shape {table.shape}")
@@ -95,22 +105,7 @@ def fleiss_kappa(counts: ArrayLike) -> float:
         raise MetricUndefinedError(
             f"fleiss_kappa needs the same number (>= 2) of raters on every item; got {sorted(set(m.tolist()))[:5]}"
         )
-    return float(_fleiss_from_sums(_fleiss_per_item(table).sum(axis=0)[None, :], table.shape[1])[0])
-
-
-def _fleiss_per_item(table: F64) -> F64:
-    """Per-item additive parts: [P_i, 1, n_i1 .. n_ik, m_i]."""
-    m = table.sum(axis=1)
-    p_i = ((table**2).sum(axis=1) - m) / (m * (m - 1))
-    return np.column_stack([p_i, np.ones(len(table)), table, m])
-
-
-def _fleiss_from_sums(sums: F64, k: int) -> F64:
-    p_bar = sums[:, 0] / sums[:, 1]
-    p_j = sums[:, 2 : 2 + k] / sums[:, 2 + k][:, None]
-    p_e = (p_j**2).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray((p_bar - p_e) / (1 - p_e), dtype=np.float64)
+    return float(fleiss_from_sums(fleiss_per_item(table).sum(axis=0)[None, :], table.shape[1])[0])
 
 
 # ------------------------------------------------------------------ Krippendorff's alpha
@@ -121,6 +116,11 @@ def krippendorff_alpha(reliability_data: ArrayLike, *, level: Level) -> float:
 
     The level of measurement is required (never the library's default). Validates up front and
     calls ``krippendorff.alpha`` on the same matrix.
+
+    >>> nan = float("nan")
+    >>> data = [[1, 2, 3, 3, nan], [1, 2, 3, 4, 2]]  # 2 raters x 5 units; the last unit is not pairable
+    >>> round(krippendorff_alpha(data, level="nominal"), 4), round(krippendorff_alpha(data, level="interval"), 4)
+    (0.6957, 0.8889)
     """
     if level not in ("nominal", "ordinal", "interval", "ratio"):
         raise bad_argument("level", level, ["nominal", "ordinal", "interval", "ratio"])
@@ -138,52 +138,15 @@ def krippendorff_alpha(reliability_data: ArrayLike, *, level: Level) -> float:
     return float(krippendorff.alpha(reliability_data=data, level_of_measurement=level))
 
 
-def coincidences(reliability_data: ArrayLike, values: F64) -> F64:
-    """Per-unit coincidence matrices (units x k x k), Krippendorff's o_ck contributions."""
-    data = np.asarray(reliability_data, dtype=np.float64)
-    onehot = (data[:, :, None] == values[None, None, :]).astype(np.float64)  # raters x units x k
-    n_uc = onehot.sum(axis=0)  # units x k
-    m_u = n_uc.sum(axis=1)
-    outer = n_uc[:, :, None] * n_uc[:, None, :] - np.einsum("uc,ck->uck", n_uc, np.eye(len(values)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        scale = np.where(m_u >= 2, 1.0 / (m_u - 1), 0.0)
-    return np.asarray(outer * scale[:, None, None], dtype=np.float64)
-
-
-def alpha_from_coincidence(o: F64, values: F64, *, level: Level) -> F64:
-    """Alpha from coincidence matrices (..., k, k): 1 - D_o / D_e, with Krippendorff's metrics."""
-    o = np.asarray(o, dtype=np.float64)
-    n_c = o.sum(axis=-1)
-    n = n_c.sum(axis=-1)
-    v = np.asarray(values, dtype=np.float64)
-    if level == "nominal":
-        delta = np.broadcast_to((v[:, None] != v[None, :]).astype(np.float64), o.shape)
-    elif level in ("interval", "ratio"):
-        base = (v[:, None] - v[None, :]) ** 2
-        if level == "ratio":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                base = np.nan_to_num(((v[:, None] - v[None, :]) / (v[:, None] + v[None, :])) ** 2)
-        delta = np.broadcast_to(base, o.shape)
-    elif level == "ordinal":
-        cums = np.cumsum(n_c, axis=-1)
-        # delta_ck = (sum_{g=c..k} n_g - (n_c + n_k)/2)^2 for c <= k
-        lo = np.minimum.outer(np.arange(len(v)), np.arange(len(v)))
-        hi = np.maximum.outer(np.arange(len(v)), np.arange(len(v)))
-        between = cums[..., hi] - np.where(lo > 0, cums[..., np.maximum(lo - 1, 0)], 0.0)
-        delta = (between - (n_c[..., lo] + n_c[..., hi]) / 2) ** 2
-    else:
-        raise bad_argument("level", level, ["nominal", "ordinal", "interval", "ratio"])
-    d_o = (o * delta).sum(axis=(-2, -1))
-    d_e = (n_c[..., :, None] * n_c[..., None, :] * delta).sum(axis=(-2, -1)) / np.where(n > 1, n - 1, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(1.0 - d_o / d_e, dtype=np.float64)
-
-
 # ------------------------------------------------------------------ correlations on scores
 
 
 def correlations(a: ArrayLike, b: ArrayLike) -> dict[str, float]:
-    """Spearman rho, Kendall tau-b, Pearson r and MAE between two aligned score arrays."""
+    """Spearman rho, Kendall tau-b, Pearson r and MAE between two aligned score arrays.
+
+    >>> {k: round(v, 3) for k, v in correlations([1, 2, 3, 4], [1, 3, 2, 4]).items()}
+    {'spearman': 0.8, 'kendall': 0.667, 'pearson': 0.8, 'mae': 0.5}
+    """
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if x.size < 3:
         raise MetricUndefinedError(f"correlations need at least 3 items scored by both sides; got {x.size}")

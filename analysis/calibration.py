@@ -16,7 +16,7 @@ def confidence_of(row: pd.Series) -> float | None:
     present, else the stated confidence ``confidence_p`` (already on [0, 1]: the reader maps the raw
     click through the task's declared confidence scale; this function never guesses a scale).
 
-    >>> confidence_of(pd.Series({"value": "A", "probabilities": {"A": 0.6, "B": 0.2}}))
+    >>> confidence_of(pd.Series({"value": "A", "probabilities": {"A": 0.75, "B": 0.25}}))
     0.75
     >>> confidence_of(pd.Series({"value": "A", "confidence": 1.0, "confidence_p": 0.0}))
     0.0

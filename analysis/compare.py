@@ -55,20 +55,17 @@ def human_ceiling(
 
 
 def benjamini_yekutieli(pvalues: Sequence[float], q: float = 0.05) -> list[bool]:
-    """Which hypotheses the Benjamini-Yekutieli step-up procedure rejects at FDR ``q``."""
+    """Which hypotheses the Benjamini-Yekutieli step-up procedure rejects at FDR ``q``: adjusted
+    p-values from ``scipy.stats.false_discovery_control(method="by")``, rejected where <= ``q``.
+
+    >>> benjamini_yekutieli([0.001, 0.02, 0.04, 0.5], q=0.05)
+    [True, False, False, False]
+    """
     p = np.asarray(pvalues, dtype=float)
-    m = p.size
-    if m == 0:
+    if p.size == 0:
         return []
-    c_m = np.sum(1.0 / np.arange(1, m + 1))
-    order = np.argsort(p)
-    thresholds = np.arange(1, m + 1) * q / (m * c_m)
-    below = p[order] <= thresholds
-    reject = np.zeros(m, dtype=bool)
-    if below.any():
-        last = int(np.max(np.nonzero(below)[0]))
-        reject[order[: last + 1]] = True
-    return reject.tolist()
+    adjusted = stats.false_discovery_control(p, method="by")
+    return [bool(x) for x in adjusted <= q]
 
 
 @dataclass
@@ -171,11 +168,9 @@ def _alignment(rater: pd.Series, others: pd.DataFrame, similarity: str) -> np.nd
 
 
 def _one_sided_p(d: np.ndarray, epsilon: float) -> float:
-    """p-value of H0: mean(d) >= epsilon against H1: mean(d) < epsilon (paired t-test)."""
-    n = d.size
-    mean = float(d.mean())
-    sd = float(d.std(ddof=1))
-    if sd == 0.0:
-        return 0.0 if mean < epsilon else 1.0
-    t = (mean - epsilon) / (sd / np.sqrt(n))
-    return float(stats.t.cdf(t, df=n - 1))
+    """p-value of H0: mean(d) >= epsilon against H1: mean(d) < epsilon: the one-sided one-sample
+    t-test (``scipy.stats.ttest_1samp(alternative="less")``). Without variance the t statistic is
+    undefined (scipy gives NaN); the mean then decides: 0 when it lies below epsilon, else 1."""
+    if float(d.std(ddof=1)) == 0.0:
+        return 0.0 if float(d.mean()) < epsilon else 1.0
+    return float(stats.ttest_1samp(d, epsilon, alternative="less").pvalue)

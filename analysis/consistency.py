@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import MetricUndefinedError
+from contracts.vocab import PAIRWISE_NUMBERS, PAIRWISE_VALUES
 
 # every weak ordering of three things, as ranks (lower = better)
 _WEAK_ORDERS = [r for r in itertools.product(range(3), repeat=3) if set(r) == set(range(max(r) + 1))]
@@ -43,10 +44,9 @@ def transitivity(preferences: pd.DataFrame) -> dict[str, object]:
     needed = {"group", "model_a", "model_b", "vote"}
     if not needed <= set(preferences.columns):
         raise MetricUndefinedError(f"transitivity needs columns {sorted(needed)}")
-    p = preferences[
-        preferences["vote"].isin(["A", "B", "tie", "bothbad"]) & (preferences["model_a"] != preferences["model_b"])
-    ]
-    rel = p["vote"].map({"A": 1, "B": -1, "tie": 0, "bothbad": 0}).to_numpy()
+    p = preferences[preferences["vote"].isin(PAIRWISE_VALUES) & (preferences["model_a"] != preferences["model_b"])]
+    # the preference's sign: +1 A, -1 B, 0 a tie (2 * PAIRWISE_NUMBERS - 1)
+    rel = (p["vote"].map(PAIRWISE_NUMBERS) * 2 - 1).astype(int).to_numpy()
     a, b = p["model_a"].astype(str).to_numpy(), p["model_b"].astype(str).to_numpy()
     swap = a > b
     edges = pd.DataFrame(

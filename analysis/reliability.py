@@ -9,14 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.agreement import (
-    Level,
-    _fleiss_from_sums,
-    _fleiss_per_item,
-    alpha_from_coincidence,
-    coincidences,
-    krippendorff_alpha,
-)
+from analysis._kernels import Level, alpha_from_coincidence, coincidences, fleiss_from_sums, fleiss_per_item
+from analysis.agreement import krippendorff_alpha
 from analysis.errors import MetricUndefinedError
 from analysis.frames import select_raters, votes
 from analysis.resampling import Resampler, bootstrap_statistic
@@ -112,8 +106,8 @@ def fleiss(
         raise MetricUndefinedError("fleiss_kappa is undefined when every rating falls in a single category")
     k = table.shape[1]
     value, ci = bootstrap_statistic(
-        _fleiss_per_item(table),
-        lambda s: _fleiss_from_sums(s, k),
+        fleiss_per_item(table),
+        lambda s: fleiss_from_sums(s, k),
         n_boot=n_boot,
         seed=seed,
         resampler=resampler,

@@ -23,6 +23,7 @@ from analysis.reliability import alpha, fleiss
 from analysis.report_model import Report
 from analysis.resampling import Resampler
 from analysis.strata import by_stratum
+from contracts.vocab import LABEL_STATUSES
 
 
 def _safe(fn: Callable[[], Any]) -> Any:
@@ -178,7 +179,7 @@ def _rater_counts(labels: pd.DataFrame) -> list[dict[str, Any]]:
         {
             "annotator": row["annotator"],
             "kind": row["kind"],
-            **{s: int(row.get(s, 0)) for s in ("submitted", "skipped", "failed")},
+            **{s: int(row.get(s, 0)) for s in LABEL_STATUSES},
         }
         for row in counts.to_dict("records")
     ]

@@ -42,7 +42,9 @@ def add_user(session: Session, name: str, *, role: str, password: str) -> Accoun
         )
     annotator = ensure_annotator(session, name, kind="human")
     if session.get(User, annotator.id) is not None:
-        raise JudgelabError(f"user {name!r} already exists", fix="pick another name, or use 'judgelab users passwd'")
+        raise JudgelabError(
+            f"user {name!r} already exists", fix="pick another name ('judgelab users list' shows the names taken)"
+        )
     session.add(User(annotator_id=annotator.id, password_hash=_HASHER.hash(password), role=role))
     session.flush()
     return Account(annotator.id, name, role)

@@ -18,7 +18,7 @@ from annotation.schema import PairwiseSchema, parse_schema
 from annotation.services import Services
 from annotation.store import LabelIn, submit_label
 from app.render import conversation_markdown, safe_markdown
-from contracts.vocab import ANNOTATE_ROLES, RESEARCH_ROLES, TIE_VALUES
+from contracts.vocab import ANNOTATE_ROLES, PAIRWISE_VALUES, RESEARCH_ROLES, TIE_VALUES
 
 __all__ = ["ANNOTATE_ROLES", "RESEARCH_ROLES"]
 PAIRWISE_TEXT = {"left": "Left is better", "right": "Right is better", "tie": "Tie", "bothbad": "Both are bad"}
@@ -62,7 +62,7 @@ class ItemViewModel:
 
 def pairwise_choices(schema: PairwiseSchema) -> list[str]:
     keys = {"A": "left", "B": "right", "tie": "tie", "bothbad": "bothbad"}
-    return [PAIRWISE_TEXT[keys[c]] for c in ("A", "B", "tie", "bothbad") if c in schema.choices]
+    return [PAIRWISE_TEXT[keys[c]] for c in PAIRWISE_VALUES if c in schema.choices]
 
 
 def choice_to_value(choice: str, order: str) -> str:

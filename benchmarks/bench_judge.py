@@ -23,13 +23,13 @@ sys.path.insert(0, str(ROOT))
 
 from annotation.config import Settings, load_settings  # noqa: E402
 from annotation.ingest import import_file  # noqa: E402
-from annotation.judges.backends import request_kwargs  # noqa: E402
-from annotation.judges.config import JudgeConfig, parse_config  # noqa: E402
+from annotation.judges.backend_openai import request_kwargs  # noqa: E402
+from annotation.judges.config import OpenAIConfig, parse_config  # noqa: E402
 from annotation.judges.runner import plan, run_judge  # noqa: E402
 from annotation.services import Services  # noqa: E402
 
 
-async def bare_loop(config: JudgeConfig, kwargs_list: list[dict], concurrency: int) -> float:
+async def bare_loop(config: OpenAIConfig, kwargs_list: list[dict], concurrency: int) -> float:
     from openai import AsyncOpenAI
 
     client = AsyncOpenAI(base_url=config.base_url[0], api_key="EMPTY", max_retries=0, timeout=300)
@@ -46,6 +46,12 @@ async def bare_loop(config: JudgeConfig, kwargs_list: list[dict], concurrency: i
     return len(kwargs_list) / elapsed
 
 
+def openai_config(data: dict) -> OpenAIConfig:
+    config = parse_config(data)
+    assert isinstance(config, OpenAIConfig)
+    return config
+
+
 def fresh_services(tmp: Path, n: int) -> Services:
     services = Services.from_settings(Settings(database_url=f"sqlite:///{tmp}/b{n}.db", data_dir=tmp))
     with services.session() as s:
@@ -53,7 +59,7 @@ def fresh_services(tmp: Path, n: int) -> Services:
     return services
 
 
-def requests_for(config: JudgeConfig, tmp: Path, items: int) -> list[dict]:
+def requests_for(config: OpenAIConfig, tmp: Path, items: int) -> list[dict]:
     services = fresh_services(tmp, 999)
     p = plan(services, "bench", config, limit=items, retry_failed=False)
     services.close()
@@ -79,8 +85,8 @@ def main() -> int:
         base_url, model = server.base_url, server.model
     try:
         common = {"model": model, "base_url": base_url, "concurrency": args.concurrency}
-        lp = parse_config({**common, "mode": "logprobs"})
-        rs = parse_config({**common, "mode": "reasoning", "sampling": {"max_tokens": 96}})
+        lp = openai_config({**common, "mode": "logprobs"})
+        rs = openai_config({**common, "mode": "reasoning", "sampling": {"max_tokens": 96}})
         lp_requests = requests_for(lp, tmp, args.items)
         rs_requests = requests_for(rs, tmp, max(args.items // 2, 8))
         asyncio.run(bare_loop(lp, lp_requests, args.concurrency))  # warm-up: prefix cache, compiled kernels

@@ -1,20 +1,24 @@
-"""Backends registered by name and imported when used: ``openai`` (any OpenAI-compatible server:
-vllm serve, SGLang, llama.cpp, hosted APIs; one or several base URLs) and ``vllm`` (in-process
-``vllm.LLM``, for offline batches on a GPU machine). Constrained output is asked for in one place
-per backend."""
+"""The judge backends behind one interface, registered by name and imported only when used
+(``import annotation`` never imports openai's client internals, vllm or torch):
+
+- ``openai`` (:mod:`annotation.judges.backend_openai`): any OpenAI-compatible server (vllm serve,
+  SGLang, llama.cpp, hosted APIs), one or several base URLs;
+- ``vllm`` (:mod:`annotation.judges.backend_vllm`): ``vllm.LLM`` in this process, one batched call;
+- ``fake`` (:mod:`annotation.judges.backend_fake`): deterministic verdicts and faults, for tests.
+
+A backend answers a :class:`JudgeRequest` with a :class:`Completion`, or raises :class:`GiveUp`
+(the label becomes ``failed``). Constrained output is asked for in one place per backend.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
+import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Protocol
 
 from annotation.errors import ConfigError
-from annotation.judges.config import JudgeConfig
-from annotation.judges.parsing import reasoning_schema
+from annotation.judges.config import CONFIGS, JudgeConfig
 from annotation.judges.prompts import JudgeRequest
 
 
@@ -38,187 +42,38 @@ class GiveUp(Exception):
         self.attempts = attempts
 
 
-@dataclass
-class _Endpoint:
-    url: str
-    client: Any
-    semaphore: asyncio.Semaphore
-    in_flight: int = 0
+class Backend(Protocol):
+    """What the runner needs of a backend. ``batched`` backends answer the whole plan in one
+    :meth:`complete_batch` call; the others answer one request at a time, ``slots`` at once."""
+
+    batched: bool
+    slots: int
+    retries: int  # retries made so far, for the run's summary
+
+    async def complete(self, req: JudgeRequest) -> Completion: ...
+
+    async def complete_batch(self, requests: Sequence[JudgeRequest]) -> list[Completion | GiveUp]: ...
+
+    async def close(self) -> None: ...
 
 
-def request_kwargs(config: JudgeConfig, req: JudgeRequest) -> dict[str, Any]:
-    """The chat-completion arguments for one request: the one place where constrained output is
-    requested for the OpenAI-compatible backend."""
-    s = config.sampling
-    kwargs: dict[str, Any] = {"model": config.model, "messages": req.messages, "temperature": s.temperature}
-    if s.seed is not None:
-        kwargs["seed"] = s.seed
-    extra: dict[str, Any] = {}
-    if config.mode == "logprobs":
-        kwargs.update(max_tokens=1, logprobs=True, top_logprobs=config.top_logprobs)
-        if config.constrained == "structured_outputs":
-            extra["structured_outputs"] = {"choice": req.options}
-    else:
-        kwargs.update(max_tokens=s.max_tokens, n=s.n)
-        schema = reasoning_schema(req.options)
-        if config.constrained == "structured_outputs":
-            extra["structured_outputs"] = {"json": schema}
-        elif config.constrained == "response_format":
-            kwargs["response_format"] = {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema}}
-    if extra:
-        kwargs["extra_body"] = extra
-    return kwargs
+# backend name -> "module:factory"; the factory takes the backend's config
+REGISTRY: dict[str, str] = {
+    "openai": "annotation.judges.backend_openai:OpenAIBackend.create",
+    "vllm": "annotation.judges.backend_vllm:VLLMBackend.create",
+    "fake": "annotation.judges.backend_fake:FakeBackend.create",
+}
+assert set(REGISTRY) == set(CONFIGS), "every backend has a config class and a factory"
 
 
-@dataclass
-class OpenAIBackend:
-    config: JudgeConfig
-    endpoints: list[_Endpoint] = field(default_factory=list)
-    retries: int = 0  # total retries made, for the summary
-
-    @classmethod
-    def create(cls, config: JudgeConfig) -> OpenAIBackend:
-        from openai import AsyncOpenAI
-
-        key = config.api_key()
-        endpoints = [
-            _Endpoint(
-                url,
-                AsyncOpenAI(base_url=url, api_key=key, max_retries=0, timeout=config.timeout_s),
-                asyncio.Semaphore(config.concurrency),
-            )
-            for url in config.base_url
-        ]
-        return cls(config, endpoints)
-
-    @property
-    def slots(self) -> int:
-        return self.config.concurrency * len(self.endpoints)
-
-    def _pick(self) -> _Endpoint:
-        return min(self.endpoints, key=lambda e: e.in_flight)
-
-    async def complete(self, req: JudgeRequest) -> Completion:
-        """Send one request, retrying connection errors, timeouts, 429 and 5xx with jittered
-        exponential backoff (Retry-After honoured), at most ``max_retries`` times."""
-        import openai
-
-        kwargs = request_kwargs(self.config, req)
-        last = ""
-        for attempt in range(self.config.max_retries + 1):
-            endpoint = self._pick()
-            endpoint.in_flight += 1
-            start = time.perf_counter()
-            try:
-                async with endpoint.semaphore:
-                    response = await endpoint.client.chat.completions.create(**kwargs)
-                return _completion(response, time.perf_counter() - start, attempt + 1, endpoint.url)
-            except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
-                delay = None
-            except openai.APIStatusError as exc:
-                if exc.status_code != 429 and exc.status_code < 500:
-                    raise GiveUp(
-                        f"HTTP {exc.status_code} from {endpoint.url}: {_short(exc.message)}", attempt + 1
-                    ) from None
-                last = f"HTTP {exc.status_code}: {_short(exc.message)}"
-                delay = _retry_after(exc)
-            except (ValueError, openai.APIResponseValidationError) as exc:  # a body that is not JSON
-                last = f"unreadable response body: {_short(str(exc))}"
-                delay = None
-            finally:
-                endpoint.in_flight -= 1
-            if attempt == self.config.max_retries:
-                break
-            self.retries += 1
-            backoff = self.config.backoff_s * (2**attempt) * random.uniform(0.5, 1.5)
-            await asyncio.sleep(max(backoff, delay or 0.0))
-        raise GiveUp(
-            f"gave up after {self.config.max_retries + 1} attempts; last error: {last}", self.config.max_retries + 1
-        )
-
-    async def close(self) -> None:
-        for e in self.endpoints:
-            await e.client.close()
-
-
-def _retry_after(exc: Any) -> float | None:
-    try:
-        value = exc.response.headers.get("retry-after")
-        return min(float(value), 60.0) if value else None
-    except (AttributeError, TypeError, ValueError):
-        return None
-
-
-def _short(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _completion(response: Any, seconds: float, attempts: int, url: str) -> Completion:
-    choices = response.choices or []
-    if not choices:
-        raise ValueError("the response has no choices")
-    texts = [c.message.content or "" for c in choices]
-    top = None
-    lp = getattr(choices[0], "logprobs", None)
-    if lp is not None and lp.content:
-        top = [(t.token, t.logprob) for t in (lp.content[0].top_logprobs or [])]
-    usage = response.usage
-    return Completion(
-        texts=texts,
-        top_logprobs=top,
-        prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-        completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-        latency_ms=int(seconds * 1000),
-        attempts=attempts,
-        endpoint=url,
-    )
-
-
-def vllm_offline(config: JudgeConfig, requests: Sequence[JudgeRequest]) -> list[Completion]:
-    """All requests in one batched ``vllm.LLM.chat`` call (backend ``vllm``)."""
-    try:
-        from vllm import LLM, SamplingParams
-        from vllm.sampling_params import StructuredOutputsParams
-    except ImportError:
-        raise ConfigError(
-            "backend 'vllm' needs the vllm package in this environment",
-            fix="pip install 'judgelab[gpu]' on a GPU machine (or 'judgelab[cpu]'), or use backend: openai",
-        ) from None
-    llm = LLM(model=config.model, **config.vllm_args)
-    s = config.sampling
-    params = []
-    for req in requests:
-        if config.mode == "logprobs":
-            structured = StructuredOutputsParams(choice=req.options)
-            params.append(
-                SamplingParams(
-                    max_tokens=1, temperature=s.temperature, logprobs=config.top_logprobs, structured_outputs=structured
-                )
-            )
-        else:
-            structured = StructuredOutputsParams(json=reasoning_schema(req.options))
-            params.append(
-                SamplingParams(
-                    max_tokens=s.max_tokens,
-                    temperature=s.temperature,
-                    n=s.n,
-                    seed=s.seed,
-                    structured_outputs=structured,
-                )
-            )
-    start = time.perf_counter()
-    conversations: list[Any] = [r.messages for r in requests]
-    outputs = llm.chat(conversations, params)
-    per = int((time.perf_counter() - start) * 1000 / max(len(requests), 1))
-    results = []
-    for out in outputs:
-        texts = [o.text for o in out.outputs]
-        top = None
-        first = out.outputs[0]
-        if config.mode == "logprobs" and first.logprobs:
-            top = [(lp.decoded_token or "", lp.logprob) for lp in first.logprobs[0].values()]
-        results.append(
-            Completion(texts, top, len(out.prompt_token_ids or []), sum(len(o.token_ids) for o in out.outputs), per)
-        )
-    return results
+def create_backend(config: JudgeConfig) -> Backend:
+    """The backend ``config.backend`` names, imported now."""
+    target = REGISTRY.get(config.backend)
+    if target is None:
+        raise ConfigError(f"unknown backend {config.backend!r}", fix=f"use one of {list(REGISTRY)}")
+    module_name, _, attr = target.partition(":")
+    factory: object = importlib.import_module(module_name)
+    for part in attr.split("."):
+        factory = getattr(factory, part)
+    backend: Backend = factory(config)  # type: ignore[operator]
+    return backend

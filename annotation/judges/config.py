@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from annotation.catalog import config_hash
 from annotation.errors import ConfigError
+from annotation.judges.template_files import template_source
 
 Protocol = Literal["pairwise", "single", "pairwise_reference", "single_reference"]
 
@@ -25,14 +26,14 @@ class Sampling(BaseModel):
 
 
 class JudgeConfig(BaseModel):
-    """One judge. The fields marked identity decide which annotator it is (a change = a new rater)."""
+    """What every judge has, whatever runs it. The fields of :meth:`identity` decide which annotator it
+    is (a change = a new rater); each backend's config adds only its own keys, and refuses the keys of
+    another backend (``extra="forbid"``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = None
-    backend: Literal["openai", "vllm"] = "openai"
-    base_url: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000/v1"])
-    api_key_env: str | None = None
+    backend: str = "openai"
     model: str
     protocol: Protocol = "pairwise"
     template: str = "builtin"
@@ -41,11 +42,50 @@ class JudgeConfig(BaseModel):
     sampling: Sampling = Field(default_factory=Sampling)
     top_logprobs: int = Field(10, ge=1, le=20)
     constrained: Literal["structured_outputs", "response_format", "none"] = "structured_outputs"
+
+    @model_validator(mode="after")
+    def _logprobs_single_token(self) -> JudgeConfig:
+        if self.mode == "logprobs" and self.sampling.n != 1:
+            raise ValueError("mode 'logprobs' reads one token's distribution; set sampling.n to 1")
+        return self
+
+    # ------------------------------------------------------------------ identity
+
+    def template_text(self) -> str:
+        return template_source(self.template, self.protocol)
+
+    def identity(self) -> dict[str, Any]:
+        """What makes this judge this rater: backend, model, template text, sampling, protocol, mode."""
+        return {
+            "backend": self.backend,
+            "model": self.model,
+            "protocol": self.protocol,
+            "template": self.template_text(),
+            "mode": self.mode,
+            "swap": self.swap,
+            "sampling": self.sampling.model_dump(),
+            "top_logprobs": self.top_logprobs if self.mode == "logprobs" else None,
+            "constrained": self.constrained,
+        }
+
+    def identity_hash(self) -> str:
+        return config_hash(self.identity())
+
+    def annotator_name(self) -> str:
+        short = self.model.rstrip("/").split("/")[-1]
+        return self.name or f"{short}@{self.identity_hash()[:8]}"
+
+
+class OpenAIConfig(JudgeConfig):
+    """``backend: openai``: any OpenAI-compatible server (vllm serve, SGLang, llama.cpp, hosted APIs)."""
+
+    backend: Literal["openai"] = "openai"
+    base_url: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000/v1"])
+    api_key_env: str | None = None
     concurrency: int = Field(64, ge=1, le=4096, description="requests in flight per base URL")
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(4, ge=0, le=20)
     backoff_s: float = Field(0.5, gt=0, description="first retry delay; doubles each time, with jitter")
-    vllm_args: dict[str, Any] = Field(default_factory=dict, description="backend vllm: extra vllm.LLM(...) args")
 
     @field_validator("base_url", mode="before")
     @classmethod
@@ -73,40 +113,6 @@ class JudgeConfig(BaseModel):
             )
         return value
 
-    @model_validator(mode="after")
-    def _logprobs_single_token(self) -> JudgeConfig:
-        if self.mode == "logprobs" and self.sampling.n != 1:
-            raise ValueError("mode 'logprobs' reads one token's distribution; set sampling.n to 1")
-        return self
-
-    # ------------------------------------------------------------------ identity
-
-    def template_text(self) -> str:
-        from annotation.judges.prompts import template_source
-
-        return template_source(self)
-
-    def identity(self) -> dict[str, Any]:
-        """What makes this judge this rater: backend, model, template text, sampling, protocol, mode."""
-        return {
-            "backend": self.backend,
-            "model": self.model,
-            "protocol": self.protocol,
-            "template": self.template_text(),
-            "mode": self.mode,
-            "swap": self.swap,
-            "sampling": self.sampling.model_dump(),
-            "top_logprobs": self.top_logprobs if self.mode == "logprobs" else None,
-            "constrained": self.constrained,
-        }
-
-    def identity_hash(self) -> str:
-        return config_hash(self.identity())
-
-    def annotator_name(self) -> str:
-        short = self.model.rstrip("/").split("/")[-1]
-        return self.name or f"{short}@{self.identity_hash()[:8]}"
-
     def api_key(self) -> str:
         """The API key, read from the environment variable this config names (never stored)."""
         if self.api_key_env is None:
@@ -118,6 +124,32 @@ class JudgeConfig(BaseModel):
                 fix=f"export {self.api_key_env}=... before running the judge",
             )
         return value
+
+
+class VLLMConfig(JudgeConfig):
+    """``backend: vllm``: ``vllm.LLM`` in this process, one batched call (GPU machines, the CLI)."""
+
+    backend: Literal["vllm"] = "vllm"
+    vllm_args: dict[str, Any] = Field(default_factory=dict, description="extra vllm.LLM(...) arguments")
+
+
+class FakeConfig(JudgeConfig):
+    """``backend: fake``: a deterministic judge for tests and dry runs; no model, no server.
+
+    The answer to a request is ``answers[(item_id + k) % len(answers)]`` with ``k`` = 1 for the
+    ``ba`` order and 0 for ``ab``: an option of the label set (``A``, ``B``, ``C`` = tie, or a scale
+    value) is a verdict; anything else is an unparseable output (a ``failed`` label with that raw
+    text). Every item whose id is a multiple of ``give_up_every`` gives up as a server fault would."""
+
+    backend: Literal["fake"] = "fake"
+    answers: list[str] = Field(default_factory=lambda: ["A"], min_length=1)
+    give_up_every: int = Field(0, ge=0, description="0: never")
+    latency_ms: int = Field(0, ge=0, le=60_000)
+    concurrency: int = Field(8, ge=1, le=1024)
+
+
+# backend name -> its config class (the backend itself is imported when used: annotation.judges.backends)
+CONFIGS: dict[str, type[JudgeConfig]] = {"openai": OpenAIConfig, "vllm": VLLMConfig, "fake": FakeConfig}
 
 
 def load_config(path: Path) -> JudgeConfig:
@@ -134,15 +166,23 @@ def load_config(path: Path) -> JudgeConfig:
 
 
 def parse_config(data: dict[str, Any], *, source: str = "judge config") -> JudgeConfig:
+    """A judge config of the backend ``data`` names (default ``openai``); keys of another backend are
+    refused, not ignored."""
+    backend = data.get("backend", "openai")
+    config_class = CONFIGS.get(backend) if isinstance(backend, str) else None
+    if config_class is None:
+        raise ConfigError(f"{source}: key 'backend': unknown backend", value=backend, fix=f"use one of {list(CONFIGS)}")
     try:
-        return JudgeConfig.model_validate(data)
+        return config_class.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         value = err.get("input")
         if err["type"] == "extra_forbidden":
-            known = ", ".join(JudgeConfig.model_fields)
-            raise ConfigError(f"{source}: unknown key '{key}'", fix=f"known keys are: {known}") from None
+            known = ", ".join(config_class.model_fields)
+            raise ConfigError(
+                f"{source}: unknown key '{key}' for backend '{backend}'", fix=f"known keys are: {known}"
+            ) from None
         if err["type"] == "missing":
             raise ConfigError(f"{source}: key '{key}' is required", fix=f"add '{key}: ...'") from None
         raise ConfigError(

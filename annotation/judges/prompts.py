@@ -4,18 +4,14 @@ the item. Built-in templates live in ``templates/``; a config may name its own J
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from annotation.errors import ConfigError
+from annotation.judges.config import JudgeConfig
 
-if TYPE_CHECKING:
-    from annotation.judges.config import JudgeConfig
-
-TEMPLATES = Path(__file__).parent / "templates"
 PAIRWISE_OPTIONS = ("A", "B", "C")  # what the judge answers; C is a tie
 
 
@@ -39,28 +35,6 @@ class JudgeRequest:
     options: list[str]
     to_value: dict[str, str] = field(default_factory=dict)  # option -> value in the item's A/B frame
     error: str | None = None  # set when no request can be made (e.g. no reference answer)
-
-
-def template_source(config: JudgeConfig) -> str:
-    if config.template == "builtin":
-        name = "pairwise.j2" if config.protocol.startswith("pairwise") else "single.j2"
-        return (TEMPLATES / name).read_text(encoding="utf-8")
-    path = Path(config.template)
-    if path.suffix == ".j2" or path.exists():
-        try:
-            return path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"template file {config.template!r} cannot be read ({exc})",
-                fix="give a readable .j2 path, or 'builtin'",
-            ) from None
-    if "{{" in config.template:
-        return config.template
-    raise ConfigError(
-        "key 'template' is neither 'builtin', a .j2 file, nor Jinja text",
-        value=config.template,
-        fix="use template: builtin",
-    )
 
 
 def _environment() -> SandboxedEnvironment:

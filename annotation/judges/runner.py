@@ -17,14 +17,15 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from tqdm import tqdm
 
 from annotation.catalog import ensure_annotator, get_task
 from annotation.errors import JudgelabError
-from annotation.judges.backends import Completion, GiveUp, OpenAIBackend, vllm_offline
+from annotation.judges.backends import Completion, GiveUp, create_backend
 from annotation.judges.config import JudgeConfig
 from annotation.judges.parsing import majority, option_probabilities, parse_choice, parse_reasoning
 from annotation.judges.prompts import ItemView, JudgeRequest, build_request
-from annotation.models import Item, JudgeRun, Label, Task, utcnow
+from annotation.models import LABEL_STATUSES, PRESENTED_ORDERS, Item, JudgeRun, Label, Task, utcnow
 from annotation.schema import parse_schema
 from annotation.services import Services
 from annotation.store import LabelIn, submit_labels
@@ -97,7 +98,7 @@ def plan(services: Services, task_name: str, config: JudgeConfig, *, limit: int 
         ).all()
         if limit is not None:
             items = items[:limit]
-        done_statuses = ("submitted", "skipped") if retry_failed else ("submitted", "skipped", "failed")
+        done_statuses = [s for s in LABEL_STATUSES if not (retry_failed and s == "failed")]
         done = set(
             session.execute(
                 select(Label.item_id, Label.presented_order).where(
@@ -105,7 +106,7 @@ def plan(services: Services, task_name: str, config: JudgeConfig, *, limit: int 
                 )
             ).all()
         )
-        orders = ("ab", "ba") if config.swap else ("ab",)
+        orders = PRESENTED_ORDERS if config.swap else PRESENTED_ORDERS[:1]
         requests, skipped = [], 0
         for row in items:
             view = ItemView(row.id, row.prompt, row.response_a, row.response_b, row.reference, row.conversation)
@@ -189,25 +190,9 @@ def to_label(p: _Plan, config: JudgeConfig, req: JudgeRequest, result: Completio
     )
 
 
-class _Progress:
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled, self.start = total, enabled and total > 0, time.perf_counter()
-        self.last = 0.0
-
-    def show(self, done: int, failed: int, final: bool = False) -> None:
-        now = time.perf_counter()
-        if not self.enabled or (not final and now - self.last < 0.2):
-            return
-        self.last = now
-        n = done + failed
-        width = 30
-        filled = int(width * n / self.total)
-        rate = n / (now - self.start) if now > self.start else 0.0
-        sys.stderr.write(
-            f"\rjudging [{'#' * filled}{'.' * (width - filled)}] {n}/{self.total} "
-            f"({failed} failed) {rate:.2f}/s" + ("\n" if final else "")
-        )
-        sys.stderr.flush()
+def _progress_bar(total: int, enabled: bool) -> tqdm[Any]:
+    """The terminal progress bar (tqdm on stderr): judgments done, failures in the postfix."""
+    return tqdm(total=total, disable=not enabled or total == 0, desc="judging", unit="label", file=sys.stderr)
 
 
 def _write(services: Services, p: _Plan, labels: list[LabelIn], tokens: tuple[int, int]) -> bool:
@@ -251,10 +236,9 @@ async def run_judge_async(
     p = planned or plan(services, task, config, limit=limit, retry_failed=retry_failed)
     cancel = cancel or asyncio.Event()
     start = time.perf_counter()
-    bar = _Progress(len(p.requests), progress)
+    bar = _progress_bar(len(p.requests), progress)
     counts = {"done": 0, "failed": 0, "pt": 0, "ct": 0}
     pending: list[LabelIn] = []
-    retries = 0
 
     async def flush() -> None:
         nonlocal pending
@@ -277,19 +261,25 @@ async def run_judge_async(
             counts["done" if lab.status == "submitted" else "failed"] += 1
         counts["pt"] += tokens[0]
         counts["ct"] += tokens[1]
-        bar.show(counts["done"], counts["failed"])
+        bar.update(len(batch))
+        bar.set_postfix(failed=counts["failed"], refresh=False)
 
     try:
-        if config.backend == "vllm":
+        backend = create_backend(config)  # e.g. an API key variable that is not set: the run row says so
+    except Exception as exc:
+        _finish(services, p.run_id, "failed", str(exc))
+        bar.close()
+        raise
+    try:
+        if backend.batched:
             real = [r for r in p.requests if r.error is None]
-            completions = await asyncio.to_thread(vllm_offline, config, real) if real else []
-            by_req = dict(zip((id(r) for r in real), completions, strict=True))
+            answers = await backend.complete_batch(real)
+            by_req = dict(zip((id(r) for r in real), answers, strict=True))
             for req in p.requests:
                 result = by_req.get(id(req)) or GiveUp(req.error or "no output", 0)
                 pending.append(to_label(p, config, req, result))
             await flush()
         else:
-            backend = OpenAIBackend.create(config)
             queue: asyncio.Queue[JudgeRequest] = asyncio.Queue()
             for req in p.requests:
                 queue.put_nowait(req)
@@ -331,8 +321,6 @@ async def run_judge_async(
                 await waiter
             finally:
                 done_event.set()
-                retries = backend.retries
-                await backend.close()
             await flush_task  # re-raises a database error from the last write
             await flush()
     except RunnerError as exc:
@@ -344,9 +332,12 @@ async def run_judge_async(
     except Exception as exc:
         _finish(services, p.run_id, "failed", f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        retries = backend.retries
+        await backend.close()
+        bar.close()
     status = "cancelled" if cancel.is_set() else "finished"
     _finish(services, p.run_id, status)
-    bar.show(counts["done"], counts["failed"], final=True)
     return RunSummary(
         p.run_id,
         p.judge,

@@ -7,13 +7,8 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
-from analysis.agreement import (
-    alpha_from_coincidence,
-    cohen_kappa,
-    coincidences,
-    fleiss_kappa,
-    krippendorff_alpha,
-)
+from analysis._kernels import alpha_from_coincidence, coincidences
+from analysis.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha
 from analysis.errors import ArgumentError, MetricUndefinedError
 
 NAN = np.nan
