@@ -21,7 +21,7 @@ from scipy import stats
 from analysis._kernels import F64, Level, fleiss_from_sums, fleiss_per_item
 from analysis.errors import MetricUndefinedError, bad_argument
 from analysis.frames import majority, select_raters, votes
-from analysis.resampling import Resampler, bootstrap_many
+from analysis.resampling import Resampler, bootstrap_many, unit_of
 
 Weights = Literal["linear", "quadratic"] | None
 
@@ -85,7 +85,8 @@ def cohen_kappa(
     cats = list(categories) if categories is not None else sorted(set(a_arr.tolist()) | set(b_arr.tolist()))
     if len(set(a_arr.tolist()) | set(b_arr.tolist())) < 2:
         raise MetricUndefinedError(
-            f"cohen_kappa is undefined when both raters use a single category ({cats[0]!r}) on all {a_arr.size} items"
+            f"cohen_kappa is undefined when both raters use a single category ({cats[0]!r}) on all {a_arr.size} items",
+            fix="read percent agreement instead, or add items where the raters use another category",
         )
     return float(kappa_from_confusion(confusion(a_arr, b_arr, cats), weights=weights))
 
@@ -130,7 +131,8 @@ def krippendorff_alpha(reliability_data: ArrayLike, *, level: Level) -> float:
     pairable = int((np.sum(~np.isnan(data), axis=0) >= 2).sum())
     if pairable == 0:
         raise MetricUndefinedError(
-            f"krippendorff_alpha needs at least one unit rated by 2 raters; got 0 of {data.shape[1]} units"
+            f"krippendorff_alpha needs at least one unit rated by 2 raters; got 0 of {data.shape[1]} units",
+            fix="have at least two raters label the same items",
         )
     values = np.unique(data[~np.isnan(data)])
     if values.size < 2:
@@ -149,7 +151,10 @@ def correlations(a: ArrayLike, b: ArrayLike) -> dict[str, float]:
     """
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if x.size < 3:
-        raise MetricUndefinedError(f"correlations need at least 3 items scored by both sides; got {x.size}")
+        raise MetricUndefinedError(
+            f"correlations need at least 3 items scored by both sides; got {x.size}",
+            fix="score at least 3 of the same items with both sides",
+        )
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         raise MetricUndefinedError("correlations are undefined when one side gives every item the same score")
     return {
@@ -233,6 +238,7 @@ class AgreementResult:
     kappa_ci95: tuple[float, float] | None
     categories: list[str]
     weights: str | None = None
+    resampling_unit: str | None = None  # what the bootstrap drew: "item" or the cluster field
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -256,7 +262,10 @@ def agreement_from_comparisons(
     ``symmetric`` (a group against itself): the confusion matrix is symmetrized, since a pair has no
     side."""
     if comps.empty:
-        raise MetricUndefinedError(f"agreement needs at least one item rated by both sides; {what} share 0 items")
+        raise MetricUndefinedError(
+            f"agreement needs at least one item rated by both sides; {what} share 0 items",
+            fix="label some of the same items with both sides (raise the task's overlap, or run the judge on them)",
+        )
     cats = list(categories) if categories is not None else sorted(set(comps["vote_a"]) | set(comps["vote_b"]), key=str)
     k = len(cats)
     index = {c: i for i, c in enumerate(cats)}
@@ -292,6 +301,7 @@ def agreement_from_comparisons(
         kappa_ci95=kappa_ci,
         categories=[str(c) for c in cats],
         weights=weights,
+        resampling_unit=unit_of(resampler, n_boot),
     )
 
 

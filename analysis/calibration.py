@@ -89,7 +89,10 @@ def rater_calibration(labels: pd.DataFrame, rater: str, reference: pd.Series, *,
     conf = confidences(mine)
     keep = conf.notna()
     if not keep.any():
-        raise MetricUndefinedError(f"{rater!r} has no labels with a confidence or probabilities on reference items")
+        raise MetricUndefinedError(
+            f"{rater!r} has no labels with a confidence or probabilities on reference items",
+            fix="ask for a confidence (import --ask-confidence) or run the judge with mode: logprobs",
+        )
     ref = reference.loc[mine.loc[keep, "item_id"]].to_numpy()
     value = mine.loc[keep, "value"].replace({"bothbad": "tie"}).to_numpy()
     return calibration(conf[keep].to_numpy(float), (value == ref).astype(float), bins=bins)

@@ -32,7 +32,10 @@ def human_ceiling(
     """Each human against the rest of the humans (pooled, leave-one-out): what one more human scores."""
     names = select_raters(labels, humans)
     if len(names) < 2:
-        raise MetricUndefinedError(f"the human ceiling needs at least 2 humans; the selection has {len(names)}")
+        raise MetricUndefinedError(
+            f"the human ceiling needs at least 2 humans; the selection has {len(names)}",
+            fix="collect labels from a second human on the same items",
+        )
     rows = []
     for name in names:
         others = [n for n in names if n != name]
@@ -113,12 +116,15 @@ def alt_test(
     names = [n for n in select_raters(labels, humans) if n != judge]
     if len(names) < 3:
         raise MetricUndefinedError(
-            f"the alternative annotator test needs at least 3 humans on shared items; the selection has {len(names)}"
+            f"the alternative annotator test needs at least 3 humans on shared items; the selection has {len(names)}",
+            fix="collect labels from at least 3 humans on items the judge labeled too",
         )
     v = votes(labels, ties=True)
     table = v.pivot(index="item_id", columns="annotator", values="vote" if similarity == "accuracy" else "vote_num")
     if judge not in table.columns:
-        raise MetricUndefinedError(f"judge {judge!r} has no submitted labels")
+        raise MetricUndefinedError(
+            f"judge {judge!r} has no submitted labels", fix="run the judge on this task (judgelab judge run)"
+        )
     human_table = table[names]
     results: list[AltTestHuman] = []
     warnings: list[str] = []
@@ -141,7 +147,8 @@ def alt_test(
     if len(results) < 3:
         raise MetricUndefinedError(
             f"the alternative annotator test needs at least 3 humans who share items with the judge and another "
-            f"human; {len(results)} of {len(names)} do"
+            f"human; {len(results)} of {len(names)} do",
+            fix="have each human label items the judge and another human labeled too (the task's overlap >= 2)",
         )
     for res, rejected in zip(results, benjamini_yekutieli([r.p_value for r in results], alpha), strict=True):
         res.rejected = bool(rejected)

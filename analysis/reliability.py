@@ -13,7 +13,7 @@ from analysis._kernels import Level, alpha_from_coincidence, coincidences, fleis
 from analysis.agreement import krippendorff_alpha
 from analysis.errors import MetricUndefinedError
 from analysis.frames import select_raters, votes
-from analysis.resampling import Resampler, bootstrap_statistic
+from analysis.resampling import Resampler, bootstrap_statistic, unit_of
 
 
 @dataclass
@@ -24,6 +24,7 @@ class GroupResult:
     n_items: int
     n_raters: int
     level: str | None = None
+    resampling_unit: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -33,6 +34,7 @@ class GroupResult:
             "n_items": self.n_items,
             "n_raters": self.n_raters,
             "level": self.level,
+            "resampling_unit": self.resampling_unit,
         }
 
 
@@ -77,7 +79,8 @@ def alpha(
     _, ci = bootstrap_statistic(
         per_item, stat, n_boot=n_boot, seed=seed, resampler=resampler, item_ids=item_ids[pairable]
     )
-    return GroupResult("krippendorff_alpha", point, ci, int(pairable.sum()), len(names), level)
+    unit = unit_of(resampler, n_boot)
+    return GroupResult("krippendorff_alpha", point, ci, int(pairable.sum()), len(names), level, unit)
 
 
 def fleiss(
@@ -113,4 +116,4 @@ def fleiss(
         resampler=resampler,
         item_ids=crosstab.index,
     )
-    return GroupResult("fleiss_kappa", value, ci, len(full), len(names))
+    return GroupResult("fleiss_kappa", value, ci, len(full), len(names), None, unit_of(resampler, n_boot))

@@ -21,7 +21,7 @@ from analysis.errors import MetricUndefinedError
 from analysis.frames import check_labels, collapse, is_pairwise, majority, votes
 from analysis.reliability import alpha, fleiss
 from analysis.report_model import Report
-from analysis.resampling import Resampler
+from analysis.resampling import Resampler, resampler_for, resampling_clusters
 from analysis.strata import by_stratum
 from contracts.vocab import LABEL_STATUSES
 
@@ -86,9 +86,12 @@ def build_report(
     seed: int = 0,
     epsilon: float = DEFAULT_EPSILON,
     length_threshold: float = 0.2,
+    cluster: str | None = "auto",
 ) -> Report:
     """Every figure for one task. ``labels``/``items`` follow ``analysis.frames``; ``judge_models``
-    maps a judge's name to its model family (for self-preference)."""
+    maps a judge's name to its model family (for self-preference). ``cluster`` chooses the bootstrap's
+    resampling unit (``analysis.resampling.resampling_clusters``: by default the prompt, or MT-Bench's
+    question, whenever items share one; ``"none"`` resamples items)."""
     check_labels(labels)
     humans = _raters(labels, "human")
     judges = _raters(labels, "llm_judge")
@@ -96,7 +99,12 @@ def build_report(
     ordinal = not pairwise
     collapsed = collapse(labels)  # one vote per (item, rater): computed once, reused by every metric
     # one set of bootstrap draws over the task's items, shared by every figure's CI
-    rs = Resampler.create(labels["item_id"].to_numpy(), n_boot=n_boot, seed=seed) if n_boot > 0 else None
+    unit, _ = resampling_clusters(items, cluster)
+    rs = (
+        resampler_for(labels["item_id"].to_numpy(), items, n_boot=n_boot, seed=seed, cluster=cluster)
+        if n_boot > 0
+        else None
+    )
     report: dict[str, Any] = {
         "task": task,
         "protocol": "pairwise" if pairwise else "single",
@@ -106,7 +114,9 @@ def build_report(
             "seed": seed,
             "epsilon": epsilon,
             "length_threshold": length_threshold,
-            "ci": "item-level percentile bootstrap, 95%",
+            "ci": f"{unit}-level percentile bootstrap, 95%",
+            "resampling_unit": unit,
+            "n_resampling_units": rs.n_units if rs is not None else None,
         },
         "humans": humans,
         "judges": judges,

@@ -48,6 +48,7 @@ class Agreement(_Section):
     kappa_ci95: Interval | None
     categories: list[Category]
     weights: str | None = None
+    resampling_unit: str | None = None  # what the interval's bootstrap drew: "item" or a cluster field
 
 
 class Reliability(_Section):
@@ -59,6 +60,7 @@ class Reliability(_Section):
     n_items: int
     n_raters: int
     level: str | None = None
+    resampling_unit: str | None = None
 
 
 class AgreementBlock(_Section):
@@ -277,6 +279,7 @@ class StratumRow(BaseModel):
     kappa_ci95: Interval | None = None
     categories: list[Category] | None = None
     weights: str | None = None
+    resampling_unit: str | None = None
 
     def stratum(self, by: str) -> Any:
         return (self.model_extra or {}).get(by)
@@ -293,6 +296,8 @@ class Settings(_Section):
     epsilon: float
     length_threshold: float
     ci: str
+    resampling_unit: str = "item"  # what every interval of the report resampled: "item" or a cluster field
+    n_resampling_units: int | None = None
 
 
 class Report(_Section):

@@ -1,8 +1,17 @@
-"""Item-level bootstrap, vectorized: every statistic here is a function of per-item additive sums,
-so a resample is a weight vector over items and all resamples are one matrix product per chunk.
+"""The bootstrap, vectorized: every statistic here is a function of per-item additive sums, so a
+resample is a weight vector over items and all resamples are one matrix product per chunk.
 
 A :class:`Resampler` draws the resamples once over a task's items; a report passes it to every
-metric, so all figures are resampled the same way (and the draws are paid for once).
+metric, so all figures are resampled the same way (and the draws are paid for once). Its resampling
+unit is the item, or a cluster of items (a cluster bootstrap): items that share a prompt (MT-Bench's
+question) are not independent, so the clusters are drawn with replacement and each drawn cluster
+brings all its items. :func:`resampling_clusters` chooses the unit.
+
+>>> rs = Resampler.create(["q1-a", "q1-b", "q2-a"], n_boot=4, seed=0, clusters=["q1", "q1", "q2"], unit="prompt")
+>>> rs.unit, rs.n_units
+('prompt', 2)
+>>> bool((rs.counts[:, 0] == rs.counts[:, 1]).all())  # the items of one prompt are drawn together
+True
 """
 
 from __future__ import annotations
@@ -34,15 +43,37 @@ def _draw_counts(n_items: int, n_boot: int, seed: int) -> NDArray[np.float32]:
 
 @dataclass(frozen=True)
 class Resampler:
-    """Bootstrap resamples of a fixed set of items, drawn once."""
+    """Bootstrap resamples of a fixed set of items, drawn once: ``counts[b, i]`` is how often item
+    ``i`` is in resample ``b``. ``unit`` names what was drawn (``"item"``, or the item field whose
+    values group the items into clusters), ``n_units`` how many of them there are."""
 
     item_ids: pd.Index
     counts: NDArray[np.float32]
+    unit: str = "item"
+    n_units: int = 0
 
     @classmethod
-    def create(cls, item_ids: Iterable[Any], *, n_boot: int, seed: int) -> Resampler:
-        index = pd.Index(pd.unique(np.asarray(list(item_ids), dtype=object)))
-        return cls(index, _draw_counts(len(index), n_boot, seed))
+    def create(
+        cls,
+        item_ids: Iterable[Any],
+        *,
+        n_boot: int,
+        seed: int,
+        clusters: Sequence[Any] | None = None,
+        unit: str = "item",
+    ) -> Resampler:
+        """``clusters`` (aligned with ``item_ids``; None: every item its own unit) gives each item's
+        cluster; a missing cluster value makes the item a cluster of its own."""
+        ids = np.asarray(list(item_ids), dtype=object)
+        index = pd.Index(pd.unique(ids))
+        if clusters is None:
+            return cls(index, _draw_counts(len(index), n_boot, seed), "item", len(index))
+        of_item = pd.Series(list(clusters), index=pd.Index(ids), dtype=object)
+        of_item = of_item[~of_item.index.duplicated()].reindex(index)
+        keys = [("item", i) if pd.isna(c) else ("cluster", c) for i, c in zip(index, of_item, strict=True)]
+        codes, uniques = pd.factorize(pd.Series(keys, dtype=object))
+        cluster_counts = _draw_counts(len(uniques), n_boot, seed)
+        return cls(index, np.ascontiguousarray(cluster_counts[:, codes]), unit, len(uniques))
 
     @property
     def n_boot(self) -> int:
@@ -56,6 +87,54 @@ class Resampler:
         full = np.zeros((len(self.item_ids), per_item.shape[1]), dtype=np.float32)
         np.add.at(full, positions, per_item.astype(np.float32))
         return np.asarray(self.counts @ full, dtype=np.float64)
+
+
+def resampling_clusters(items: pd.DataFrame, cluster: str | None = "auto") -> tuple[str, pd.Series | None]:
+    """The resampling unit for a task's items, and each item's cluster (None: the item itself).
+
+    ``"auto"``: ``question_id`` when items share one (MT-Bench), else ``prompt`` when items share a
+    prompt, else the item. ``"none"`` (or None): the item. Any other value names an item field.
+
+    >>> items = pd.DataFrame({"item_id": [1, 2, 3], "prompt": ["p", "p", "q"]})
+    >>> resampling_clusters(items)[0], resampling_clusters(items, "none")[0]
+    ('prompt', 'item')
+    """
+    from analysis.errors import ArgumentError
+
+    if cluster is None or cluster == "none" or cluster == "item":
+        return "item", None
+    if cluster == "auto":
+        for field in ("question_id", "prompt"):
+            if field in items.columns and items[field].dropna().duplicated().any():
+                return field, items.set_index("item_id")[field]
+        return "item", None
+    if cluster not in items.columns:
+        fields = [c for c in items.columns if c not in ("response_a", "response_b", "conversation", "metadata")]
+        raise ArgumentError(
+            f"cannot resample by {cluster!r}: items have no such field",
+            fix=f"use --cluster auto, none, or one of {fields}",
+        )
+    return cluster, items.set_index("item_id")[cluster]
+
+
+def resampler_for(
+    item_ids: Iterable[Any], items: pd.DataFrame, *, n_boot: int, seed: int, cluster: str | None = "auto"
+) -> Resampler:
+    """A :class:`Resampler` over ``item_ids`` with the unit :func:`resampling_clusters` picks."""
+    ids = list(item_ids)
+    unit, of_item = resampling_clusters(items, cluster)
+    if of_item is None:
+        return Resampler.create(ids, n_boot=n_boot, seed=seed)
+    of_item = of_item[~of_item.index.duplicated()]
+    return Resampler.create(ids, n_boot=n_boot, seed=seed, clusters=of_item.reindex(ids).tolist(), unit=unit)
+
+
+def unit_of(resampler: Resampler | None, n_boot: int) -> str | None:
+    """What a figure's interval resampled: the resampler's unit, the item (drawn on the spot), or
+    None (no interval: ``n_boot`` = 0)."""
+    if resampler is not None:
+        return resampler.unit
+    return "item" if n_boot > 0 else None
 
 
 def bootstrap_sums(per_item: Array, *, n_boot: int, seed: int) -> Array:

@@ -22,7 +22,7 @@ def model_comparisons(labels: pd.DataFrame, items: pd.DataFrame, raters: str | S
     v = v.dropna(subset=["model_a", "model_b"])
     v = v[v["model_a"] != v["model_b"]]
     return pd.DataFrame(
-        {"model_a": v["model_a"], "model_b": v["model_b"], "score_a": v["vote"].map(PAIRWISE_NUMBERS)}
+        {"model_a": v["model_a"], "model_b": v["model_b"], "score_a": v["vote"].map(PAIRWISE_NUMBERS).astype(float)}
     ).dropna()
 
 

@@ -11,6 +11,11 @@ from typing import Any
 from annotation.errors import JudgelabError
 from annotation.services import Services
 
+CLUSTER_HELP = (
+    "the bootstrap's resampling unit: auto (the prompt, or MT-Bench's question_id, when items share one), "
+    "none (items), or an item field"
+)
+
 
 def register(sub: Any) -> None:
     agr = sub.add_parser("agreement", help="agreement between two rater selections, with 95%% CIs")
@@ -29,6 +34,7 @@ def register(sub: Any) -> None:
     agr.add_argument("--weights", choices=["linear", "quadratic"], help="weighted kappa (ordinal scales)")
     agr.add_argument("--n-boot", type=int, default=1000)
     agr.add_argument("--seed", type=int, default=0)
+    agr.add_argument("--cluster", default="auto", metavar="FIELD", help=CLUSTER_HELP)
     agr.add_argument("--json", action="store_true")
     agr.set_defaults(func=cmd_agreement)
 
@@ -41,6 +47,7 @@ def register(sub: Any) -> None:
     rep.add_argument("--n-boot", type=int, default=1000)
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--epsilon", type=float, default=None, help="alt-test margin (default 0.2)")
+    rep.add_argument("--cluster", default="auto", metavar="FIELD", help=CLUSTER_HELP)
     rep.set_defaults(func=cmd_report)
 
 
@@ -53,11 +60,17 @@ def load_frames(services: Services, task: str) -> tuple[Any, Any, dict[str, str]
 
 def cmd_agreement(args: argparse.Namespace, services: Services) -> int:
     from analysis.agreement import agreement
+    from analysis.resampling import resampler_for
     from analysis.strata import by_stratum
 
     labels, items, _ = load_frames(services, args.task)
     if labels.empty:
         raise JudgelabError(f"task {args.task!r} has no labels yet", fix="import or collect labels first")
+    resampler = (
+        resampler_for(labels["item_id"], items, n_boot=args.n_boot, seed=args.seed, cluster=args.cluster)
+        if args.n_boot > 0
+        else None
+    )
 
     def run(frame: Any) -> Any:
         return agreement(
@@ -69,6 +82,7 @@ def cmd_agreement(args: argparse.Namespace, services: Services) -> int:
             weights=args.weights,
             n_boot=args.n_boot,
             seed=args.seed,
+            resampler=resampler,
         )
 
     results = by_stratum(labels, items, args.by, run)  # a bad --by or selector: app.messages words it
@@ -80,7 +94,12 @@ def cmd_agreement(args: argparse.Namespace, services: Services) -> int:
         return 0
     print(
         f"agreement on task {args.task!r}: a={args.a} b={args.b} "
-        f"({'without' if args.no_ties else 'with'} ties{', vs majority of b' if args.majority_b else ''})"
+        f"({'without' if args.no_ties else 'with'} ties{', vs majority of b' if args.majority_b else ''}); "
+        + (
+            f"95% CIs resample {resampler.unit}s ({resampler.n_units} of them)"
+            if resampler is not None
+            else "no CIs (--n-boot 0)"
+        )
     )
     for row in rows:
         stratum = " ".join(f"{k}={row[k]}" for k in ([args.by] if args.by else []))
@@ -113,6 +132,7 @@ def cmd_report(args: argparse.Namespace, services: Services) -> int:
         n_boot=args.n_boot,
         seed=args.seed,
         epsilon=args.epsilon if args.epsilon is not None else DEFAULT_EPSILON,
+        cluster=args.cluster,
     )
     if args.html:
         from app.report_html import render_html

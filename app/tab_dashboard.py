@@ -75,7 +75,11 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
                 return next((f for k, f in figs.items() if k.startswith(key)), None)
             return figs.get(key)
 
-        summary = f"{data.report.n_items} items; humans {len(data.report.humans)}, judges {len(data.report.judges)}"
+        settings = data.report.settings
+        summary = (
+            f"{data.report.n_items} items; humans {len(data.report.humans)}, judges {len(data.report.judges)}; "
+            f"CIs: {settings.ci} over {settings.n_resampling_units} {settings.resampling_unit}s"
+        )
         return (
             summary,
             data.headline,

@@ -198,3 +198,25 @@ def test_single_answer_report_has_score_metrics() -> None:
     assert section["score_correlations"]["mae"] == pytest.approx(np.mean(np.abs(judge - human_mean)))
     assert report["bias"]["leniency"][0]["mean_diff"] > 0  # this judge scores one point up
     assert correlations([1, 2, 3, 4], [2, 4, 6, 8])["pearson"] == pytest.approx(1.0)
+
+
+def test_transitivity_of_a_rater_without_decisive_pairs_is_zero_triples() -> None:
+    """A rater whose votes leave no comparable pair (an empty frame of string votes) has 0 triples,
+    not a type error (found by the hostile-content report: pandas maps an empty string column to
+    strings, and the arithmetic on it failed)."""
+    from analysis.consistency import transitivity
+
+    empty = pd.DataFrame(
+        {
+            "group": pd.Series([], dtype=int),
+            "model_a": pd.Series([], dtype="string"),
+            "model_b": pd.Series([], dtype="string"),
+            "vote": pd.Series([], dtype="string"),
+        }
+    )
+    assert transitivity(empty) == {
+        "n_triples": 0,
+        "circular": 0,
+        "equivalence_contradictions": 0,
+        "violation_rate": None,
+    }

@@ -82,3 +82,42 @@ def test_agreement_errors_are_one_clear_line(
         == 2
     )
     assert "cannot stratify by 'colour'" in capsys.readouterr().err
+
+
+def test_mtbench_report_resamples_questions_and_cluster_none_resamples_items(
+    mt_db: tuple[Path, list[dict]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On MT-Bench-format data the unit is the question (8 items per question here): named in the
+    report's settings and in every agreement block; --cluster none gives the item-level intervals,
+    drawn exactly as a plain item Resampler with the same seed draws them."""
+    from analysis.agreement import agreement
+    from analysis.frames import collapse
+    from analysis.resampling import Resampler
+    from annotation.label_frames import task_frames
+    from tests.conftest import make_services
+
+    db, _ = mt_db
+    capsys.readouterr()
+    by_unit = {}
+    for cluster in ("auto", "none"):
+        args = ["--db", str(db), "report", "--task", "mt", "--json", "--n-boot", "300", "--cluster", cluster]
+        assert main(args) == 0
+        by_unit[cluster] = json.loads(capsys.readouterr().out)
+    clustered, items_only = by_unit["auto"], by_unit["none"]
+    assert clustered["settings"]["resampling_unit"] == "question_id"
+    assert clustered["settings"]["n_resampling_units"] == 15
+    assert "question_id-level" in clustered["settings"]["ci"]
+    assert items_only["settings"]["resampling_unit"] == "item"
+    judge_q = clustered["judges_vs_humans"][0]["with_ties"]
+    judge_i = items_only["judges_vs_humans"][0]["with_ties"]
+    assert (judge_q["resampling_unit"], judge_i["resampling_unit"]) == ("question_id", "item")
+    assert judge_q["agreement"] == judge_i["agreement"]  # the unit changes the interval, not the figure
+    services = make_services(f"sqlite:///{db}", db.parent)
+    with services.session() as s:
+        labels, _, _ = task_frames(s, "mt")
+    services.close()
+    rs = Resampler.create(labels["item_id"].to_numpy(), n_boot=300, seed=0)
+    plain = agreement(collapse(labels), ["gpt-4/pair-v2"], "kind:human", n_boot=300, seed=0, resampler=rs)
+    assert judge_i["agreement_ci95"] == pytest.approx(list(plain.agreement_ci95), abs=1e-12)
+    assert main(["--db", str(db), "report", "--task", "mt", "--n-boot", "50"]) == 0
+    assert "CIs: question_id-level percentile bootstrap" in capsys.readouterr().out

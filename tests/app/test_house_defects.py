@@ -162,3 +162,46 @@ def test_run_status_vocabulary_is_enforced_by_the_database(sqlite_services: Serv
     assert "cancelling" in RUN_STATUSES
     with pytest.raises(IntegrityError), sqlite_services.session() as s:
         s.add(JudgeRun(annotator_id=ids[0], task_id=ids[1], status="stopping"))
+
+
+# ------------------------------------------------------------------ the one error path
+
+
+def test_analysis_errors_reach_the_person_as_one_line_with_a_fix(
+    labeled_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    args = ["--db", str(labeled_db), "agreement", "--task", "t", "--a", "name:nobody*", "--b", "kind:human"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("judgelab: error: selector 'name:nobody*' matches no annotator")
+    assert "Fix: use name:GLOB" in err[0]
+
+
+def test_every_expected_error_kind_has_one_message_shape() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    from analysis.errors import ArgumentError, MetricUndefinedError
+    from annotation.errors import ConfigError
+    from app.messages import is_expected, message_for
+
+    class Probe(BaseModel):
+        n: int
+
+    try:
+        Probe.model_validate({"n": "many"})
+    except ValidationError as exc:
+        invalid = exc
+    errors = [
+        ConfigError("bad", value=1, fix="do this"),
+        MetricUndefinedError("undefined here", fix="do that"),
+        ArgumentError("bad argument", fix="use one of [1, 2]"),
+        invalid,
+    ]
+    for exc in errors:
+        assert is_expected(exc)
+        assert "Fix: " in message_for(exc)
+    assert "field 'n'" in message_for(invalid) and "'many'" in message_for(invalid)
+    assert not is_expected(KeyError("a bug keeps its traceback"))
+    with pytest.raises(TypeError):
+        message_for(KeyError("x"))
