@@ -8,6 +8,7 @@ per-item majority of side B, and gives each figure an item-level bootstrap 95% C
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -20,7 +21,7 @@ from scipy import stats
 
 from analysis._kernels import F64, Level, fleiss_from_sums, fleiss_per_item
 from analysis.errors import MetricUndefinedError, bad_argument
-from analysis.frames import majority, select_raters, votes
+from analysis.frames import majority, orders_rule, select_raters, votes
 from analysis.resampling import Resampler, bootstrap_many, unit_of
 
 Weights = Literal["linear", "quadratic"] | None
@@ -210,13 +211,26 @@ def comparisons_from_votes(
             & (pairs["annotator_a"] > pairs["annotator_b"])
         )
         pairs = pairs[~dup].rename(columns={"annotator_a": "rater_a", "annotator_b": "rater_b"})
-    if not ties:
-        pairs = pairs[(pairs["vote_a"] != "tie") & (pairs["vote_b"] != "tie")]
+    dropped: dict[str, float] = {}
+    if not ties and len(pairs):
+        tie_a, tie_b = (pairs["vote_a"] == "tie").to_numpy(), (pairs["vote_b"] == "tie").to_numpy()
+        keep = ~(tie_a | tie_b)
+        dropped = {
+            "dropped_share": float(1 - keep.mean()),
+            "tie_share_a": float(tie_a.mean()),
+            "tie_share_b": float(tie_b.mean()),
+        }
+        pairs = pairs[keep]
     out = pairs[["item_id", "rater_a", "rater_b", "vote_a", "vote_b"]].copy()
     to_num = _value_numbers(v)
     out["num_a"] = out["vote_a"].map(to_num)
     out["num_b"] = out["vote_b"].map(to_num)
-    return out.sort_values(["item_id", "rater_a", "rater_b"]).reset_index(drop=True)
+    out = out.sort_values(["item_id", "rater_a", "rater_b"]).reset_index(drop=True)
+    out.attrs[DROPPED] = dropped  # what dropping the ties removed (agreement() reports it)
+    return out
+
+
+DROPPED = "judgelab_dropped_ties"  # DataFrame.attrs key set by comparisons_from_votes(ties=False)
 
 
 def _empty_comparisons() -> pd.DataFrame:
@@ -239,6 +253,14 @@ class AgreementResult:
     categories: list[str]
     weights: str | None = None
     resampling_unit: str | None = None  # what the bootstrap drew: "item" or the cluster field
+    orders: str | None = None  # how a rater labeled in both orders counted (contracts.vocab.ORDER_RULES)
+    # which kappa: "cohen" (two sides, each with its own marginals) or "scott" (a group against itself:
+    # the pooled pairs' confusion symmetrized, one shared marginal: Scott's pi, Fleiss' form for pairs)
+    kappa_form: str | None = None
+    # without ties (S2): the share of the comparisons dropped, and of each side's votes that were ties
+    dropped_share: float | None = None
+    tie_share_a: float | None = None
+    tie_share_b: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -302,6 +324,7 @@ def agreement_from_comparisons(
         categories=[str(c) for c in cats],
         weights=weights,
         resampling_unit=unit_of(resampler, n_boot),
+        kappa_form=None if kappa is None else ("scott" if symmetric else "cohen"),
     )
 
 
@@ -316,9 +339,12 @@ def agreement(
     n_boot: int = 1000,
     seed: int = 0,
     resampler: Resampler | None = None,
+    orders: str = "combined",
 ) -> AgreementResult:
-    """Agreement of side ``a`` with side ``b`` (selectors as in :func:`analysis.frames.select_raters`)."""
-    v = votes(labels, ties=True)
+    """Agreement of side ``a`` with side ``b`` (selectors as in :func:`analysis.frames.select_raters`);
+    ``orders`` counts a rater labeled in both presented orders once (``combined``), per order
+    (``each``) or by its first order (``first``)."""
+    v = votes(labels, ties=True, orders=orders)
     raters_a, raters_b = select_raters(labels, a), select_raters(labels, b)
     comps = comparisons_from_votes(v, raters_a, raters_b, ties=ties, majority_b=majority_b)
     same = not majority_b and set(raters_a) == set(raters_b)
@@ -330,7 +356,7 @@ def agreement(
         categories = ordered
     present = set(comps["vote_a"]) | set(comps["vote_b"])
     categories = [c for c in categories if c in present] or sorted(present, key=str)
-    return agreement_from_comparisons(
+    result = agreement_from_comparisons(
         comps,
         categories=categories,
         weights=weights,
@@ -340,3 +366,7 @@ def agreement(
         what=f"{a!r} and {b!r}" + ("" if ties else " (after dropping comparisons with a tie)"),
         resampler=resampler,
     )
+    result = dataclasses.replace(result, orders=orders_rule(labels, orders))
+    if not ties and comps.attrs.get(DROPPED):
+        result = dataclasses.replace(result, **comps.attrs[DROPPED])
+    return result

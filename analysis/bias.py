@@ -12,7 +12,7 @@ import pandas as pd
 from analysis.errors import MetricUndefinedError
 from analysis.frames import TIES, select_raters, submitted, votes
 from analysis.resampling import Resampler, bootstrap_statistic
-from contracts.vocab import PAIRWISE_NUMBERS
+from contracts.vocab import PAIRWISE_NUMBERS, PAIRWISE_VALUES
 
 
 def _ratio(sums: np.ndarray) -> np.ndarray:
@@ -188,33 +188,86 @@ def win_rate_matrix(labels: pd.DataFrame, items: pd.DataFrame, raters: str | Seq
     return long.groupby(["annotator", "model"])["win"].mean().unstack("model")
 
 
+def model_family(model: object, families: dict[str, str] | None = None) -> str:
+    """A model's family: ``families[model]`` when the map names it, else the model's own name without
+    its organisation and in lower case (``Qwen/Qwen2.5-7B`` -> ``qwen2.5-7b``). Never a substring
+    match: ``gpt-4`` and ``gpt-4o-mini`` are different families unless the map says otherwise.
+
+    >>> model_family("Qwen/Qwen2.5-7B"), model_family("gpt-4o-mini", {"gpt-4o-mini": "gpt-4"})
+    ('qwen2.5-7b', 'gpt-4')
+    """
+    name = str(model)
+    if families and name in families:
+        return families[name]
+    return name.rsplit("/", 1)[-1].lower()
+
+
+def _model_wins(v: pd.DataFrame, model: object) -> pd.DataFrame:
+    """Per item: the wins of ``model`` in these votes (a tie counts half) and its comparisons."""
+    in_a = (v["model_a"] == model).to_numpy()
+    in_b = (v["model_b"] == model).to_numpy()
+    score_a = v["vote"].map(PAIRWISE_NUMBERS).astype(float).to_numpy()
+    win = np.where(in_a, score_a, np.where(in_b, 1 - score_a, 0.0))
+    frame = pd.DataFrame({"item_id": v["item_id"].to_numpy(), "win": win, "n": (in_a | in_b).astype(float)})
+    return frame.groupby("item_id")[["win", "n"]].sum()
+
+
+def _difference_of_rates(sums: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(sums[:, 0] / sums[:, 1] - sums[:, 2] / sums[:, 3], dtype=float)
+
+
 def self_preference(
-    labels: pd.DataFrame, items: pd.DataFrame, judge_models: dict[str, str], humans: str | Sequence[str] = "kind:human"
+    labels: pd.DataFrame,
+    items: pd.DataFrame,
+    judge_models: dict[str, str],
+    humans: str | Sequence[str] = "kind:human",
+    *,
+    families: dict[str, str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    resampler: Resampler | None = None,
 ) -> list[dict[str, object]]:
-    """For each judge whose model family (``judge_models[judge]``) matches a generator model by name:
-    the judge's win rate for its own family minus the humans' win rate for it (> 0: self-preference)."""
+    """For each judge and each generator model of the judge's own family (:func:`model_family`): on
+    the items both the judge and the humans labeled, the judge's win rate for that model minus the
+    humans' pooled win rate for it (> 0: the judge prefers its own family), with a bootstrap CI of the
+    difference (items resampled together). Comparing a judge on all its items with humans on theirs
+    would mix in which items each side saw."""
+    if not {"model_a", "model_b"} <= set(items.columns):
+        raise MetricUndefinedError("self-preference needs model_a and model_b in the items frame")
     human_names = select_raters(labels, humans)
-    matrix = win_rate_matrix(labels, items, [*human_names, *judge_models])
-    pooled = _pooled_win_rates(labels, items, human_names)
-    table: dict[Any, dict[Any, Any]] = matrix.to_dict(orient="index")
-    out = []
-    for judge, family in judge_models.items():
-        if judge not in table:
-            continue
-        own = [m for m in table[judge] if family and family.lower() in str(m).lower()]
-        for model in own:
-            judge_rate = float(table[judge][model])
-            human_rate = pooled.get(str(model))
-            if not np.isfinite(judge_rate) or human_rate is None:
+    models = items.set_index("item_id")[["model_a", "model_b"]]
+    v = votes(labels, ties=True).join(models, on="item_id").dropna(subset=["model_a", "model_b"])
+    v = v[v["vote"].isin(PAIRWISE_VALUES)]
+    human_votes = v[v["annotator"].isin(human_names)]
+    out: list[dict[str, object]] = []
+    for judge, judge_model in judge_models.items():
+        mine = v[v["annotator"] == judge]
+        shared = np.intersect1d(mine["item_id"].unique(), human_votes["item_id"].unique())
+        mine = mine[mine["item_id"].isin(shared)]
+        theirs = human_votes[human_votes["item_id"].isin(shared)]
+        family = model_family(judge_model, families)
+        generators = pd.unique(pd.concat([mine["model_a"], mine["model_b"]]))
+        for model in sorted((m for m in generators if model_family(m, families) == family), key=str):
+            table = _model_wins(mine, model).add_suffix("_judge").join(_model_wins(theirs, model).add_suffix("_humans"))
+            table = table[(table["n_judge"] > 0) & (table["n_humans"] > 0)]
+            if table.empty:
                 continue
+            parts = table[["win_judge", "n_judge", "win_humans", "n_humans"]].to_numpy(dtype=float)
+            value, ci = bootstrap_statistic(
+                parts, _difference_of_rates, n_boot=n_boot, seed=seed, resampler=resampler, item_ids=table.index
+            )
+            totals = parts.sum(axis=0)
             out.append(
                 {
                     "judge": judge,
                     "family": family,
                     "model": model,
-                    "judge_win_rate": float(judge_rate),
-                    "human_win_rate": float(human_rate),
-                    "self_preference": float(judge_rate - human_rate),
+                    "n_items": len(table),
+                    "judge_win_rate": float(totals[0] / totals[1]),
+                    "human_win_rate": float(totals[2] / totals[3]),
+                    "self_preference": float(value),
+                    "self_preference_ci95": list(ci),
                 }
             )
     return out

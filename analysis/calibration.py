@@ -56,8 +56,10 @@ def calibration(confidence: np.ndarray, correct: np.ndarray, *, bins: int = 10) 
         raise MetricUndefinedError("calibration needs labels with a confidence or probabilities; got 0")
     if np.any((c < 0) | (c > 1)):
         raise MetricUndefinedError("confidences must lie in [0, 1]")
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(c, edges[1:-1]), 0, bins - 1)
+    # inner edges k / bins, computed as exact decimals (np.linspace gives 0.30000000000000004, which
+    # put a confidence of 0.3 in the bin below); a confidence on an edge belongs to the bin above
+    inner = np.arange(1, bins) / bins
+    which = np.clip(np.digitize(c, inner), 0, bins - 1)
     curve = []
     ece = 0.0
     for b in range(bins):

@@ -91,9 +91,15 @@ class AltTestResult:
     passed: bool
     humans: list[AltTestHuman] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    similarity: str = "accuracy"
+    min_items: int = MIN_ITEMS_PER_HUMAN
+    left_out: list[str] = field(default_factory=list)  # humans below min_items, not tested
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+Similarity = Literal["accuracy", "neg_rmse", "neg_abs_error"]
 
 
 def alt_test(
@@ -103,21 +109,30 @@ def alt_test(
     *,
     epsilon: float = DEFAULT_EPSILON,
     alpha: float = 0.05,
-    similarity: Literal["accuracy", "neg_abs_error"] = "accuracy",
+    similarity: Similarity = "accuracy",
+    min_items: int = MIN_ITEMS_PER_HUMAN,
 ) -> AltTestResult:
-    """Can ``judge`` replace a human? For each human j (left out in turn), on the items j and the judge
-    both labeled and at least one other human labeled: the judge's and j's alignment with the other
-    humans (mean similarity), W_f = [S_f >= S_j], W_j = [S_j >= S_f]; a one-sided paired t-test of
-    H0: rho_f <= rho_j - epsilon; Benjamini-Yekutieli over the humans at ``alpha``. The judge passes
-    when the winning rate (share of humans whose H0 is rejected) is at least 0.5.
+    """Can ``judge`` replace a human? The alternative annotator test as its authors define it
+    (Calderon, Reichart & Dror, ACL 2025; reference implementation nitaytech/AltTest).
+
+    Items count when the judge and at least 2 humans labeled them. Each human j is left out in turn,
+    on the counted items j labeled; a human with fewer than ``min_items`` (30, the paper's minimum
+    for the t-test) is left out of the test and named in ``left_out``. Per item, the judge's and j's
+    alignment with the remaining humans: ``accuracy`` (the share of them j matches) for categories,
+    ``neg_rmse`` (minus the root mean squared difference) for scores; W_f = [S_f >= S_j],
+    W_j = [S_j >= S_f]; a one-sided one-sample t-test of d = W_j - W_f against ``epsilon``
+    (H0: mean(d) >= epsilon); Benjamini-Yekutieli over the tested humans at ``alpha``. Winning rate:
+    the share of tested humans whose H0 is rejected; the judge passes at >= 0.5. Advantage
+    probability: the mean over tested humans of rho_f = mean(W_f). Two humans are allowed (with a
+    warning: the authors advise three or more).
     """
-    if similarity not in ("accuracy", "neg_abs_error"):
-        raise bad_argument("similarity", similarity, ["accuracy", "neg_abs_error"])
+    if similarity not in ("accuracy", "neg_rmse", "neg_abs_error"):
+        raise bad_argument("similarity", similarity, ["accuracy", "neg_rmse", "neg_abs_error"])
     names = [n for n in select_raters(labels, humans) if n != judge]
-    if len(names) < 3:
+    if len(names) < 2:
         raise MetricUndefinedError(
-            f"the alternative annotator test needs at least 3 humans on shared items; the selection has {len(names)}",
-            fix="collect labels from at least 3 humans on items the judge labeled too",
+            f"the alternative annotator test needs at least 2 humans on shared items; the selection has {len(names)}",
+            fix="collect labels from at least 2 (better 3) humans on items the judge labeled too",
         )
     v = votes(labels, ties=True)
     table = v.pivot(index="item_id", columns="annotator", values="vote" if similarity == "accuracy" else "vote_num")
@@ -125,30 +140,31 @@ def alt_test(
         raise MetricUndefinedError(
             f"judge {judge!r} has no submitted labels", fix="run the judge on this task (judgelab judge run)"
         )
-    human_table = table[names]
+    human_table = table.reindex(columns=names)
+    counted = table[judge].notna() & (human_table.notna().sum(axis=1) >= 2)
     results: list[AltTestHuman] = []
     warnings: list[str] = []
+    left_out: list[str] = []
+    if len(names) == 2:
+        warnings.append("only 2 humans: the test then asks which of the two the judge matches; the authors advise 3+")
     for name in names:
-        others = human_table.drop(columns=[name])
-        mask = table[judge].notna() & table[name].notna() & others.notna().any(axis=1)
-        if mask.sum() < 2:
-            warnings.append(f"{name}: {int(mask.sum())} usable items (judge, {name} and another human); left out")
+        mask = counted & human_table[name].notna()
+        n = int(mask.sum())
+        if n < min_items:
+            left_out.append(name)
+            warnings.append(f"{name}: {n} usable items, fewer than {min_items}; left out of the test")
             continue
-        s_f = _alignment(table.loc[mask, judge], others[mask], similarity)
-        s_h = _alignment(table.loc[mask, name], others[mask], similarity)
+        others = human_table.loc[mask].drop(columns=[name])
+        s_f = _alignment(table.loc[mask, judge], others, similarity)
+        s_h = _alignment(table.loc[mask, name], others, similarity)
         w_f = (s_f >= s_h).astype(float)
         w_h = (s_h >= s_f).astype(float)
-        d = w_h - w_f
-        n = int(mask.sum())
-        p = _one_sided_p(d, epsilon)
-        if n < MIN_ITEMS_PER_HUMAN:
-            warnings.append(f"{name}: only {n} items (the paper advises at least {MIN_ITEMS_PER_HUMAN})")
-        results.append(AltTestHuman(name, n, float(w_f.mean()), float(w_h.mean()), p))
-    if len(results) < 3:
+        results.append(AltTestHuman(name, n, float(w_f.mean()), float(w_h.mean()), _one_sided_p(w_h - w_f, epsilon)))
+    if not results:
         raise MetricUndefinedError(
-            f"the alternative annotator test needs at least 3 humans who share items with the judge and another "
-            f"human; {len(results)} of {len(names)} do",
-            fix="have each human label items the judge and another human labeled too (the task's overlap >= 2)",
+            f"the alternative annotator test needs a human with at least {min_items} items shared with the judge and "
+            f"another human; none of {len(names)} has",
+            fix=f"label more shared items (at least {min_items} per human), or lower min_items",
         )
     for res, rejected in zip(results, benjamini_yekutieli([r.p_value for r in results], alpha), strict=True):
         res.rejected = bool(rejected)
@@ -162,22 +178,32 @@ def alt_test(
         passed=winning >= 0.5,
         humans=results,
         warnings=warnings,
+        similarity=similarity,
+        min_items=min_items,
+        left_out=left_out,
     )
 
 
 def _alignment(rater: pd.Series, others: pd.DataFrame, similarity: str) -> np.ndarray:
+    """Per item, the rater's alignment with the other raters present: the share it matches
+    (``accuracy``), minus the root mean squared difference (``neg_rmse``), or minus the mean absolute
+    difference (``neg_abs_error``)."""
     vals = others.to_numpy()
     present = others.notna().to_numpy()
     r = rater.to_numpy()[:, None]
-    sim = (vals == r).astype(float) if similarity == "accuracy" else -np.abs(vals.astype(float) - r.astype(float))
-    sim = np.where(present, sim, 0.0)
-    return np.asarray(sim.sum(axis=1) / present.sum(axis=1), dtype=float)
+    count = present.sum(axis=1)
+    if similarity == "accuracy":
+        return np.asarray(np.where(present, vals == r, False).sum(axis=1) / count, dtype=float)
+    diff = np.where(present, vals.astype(float) - r.astype(float), 0.0)
+    if similarity == "neg_rmse":
+        return np.asarray(-np.sqrt((diff**2).sum(axis=1) / count), dtype=float)
+    return np.asarray(-np.abs(diff).sum(axis=1) / count, dtype=float)
 
 
 def _one_sided_p(d: np.ndarray, epsilon: float) -> float:
     """p-value of H0: mean(d) >= epsilon against H1: mean(d) < epsilon: the one-sided one-sample
-    t-test (``scipy.stats.ttest_1samp(alternative="less")``). Without variance the t statistic is
-    undefined (scipy gives NaN); the mean then decides: 0 when it lies below epsilon, else 1."""
-    if float(d.std(ddof=1)) == 0.0:
-        return 0.0 if float(d.mean()) < epsilon else 1.0
-    return float(stats.ttest_1samp(d, epsilon, alternative="less").pvalue)
+    t-test, ``scipy.stats.ttest_1samp(alternative="less")`` as the reference implementation calls it
+    (without variance scipy gives 0 or 1 by the mean's side; an undefined p, 0/0, is not a rejection)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = float(stats.ttest_1samp(d, epsilon, alternative="less").pvalue)
+    return 1.0 if np.isnan(p) else p

@@ -18,12 +18,21 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.errors import ArgumentError, MetricUndefinedError
+from analysis.errors import ArgumentError, MetricUndefinedError, bad_argument
 from contracts.columns import LABEL_REQUIRED
-from contracts.vocab import ANNOTATOR_KINDS, PAIRWISE_NUMBERS, PAIRWISE_VALUES, TIE_VALUES
+from contracts.vocab import (
+    ANNOTATOR_KINDS,
+    ORDER_RULES,
+    PAIRWISE_NUMBERS,
+    PAIRWISE_VALUES,
+    PRESENTED_ORDERS,
+    TIE_VALUES,
+    round_half_up,
+)
 
 TIES = tuple(sorted(TIE_VALUES))
 COLLAPSED = "judgelab_collapsed_pairwise"  # DataFrame.attrs key set by collapse()
+ORDERS = "judgelab_orders"  # DataFrame.attrs key: the orders rule collapse() applied
 
 
 def check_labels(labels: pd.DataFrame) -> None:
@@ -71,16 +80,41 @@ def select_raters(labels: pd.DataFrame, selector: str | Sequence[str]) -> list[s
     return chosen
 
 
-def votes(labels: pd.DataFrame, *, ties: bool = True) -> pd.DataFrame:
+def votes(labels: pd.DataFrame, *, ties: bool = True, orders: str = "combined") -> pd.DataFrame:
     """One vote per (item, annotator): ``item_id, annotator, kind, vote`` (+ ``vote_num``).
+
+    ``orders`` (``contracts.vocab.ORDER_RULES``) says how a rater labeled in both presented orders
+    counts: ``combined`` (one vote per item, below; MT-Bench's rule), ``each`` (each order its own
+    vote: a judge run in both orders then has two votes per item, LLMBar's rule), ``first`` (only
+    the ``ab`` label of a rater who has both).
 
     A rater with several labels on one item (both presented orders, or replicates) gets one vote: the
     common value when they agree; for pairwise labels that disagree, ``tie`` (an inconsistent verdict,
     as MT-Bench counts it), unless every label carries probabilities: then the most likely option of
-    their mean (likelihood-aware aggregation of the two orders); for scores, the median.
+    their mean (likelihood-aware aggregation of the two orders); for scores, the median (``vote_num``)
+    and, on a scale of whole numbers, the median rounded half up as the category (``vote``).
     ``ties=True`` maps ``bothbad`` to ``tie`` (the tie
     class); ``ties=False`` drops tie votes.
     """
+    if orders not in ORDER_RULES:
+        raise bad_argument("orders", orders, list(ORDER_RULES))
+    if orders == "each" and COLLAPSED not in labels.attrs:
+        parts = [_votes(labels[labels["presented_order"] == o], ties=ties) for o in PRESENTED_ORDERS]
+        return pd.concat([p for p in parts if not p.empty] or parts[:1], ignore_index=True)
+    if orders == "first" and COLLAPSED not in labels.attrs:
+        labels = _first_order(labels)
+    return _votes(labels, ties=ties)
+
+
+def _first_order(labels: pd.DataFrame) -> pd.DataFrame:
+    """Drop the ``ba`` labels of every (item, rater) that also has an ``ab`` label."""
+    has_ab = labels.loc[labels["presented_order"] == "ab", ["item_id", "annotator"]].drop_duplicates()
+    key = pd.MultiIndex.from_frame(labels[["item_id", "annotator"]])
+    shadowed = key.isin(pd.MultiIndex.from_frame(has_ab)) & (labels["presented_order"] == "ba").to_numpy()
+    return labels[~shadowed]
+
+
+def _votes(labels: pd.DataFrame, *, ties: bool) -> pd.DataFrame:
     if COLLAPSED in labels.attrs:
         # made by collapse(): already one vote per (item, rater)
         v = labels[["item_id", "annotator", "kind", "value", "value_num"]].rename(
@@ -131,8 +165,13 @@ def votes(labels: pd.DataFrame, *, ties: bool = True) -> pd.DataFrame:
             vote = np.where(pd.notna(best) & (first["n"].to_numpy() > 1), best, vote)
         num = pd.Series(vote).map(PAIRWISE_NUMBERS).to_numpy()
     else:
+        # scores: vote_num is the median of the rater's labels (interval-level statistics read it);
+        # the vote, a category, is a point of the scale: on a scale of whole numbers the median
+        # rounded half up (6 and 7 -> 7, never a category "6.5")
         num = first["median"].to_numpy(dtype=float)
-        vote = np.where(first["nunique"] > 1, pd.Series(num).map(_fmt_num).to_numpy(), first["value"].to_numpy())
+        whole = bool(np.all(np.mod(sub["value_num"].dropna().to_numpy(dtype=float), 1) == 0))
+        category = pd.Series(num).map(lambda x: _fmt_num(round_half_up(x) if whole else x)).to_numpy()
+        vote = np.where(first["nunique"] > 1, category, first["value"].to_numpy())
     out = pd.DataFrame(
         {
             "item_id": first["item_id"],
@@ -173,10 +212,11 @@ def _combined_probabilities(sub: pd.DataFrame) -> pd.DataFrame | None:
     return mean[(with_probs == total).to_numpy()]
 
 
-def collapse(labels: pd.DataFrame) -> pd.DataFrame:
-    """A labels frame with one submitted row per (item, rater), holding that rater's vote (see
-    :func:`votes`), so that repeated metric calls skip the collapsing step."""
-    v = votes(labels, ties=True)
+def collapse(labels: pd.DataFrame, *, orders: str = "combined") -> pd.DataFrame:
+    """A labels frame with one submitted row per (item, rater) (per order with ``orders="each"``),
+    holding that rater's vote (see :func:`votes`), so that repeated metric calls skip the collapsing
+    step."""
+    v = votes(labels, ties=True, orders=orders)
     out = pd.DataFrame(
         {
             "item_id": v["item_id"],
@@ -189,7 +229,13 @@ def collapse(labels: pd.DataFrame) -> pd.DataFrame:
         }
     )
     out.attrs[COLLAPSED] = is_pairwise(labels)  # votes() reads it back without recomputing
+    out.attrs[ORDERS] = orders
     return out
+
+
+def orders_rule(labels: pd.DataFrame, asked: str) -> str:
+    """The orders rule that counted in ``labels``: the one :func:`collapse` applied, else ``asked``."""
+    return str(labels.attrs.get(ORDERS, asked)) if COLLAPSED in labels.attrs else asked
 
 
 def _fmt_num(x: float) -> str:

@@ -87,17 +87,24 @@ def build_report(
     epsilon: float = DEFAULT_EPSILON,
     length_threshold: float = 0.2,
     cluster: str | None = "auto",
+    orders: str = "combined",
+    families: dict[str, str] | None = None,
 ) -> Report:
     """Every figure for one task. ``labels``/``items`` follow ``analysis.frames``; ``judge_models``
     maps a judge's name to its model family (for self-preference). ``cluster`` chooses the bootstrap's
     resampling unit (``analysis.resampling.resampling_clusters``: by default the prompt, or MT-Bench's
-    question, whenever items share one; ``"none"`` resamples items)."""
+    question, whenever items share one; ``"none"`` resamples items). ``orders`` is how a rater labeled
+    in both presented orders counts in agreement (``analysis.frames.votes``). ``families`` maps
+    generator model names to model families for self-preference (``analysis.bias.model_family``)."""
     check_labels(labels)
     humans = _raters(labels, "human")
     judges = _raters(labels, "llm_judge")
     pairwise = is_pairwise(labels)
     ordinal = not pairwise
-    collapsed = collapse(labels)  # one vote per (item, rater): computed once, reused by every metric
+    # one vote per (item, rater): computed once, reused by every metric; the agreement blocks count a
+    # rater labeled in both orders by the ``orders`` rule (``counted``: per order with "each")
+    collapsed = collapse(labels)
+    counted = collapsed if orders == "combined" else collapse(labels, orders=orders)
     # one set of bootstrap draws over the task's items, shared by every figure's CI
     unit, _ = resampling_clusters(items, cluster)
     rs = (
@@ -116,6 +123,7 @@ def build_report(
             "length_threshold": length_threshold,
             "ci": f"{unit}-level percentile bootstrap, 95%",
             "resampling_unit": unit,
+            "orders": orders,
             "n_resampling_units": rs.n_units if rs is not None else None,
         },
         "humans": humans,
@@ -125,20 +133,19 @@ def build_report(
     if len(humans) >= 2:
         level: Level = "nominal" if pairwise else "ordinal"
         report["human_agreement"] = {
-            **agreement_block(collapsed, humans, humans, n_boot=n_boot, seed=seed, ordinal=ordinal, resampler=rs),
+            **agreement_block(counted, humans, humans, n_boot=n_boot, seed=seed, ordinal=ordinal, resampler=rs),
             "alpha": _safe(
                 lambda: alpha(collapsed, humans, level=level, n_boot=n_boot, seed=seed, resampler=rs).to_dict()
             ),
             "fleiss": _safe(lambda: fleiss(collapsed, humans, n_boot=n_boot, seed=seed, resampler=rs).to_dict()),
         }
-        report["human_ceiling"] = _safe(
-            lambda: human_ceiling(collapsed, humans, n_boot=n_boot, seed=seed, resampler=rs)
-        )
+        report["human_ceiling"] = _safe(lambda: human_ceiling(counted, humans, n_boot=n_boot, seed=seed, resampler=rs))
     reference = majority(votes(collapsed), humans) if humans else pd.Series(dtype=object)
     report["judges_vs_humans"] = [
         _judge_section(
             labels,
             collapsed,
+            counted,
             judge,
             humans,
             reference,
@@ -161,7 +168,18 @@ def build_report(
                     collapsed, items, everyone, threshold=length_threshold, n_boot=n_boot, seed=seed, resampler=rs
                 )
             ),
-            "self_preference": _safe(lambda: bias.self_preference(collapsed, items, judge_models or {}, humans))
+            "self_preference": _safe(
+                lambda: bias.self_preference(
+                    collapsed,
+                    items,
+                    judge_models or {},
+                    humans,
+                    families=families,
+                    n_boot=n_boot,
+                    seed=seed,
+                    resampler=rs,
+                )
+            )
             if humans and judge_models
             else [],
             "leniency": _safe(lambda: bias.leniency(collapsed, judges, humans)) if humans and judges else [],
@@ -170,15 +188,20 @@ def build_report(
         report["system"] = _system(collapsed, items, humans, judges)
     elif everyone and humans and judges:
         report["bias"] = {"leniency": _safe(lambda: bias.leniency(collapsed, judges, humans))}
+    # a human is scored against the majority of the *other* humans (a majority that includes them
+    # would count their own vote as the right answer); a judge against the majority of all humans
+    all_votes = votes(collapsed)
+    references = {r: majority(all_votes, humans, exclude=r) if r in humans else reference for r in everyone}
     report["calibration"] = {
         r: res
         for r in everyone
-        if not isinstance(res := _safe(partial(rater_calibration, labels, r, reference)), dict) or "error" not in res
+        if not isinstance(res := _safe(partial(rater_calibration, labels, r, references[r])), dict)
+        or "error" not in res
     }
     if by:
         report["strata"] = {
             "by": by,
-            "rows": _strata(collapsed, items, by, humans, judges, n_boot=n_boot, seed=seed, resampler=rs),
+            "rows": _strata(counted, items, by, humans, judges, n_boot=n_boot, seed=seed, resampler=rs),
         }
     return Report.from_json(jsonable(report))
 
@@ -198,6 +221,7 @@ def _rater_counts(labels: pd.DataFrame) -> list[dict[str, Any]]:
 def _judge_section(
     labels: pd.DataFrame,
     collapsed: pd.DataFrame,
+    counted: pd.DataFrame,
     judge: str,
     humans: list[str],
     reference: pd.Series,
@@ -218,7 +242,7 @@ def _judge_section(
     if not humans:
         return section
     section.update(
-        agreement_block(collapsed, [judge], humans, n_boot=n_boot, seed=seed, ordinal=not pairwise, resampler=resampler)
+        agreement_block(counted, [judge], humans, n_boot=n_boot, seed=seed, ordinal=not pairwise, resampler=resampler)
     )
     level: Level = "nominal" if pairwise else "ordinal"
     section["alpha_with_humans"] = _safe(
@@ -226,7 +250,7 @@ def _judge_section(
     )
     section["alt_test"] = _safe(
         lambda: alt_test(
-            collapsed, judge, humans, epsilon=epsilon, similarity="accuracy" if pairwise else "neg_abs_error"
+            collapsed, judge, humans, epsilon=epsilon, similarity="accuracy" if pairwise else "neg_rmse"
         ).to_dict()
     )
     if not pairwise:

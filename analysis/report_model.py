@@ -49,6 +49,12 @@ class Agreement(_Section):
     categories: list[Category]
     weights: str | None = None
     resampling_unit: str | None = None  # what the interval's bootstrap drew: "item" or a cluster field
+    orders: str | None = None  # how a rater labeled in both orders counted: combined, each or first
+    kappa_form: str | None = None  # "cohen" (two sides) or "scott" (a group against itself: Scott's pi)
+    # without ties (S2): the share of comparisons dropped, and of each side's votes that were ties
+    dropped_share: float | None = None
+    tie_share_a: float | None = None
+    tie_share_b: float | None = None
 
 
 class Reliability(_Section):
@@ -109,6 +115,9 @@ class AltTest(_Section):
     passed: bool
     humans: list[AltTestHuman]
     warnings: list[str]
+    similarity: str | None = None  # accuracy (categories) or neg_rmse (scores), as the authors define it
+    min_items: int | None = None
+    left_out: list[str] = []  # humans with fewer than min_items usable items: not tested
 
 
 class Confusion(_Section):
@@ -184,12 +193,17 @@ class LengthRow(_Section):
 
 
 class SelfPreferenceRow(_Section):
+    """On the items both the judge and the humans labeled: the judge's win rate for a generator of its
+    own family minus the humans' (families by an explicit map, ``analysis.bias.model_family``)."""
+
     judge: str
     family: str
     model: str
     judge_win_rate: float
     human_win_rate: float
     self_preference: float
+    n_items: int | None = None
+    self_preference_ci95: Interval | None = None
 
 
 class LeniencyRow(_Section):
@@ -280,6 +294,8 @@ class StratumRow(BaseModel):
     categories: list[Category] | None = None
     weights: str | None = None
     resampling_unit: str | None = None
+    orders: str | None = None
+    kappa_form: str | None = None
 
     def stratum(self, by: str) -> Any:
         return (self.model_extra or {}).get(by)
@@ -297,6 +313,7 @@ class Settings(_Section):
     length_threshold: float
     ci: str
     resampling_unit: str = "item"  # what every interval of the report resampled: "item" or a cluster field
+    orders: str = "combined"  # how a rater labeled in both presented orders counts in agreement
     n_resampling_units: int | None = None
 
 

@@ -10,10 +10,17 @@ from typing import Any
 
 from annotation.errors import JudgelabError
 from annotation.services import Services
+from contracts.vocab import ORDER_RULES
 
 CLUSTER_HELP = (
     "the bootstrap's resampling unit: auto (the prompt, or MT-Bench's question_id, when items share one), "
     "none (items), or an item field"
+)
+
+
+ORDERS_HELP = (
+    "a rater labeled in both presented orders: combined (one vote per item, MT-Bench), each (each order "
+    "its own comparison, LLMBar), first (the ab order only)"
 )
 
 
@@ -35,6 +42,7 @@ def register(sub: Any) -> None:
     agr.add_argument("--n-boot", type=int, default=1000)
     agr.add_argument("--seed", type=int, default=0)
     agr.add_argument("--cluster", default="auto", metavar="FIELD", help=CLUSTER_HELP)
+    agr.add_argument("--orders", default="combined", choices=ORDER_RULES, help=ORDERS_HELP)
     agr.add_argument("--json", action="store_true")
     agr.set_defaults(func=cmd_agreement)
 
@@ -48,7 +56,35 @@ def register(sub: Any) -> None:
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--epsilon", type=float, default=None, help="alt-test margin (default 0.2)")
     rep.add_argument("--cluster", default="auto", metavar="FIELD", help=CLUSTER_HELP)
+    rep.add_argument("--orders", default="combined", choices=ORDER_RULES, help=ORDERS_HELP)
+    rep.add_argument(
+        "--families",
+        type=Path,
+        metavar="FILE",
+        help="self-preference: a YAML/JSON mapping of generator model -> model family (default: exact names)",
+    )
     rep.set_defaults(func=cmd_report)
+
+
+def read_families(path: Path) -> dict[str, str]:
+    """The ``--families`` file: a mapping of generator model names to family names."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise JudgelabError(
+            f"cannot read --families file {str(path)!r} ({exc.strerror})", fix="check the path"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise JudgelabError(f"{path}: not valid YAML or JSON ({exc})", fix="fix the file's syntax") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise JudgelabError(
+            f"{path}: must map model names to family names",
+            value=data,
+            fix='write e.g. {"gpt-4o-mini": "gpt-4", "gpt-4o": "gpt-4"}',
+        )
+    return data
 
 
 def load_frames(services: Services, task: str) -> tuple[Any, Any, dict[str, str]]:
@@ -83,6 +119,7 @@ def cmd_agreement(args: argparse.Namespace, services: Services) -> int:
             n_boot=args.n_boot,
             seed=args.seed,
             resampler=resampler,
+            orders=args.orders,
         )
 
     results = by_stratum(labels, items, args.by, run)  # a bad --by or selector: app.messages words it
@@ -94,7 +131,8 @@ def cmd_agreement(args: argparse.Namespace, services: Services) -> int:
         return 0
     print(
         f"agreement on task {args.task!r}: a={args.a} b={args.b} "
-        f"({'without' if args.no_ties else 'with'} ties{', vs majority of b' if args.majority_b else ''}); "
+        f"({'without' if args.no_ties else 'with'} ties{', vs majority of b' if args.majority_b else ''}, "
+        f"orders {args.orders}); "
         + (
             f"95% CIs resample {resampler.unit}s ({resampler.n_units} of them)"
             if resampler is not None
@@ -133,6 +171,8 @@ def cmd_report(args: argparse.Namespace, services: Services) -> int:
         seed=args.seed,
         epsilon=args.epsilon if args.epsilon is not None else DEFAULT_EPSILON,
         cluster=args.cluster,
+        orders=args.orders,
+        families=read_families(args.families) if args.families else None,
     )
     if args.html:
         from app.report_html import render_html

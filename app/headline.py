@@ -57,7 +57,8 @@ def _agreement(block: Agreement | Undefined | None) -> str:
         return ""
     if isinstance(block, Undefined):
         return f"undefined: {block.error}"
-    return f"{_num(block.agreement)}{_interval(block.agreement_ci95)}"
+    dropped = "" if block.dropped_share is None else f" (dropped {block.dropped_share:.0%})"
+    return f"{_num(block.agreement)}{_interval(block.agreement_ci95)}{dropped}"
 
 
 def _kappa(block: Agreement | Undefined | None) -> str:

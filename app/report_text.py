@@ -54,11 +54,20 @@ def render_text(report: Report) -> str:
     ceiling = report.human_ceiling
     if ceiling is not None and not isinstance(ceiling, Undefined):
         lines.append(f"human ceiling (each human vs the rest): mean agreement {ceiling.mean_agreement:.3f}")
+    # S2 rewards a judge that is position-driven (its inconsistent verdicts become ties and are
+    # dropped): it is printed next to the judge's swap consistency
+    swaps = report.bias.swap if report.bias is not None and isinstance(report.bias.swap, list) else []
+    swap_of = {s.annotator: f"; swap consistency {s.consistency:.3f}" for s in swaps}
     for j in report.judges_vs_humans:
         lines.append(f"judge {j.judge}: {j.n_labels} labels, {j.n_failed} failed")
         for block, title in ((j.with_ties, "with ties"), (j.without_ties, "without ties"), (j.majority, "vs majority")):
             if block is not None:
                 lines.append(f"  {title:14s} {_fmt(block)}")
+            if isinstance(block, Agreement) and block.dropped_share is not None:
+                lines.append(
+                    f"  {'':14s} dropped {block.dropped_share:.0%} of the comparisons (ties: judge "
+                    f"{block.tie_share_a:.0%}, humans {block.tie_share_b:.0%}){swap_of.get(j.judge, '')}"
+                )
         if j.alt_test is not None:
             lines.append(f"  alt-test: {_alt(j.alt_test)}")
     bias = report.bias

@@ -7,6 +7,7 @@ CHECK constraint).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from typing import Literal
@@ -21,6 +22,9 @@ LABEL_STATUSES = ("submitted", "skipped", "failed")
 PRESENTED_ORDERS = ("ab", "ba")
 # 'cancelling' is asked for by an admin (or the demo) and seen by the runner between batches
 RUN_STATUSES = ("running", "cancelling", "finished", "failed", "cancelled")
+# how a rater labeled in both presented orders counts: one vote per item (MT-Bench), each order its own
+# comparison (LLMBar's averaged accuracy), or the first order only
+ORDER_RULES = ("combined", "each", "first")
 IMPORT_FORMATS = ("auto", "jsonl", "json", "csv", "parquet", "labels", "mtbench", "pandalm")
 EXPORT_FORMATS = ("long", "wide", "dpo", "hf")
 
@@ -64,6 +68,8 @@ def plurality(values: Iterable[str | None], *, on_shared: OnShared = "none") -> 
     (True, 'tie')
     >>> plurality(["2", "4", "4", "2"], on_shared="median")
     '3'
+    >>> plurality(["6", "7"], on_shared="median")  # a median between two scale points: halves up
+    '7'
     """
     votes = ["tie" if v == "bothbad" else v for v in values if v is not None]
     if not votes:
@@ -77,5 +83,15 @@ def plurality(values: Iterable[str | None], *, on_shared: OnShared = "none") -> 
         ordered = sorted(float(v) for v in votes)
         half = len(ordered) // 2
         mid = ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
-        return str(round(mid))
+        return str(round_half_up(mid))
     return None
+
+
+def round_half_up(x: float) -> int:
+    """The nearest whole number, halves upward: the scale point a median between two points stands
+    for (Python's ``round`` sends halves to the even neighbour: 6.5 -> 6 but 7.5 -> 8).
+
+    >>> round_half_up(6.5), round_half_up(7.5), round_half_up(2.4)
+    (7, 8, 2)
+    """
+    return math.floor(x + 0.5)

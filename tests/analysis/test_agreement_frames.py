@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from analysis.agreement import agreement, cohen_kappa, comparisons
 from analysis.errors import MetricUndefinedError
+from analysis.frames import votes
 from analysis.reliability import alpha, fleiss
 from tests.analysis.helpers import frame, simulated_pairwise, true_agreement_and_kappa
 from tests.mtbench_data import synthetic_votes
@@ -230,3 +231,61 @@ def test_swapped_logprob_judge_uses_the_mean_distribution() -> None:
     assert comparisons(labels, "judge", "h1")["vote_a"].tolist() == ["B"]
     no_probs = labels.assign(probabilities=None)
     assert comparisons(no_probs, "judge", "h1")["vote_a"].tolist() == ["tie"]
+
+
+def test_score_replicates_that_disagree_vote_a_point_of_the_scale() -> None:
+    """A judge's replicates 6 and 7 on a 1-10 scale: vote_num is their median 6.5 (interval-level
+    statistics read it), the vote is the scale point 7 (halves up), never a category "6.5"; on a
+    continuous score the median itself. The samples' majority rounds the same way."""
+    from contracts.vocab import plurality
+
+    rows = [(1, "judge", "6", "ab"), (1, "judge", "7", "ba"), (2, "judge", "3", "ab"), (2, "judge", "3", "ba")]
+    v = votes(frame(rows)).set_index("item_id")
+    assert (v.loc[1, "vote"], v.loc[1, "vote_num"]) == ("7", 6.5)
+    assert v.loc[2, "vote"] == "3"
+    cont = votes(frame([(1, "judge", "0.2", "ab"), (1, "judge", "0.5", "ba")])).iloc[0]
+    assert (cont["vote"], cont["vote_num"]) == ("0.35", 0.35)
+    assert plurality(["6", "7"], on_shared="median") == "7"
+    assert plurality(["2", "3"], on_shared="median") == "3"  # Python's round(2.5) gave "2"
+
+
+def test_the_two_kappas_are_named_for_what_they_are() -> None:
+    """A group against itself has no sides: its kappa is Scott's pi (one pooled marginal), named
+    "scott"; a judge against a human is Cohen's kappa (own marginals), named "cohen" (Scott 1955;
+    scikit-learn's cohen_kappa_score as the oracle)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = np.random.default_rng(12)
+    h1 = rng.choice(["A", "B", "tie"], 80, p=[0.5, 0.3, 0.2])
+    h2 = np.where(rng.random(80) < 0.6, h1, rng.choice(["A", "B", "tie"], 80, p=[0.2, 0.6, 0.2]))
+    rows = [(i, "h1", h1[i], "ab") for i in range(80)] + [(i, "h2", h2[i], "ab") for i in range(80)]
+    labels = frame(rows)
+    group = agreement(labels, ["h1", "h2"], ["h1", "h2"], n_boot=0)
+    p_o = float(np.mean(h1 == h2))
+    pooled = np.concatenate([h1, h2])
+    p_e = sum(float(np.mean(pooled == c)) ** 2 for c in ("A", "B", "tie"))
+    assert group.kappa_form == "scott"
+    assert group.kappa == pytest.approx((p_o - p_e) / (1 - p_e), abs=1e-12)
+    pair = agreement(labels, ["h1"], ["h2"], n_boot=0)
+    assert pair.kappa_form == "cohen"
+    assert pair.kappa == pytest.approx(cohen_kappa_score(h1, h2), abs=1e-12)
+    assert pair.kappa != pytest.approx(group.kappa, abs=1e-6)  # different marginals, different figures
+
+
+def test_without_ties_reports_what_it_dropped() -> None:
+    """S2 drops a comparison when either side is a tie: the block says how many, and whose ties."""
+    rows = [
+        (1, "judge", "A", "ab"),
+        (1, "h1", "A", "ab"),
+        (2, "judge", "tie", "ab"),
+        (2, "h1", "B", "ab"),
+        (3, "judge", "B", "ab"),
+        (3, "h1", "tie", "ab"),
+        (4, "judge", "B", "ab"),
+        (4, "h1", "B", "ab"),
+    ]
+    s2 = agreement(frame(rows), ["judge"], ["h1"], ties=False, n_boot=0)
+    assert (s2.n, s2.agreement) == (2, 1.0)
+    assert (s2.dropped_share, s2.tie_share_a, s2.tie_share_b) == (0.5, 0.25, 0.25)
+    s1 = agreement(frame(rows), ["judge"], ["h1"], ties=True, n_boot=0)
+    assert s1.dropped_share is None

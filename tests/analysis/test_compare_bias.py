@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 from sklearn.metrics import brier_score_loss
 from statsmodels.stats.multitest import multipletests
 
@@ -38,11 +39,105 @@ def test_alt_test_passes_a_good_judge_and_fails_a_random_one() -> None:
     assert good.advantage_probability > bad.advantage_probability
 
 
-def test_alt_test_needs_three_humans() -> None:
+def test_alt_test_allows_two_humans_with_a_warning_and_needs_two() -> None:
     rng = np.random.default_rng(9)
     labels = simulated_pairwise(50, {"h1": 0.8, "h2": 0.8, "judge": 0.8}, rng)
-    with pytest.raises(MetricUndefinedError, match=r"at least 3 humans.*has 2"):
-        alt_test(labels, "judge", "kind:human")
+    two = alt_test(labels, "judge", "kind:human")
+    assert len(two.humans) == 2 and any("only 2 humans" in w for w in two.warnings)
+    with pytest.raises(MetricUndefinedError, match=r"at least 2 humans.*has 1"):
+        alt_test(labels[labels["annotator"] != "h2"], "judge", "kind:human")
+
+
+def _reference_alt_test(
+    llm: dict, humans: dict, *, eps: float, q: float, score: str, min_humans: int = 2, min_items: int = 30
+) -> tuple[float, float]:
+    """The alternative annotator test written straight from its definition (Calderon, Reichart & Dror,
+    ACL 2025, Algorithm 1; the reference implementation's data layout: annotator -> instance -> label),
+    independently of analysis.compare: plain loops, statistics by hand (Student t from scipy's
+    distribution only), Benjamini-Yekutieli by its step-up rule."""
+    annotators_of: dict = {}
+    for h, anns in humans.items():
+        for i in anns:
+            annotators_of.setdefault(i, []).append(h)
+    keep = {i for i, hs in annotators_of.items() if len(hs) >= min_humans and i in llm}
+
+    def align(pred: object, rest: list) -> float:
+        if score == "accuracy":
+            return sum(pred == r for r in rest) / len(rest)
+        return -float(np.sqrt(sum((float(pred) - float(r)) ** 2 for r in rest) / len(rest)))
+
+    p_values, rhos = [], []
+    for h, anns in humans.items():
+        items = [i for i in anns if i in keep]
+        if len(items) < min_items:
+            continue
+        d, w_llm = [], []
+        for i in items:
+            rest = [humans[k][i] for k in annotators_of[i] if k != h]
+            s_f, s_h = align(llm[i], rest), align(anns[i], rest)
+            w_llm.append(1.0 if s_f >= s_h else 0.0)
+            d.append((1.0 if s_h >= s_f else 0.0) - w_llm[-1])
+        n = len(d)
+        mean = sum(d) / n
+        sd = (sum((x - mean) ** 2 for x in d) / (n - 1)) ** 0.5
+        t = (mean - eps) / (sd / n**0.5) if sd > 0 else (-np.inf if mean < eps else np.inf)
+        p_values.append(float(stats.t.cdf(t, df=n - 1)))
+        rhos.append(sum(w_llm) / n)
+    m = len(p_values)
+    c_m = sum(1 / k for k in range(1, m + 1))
+    order = sorted(range(m), key=lambda k: p_values[k])
+    last = max((r for r, k in enumerate(order) if p_values[k] <= (r + 1) * q / (m * c_m)), default=-1)
+    return (last + 1) / m, sum(rhos) / m
+
+
+@pytest.mark.parametrize("kind", ["categories", "scores"])
+def test_alt_test_matches_the_reference_definition(kind: str) -> None:
+    """Simulated pools of 2 to 5 humans with uneven coverage (some humans below 30 items, who are
+    left out of the test), categorical and numeric labels: winning rate exact, advantage probability
+    to 1e-12."""
+    rng = np.random.default_rng(21 if kind == "categories" else 22)
+    checked = 0
+    for _ in range(40):
+        n_items = int(rng.integers(40, 120))
+        n_humans = int(rng.integers(2, 6))
+        truth = rng.integers(1, 6, n_items) if kind == "scores" else rng.choice(["A", "B", "tie"], n_items)
+        humans: dict = {}
+        rows = []
+        for h in range(n_humans):
+            coverage = float(rng.choice([0.2, 0.7, 1.0]))  # 0.2 of 40-120 items: often below 30
+            anns = {}
+            for i in range(n_items):
+                if rng.random() < coverage:
+                    noisy = rng.random() < 0.3
+                    if kind == "scores":
+                        anns[i] = int(np.clip(truth[i] + (rng.integers(-2, 3) if noisy else 0), 1, 5))
+                    else:
+                        anns[i] = str(rng.choice(["A", "B", "tie"])) if noisy else str(truth[i])
+                    rows.append((i, f"h{h}", str(anns[i]), "ab"))
+            humans[f"h{h}"] = anns
+        judge_noise = float(rng.uniform(0.1, 0.6))
+        llm = {}
+        for i in range(n_items):
+            if kind == "scores":
+                llm[i] = int(np.clip(truth[i] + (rng.integers(-1, 2) if rng.random() < judge_noise else 0), 1, 5))
+            else:
+                llm[i] = str(rng.choice(["A", "B", "tie"])) if rng.random() < judge_noise else str(truth[i])
+            rows.append((i, "judge", str(llm[i]), "ab"))
+        labels = frame(rows)
+        score = "accuracy" if kind == "categories" else "neg_rmse"
+        try:
+            ours = alt_test(labels, "judge", "kind:human", epsilon=0.15, similarity=score)
+        except MetricUndefinedError:
+            # no human reaches 30 counted items: the reference tests no one either
+            with pytest.raises(ZeroDivisionError):
+                _reference_alt_test(llm, humans, eps=0.15, q=0.05, score=score)
+            continue
+        winning, advantage = _reference_alt_test(llm, humans, eps=0.15, q=0.05, score=score)
+        assert ours.winning_rate == winning
+        assert ours.advantage_probability == pytest.approx(advantage, abs=1e-12)
+        assert all(h.n_items >= 30 for h in ours.humans)
+        checked += 1
+    assert checked >= 20
 
 
 def test_human_ceiling_is_each_human_against_the_rest() -> None:
@@ -113,8 +208,39 @@ def test_self_preference() -> None:
             (3, "h1", "B", "ab"),
         ]
     )
-    (row,) = self_preference(labels, items, {"judge": "gpt-x"})
+    # families by an explicit map: "gpt-x" is not a substring match for "gpt-x-1"
+    assert self_preference(labels, items, {"judge": "gpt-x"}, n_boot=0) == []
+    (row,) = self_preference(labels, items, {"judge": "gpt-x"}, families={"gpt-x-1": "gpt-x"}, n_boot=0)
     assert (row["judge_win_rate"], row["human_win_rate"], row["self_preference"]) == (1.0, 0.5, 0.5)
+    assert row["n_items"] == 4
+
+
+def test_self_preference_compares_shared_items_only() -> None:
+    """The judge also labeled items no human saw, where its family's response happens to be better:
+    comparing all its items with the humans' would show a preference that is not there. On the
+    shared items the judge votes as the humans do: self-preference 0, inside its CI."""
+    rng = np.random.default_rng(31)
+    n = 120
+    items = pd.DataFrame(
+        {
+            "item_id": range(n),
+            "model_a": np.where(np.arange(n) % 2 == 0, "kestrel-7b", "wren-3b"),
+            "model_b": np.where(np.arange(n) % 2 == 0, "wren-3b", "kestrel-7b"),
+        }
+    )
+    rows = []
+    for i in range(n):
+        if i < 60:  # shared: the judge votes as the human does
+            verdict = str(rng.choice(["A", "B"]))
+            rows += [(i, "judge", verdict, "ab"), (i, "h1", verdict, "ab")]
+        else:  # on the items only the judge saw, kestrel (A on even items, B on odd) wins every time
+            rows.append((i, "judge", "A" if i % 2 == 0 else "B", "ab"))
+    labels = frame(rows)
+    (row,) = self_preference(labels, items, {"judge": "Org/Kestrel-7B"}, n_boot=200)
+    assert row["model"] == "kestrel-7b" and row["n_items"] == 60
+    assert row["self_preference"] == 0.0
+    lo, hi = row["self_preference_ci95"]
+    assert lo <= 0.0 <= hi
 
 
 def test_transitivity_circular_and_equivalence() -> None:
@@ -220,3 +346,24 @@ def test_transitivity_of_a_rater_without_decisive_pairs_is_zero_triples() -> Non
         "equivalence_contradictions": 0,
         "violation_rate": None,
     }
+
+
+def test_calibration_bins_put_a_confidence_on_an_edge_in_the_bin_above() -> None:
+    result = calibration(np.array([0.3, 0.6, 0.7, 0.05, 1.0]), np.ones(5))
+    assert [b["bin"] for b in result["curve"]] == [0, 3, 6, 7, 9]  # np.linspace edges gave 2, 5, 6
+
+
+def test_a_humans_calibration_is_scored_against_the_other_humans() -> None:
+    """Two humans who agree on half the items: against a majority that includes h1, h1 would be right
+    every time the majority exists (accuracy 1.0); against the other human, 0.5."""
+    from analysis.report import build_report
+
+    rows = []
+    for item in range(40):
+        rows.append((item, "h1", "A", "ab"))
+        rows.append((item, "h2", "A" if item % 2 else "B", "ab"))
+    labels = frame(rows)
+    labels["confidence_p"] = 0.75
+    items = pd.DataFrame({"item_id": range(40)})
+    cal = build_report(labels, items, n_boot=0).calibration["h1"]
+    assert cal.n == 40 and cal.accuracy == pytest.approx(0.5)

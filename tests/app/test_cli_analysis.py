@@ -121,3 +121,43 @@ def test_mtbench_report_resamples_questions_and_cluster_none_resamples_items(
     assert judge_i["agreement_ci95"] == pytest.approx(list(plain.agreement_ci95), abs=1e-12)
     assert main(["--db", str(db), "report", "--task", "mt", "--n-boot", "50"]) == 0
     assert "CIs: question_id-level percentile bootstrap" in capsys.readouterr().out
+
+
+def test_orders_rule_counts_a_judge_in_both_orders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A judge labeled in both orders: --orders each pools both orders as separate comparisons
+    (n = 2 x the combined n), first keeps the ab order, combined one vote per item; every output
+    names the rule."""
+    from annotation.judges.config import parse_config
+    from annotation.judges.runner import run_judge
+    from tests.conftest import PROJECT_ROOT, make_services
+
+    sample = PROJECT_ROOT / "data" / "sample_pairwise.jsonl"
+    db = tmp_path / "o.db"
+    assert main(["--db", str(db), "import", str(sample), "--task", "t"]) == 0
+    ids = [json.loads(line)["id"] for line in sample.read_text().splitlines()][:20]
+    rows = [
+        {"item_id": item, "annotator": f"h{h}", "value": ("A", "B", "tie")[(n + h) % 3]}
+        for n, item in enumerate(ids)
+        for h in range(3)
+    ]
+    labels_file = tmp_path / "labels.jsonl"
+    labels_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["--db", str(db), "import", str(labels_file), "--task", "t", "--format", "labels"]) == 0
+    services = make_services(f"sqlite:///{db}", tmp_path)
+    config = parse_config({"backend": "fake", "model": "m", "name": "fake", "swap": True, "answers": ["A", "B", "C"]})
+    run_judge(services, task="t", config=config, progress=False)
+    services.close()
+    capsys.readouterr()
+    n = {}
+    for rule in ("combined", "each", "first"):
+        args = ["--db", str(db), "agreement", "--task", "t", "--a", "fake", "--b", "kind:human", "--json"]
+        assert main([*args, "--orders", rule, "--n-boot", "50"]) == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        assert row["orders"] == rule
+        n[rule] = row["n"]
+    assert n["combined"] == 60 and n["each"] == 120 and n["first"] == 60
+    assert main(["--db", str(db), "report", "--task", "t", "--json", "--orders", "each", "--n-boot", "50"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["settings"]["orders"] == "each"
+    judge = report["judges_vs_humans"][0]["with_ties"]
+    assert (judge["orders"], judge["n"]) == ("each", 120)

@@ -70,7 +70,9 @@ def test_the_lowest_confidence_is_the_least_sure(labeled_db: Path) -> None:
     by_click = labels.groupby("confidence")["confidence_p"].unique().to_dict()
     assert {k: list(v) for k, v in by_click.items()} == {1.0: [0.0], 2.0: [0.25], 3.0: [0.5], 4.0: [0.75], 5.0: [1.0]}
     report = build_report(labels, items, task="t", n_boot=0)
-    curve = report.calibration["h0"].curve
+    # h2 is scored against h0 and h1, who agree on every item (h0 against h1 and h2: no majority)
+    assert "h0" not in report.calibration
+    curve = report.calibration["h2"].curve
     # five clicks, five bins, in order: the curve's confidences are 0, .25, .5, .75, 1
     assert [round(b.confidence, 2) for b in curve] == [0.0, 0.25, 0.5, 0.75, 1.0]
 
