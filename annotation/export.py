@@ -19,7 +19,7 @@ from annotation.catalog import get_task
 from annotation.errors import JudgelabError
 from annotation.label_frames import items_frame, labels_frame
 from annotation.models import Annotator
-from contracts.columns import LABEL_COLUMNS
+from contracts.columns import ITEM_COLUMNS, LABEL_COLUMNS
 from contracts.vocab import EXPORT_FORMATS, plurality
 
 # the long export is the label frame in the export's names: the item's external id as ``item_id``, the
@@ -27,6 +27,9 @@ from contracts.vocab import EXPORT_FORMATS, plurality
 # stay out (a re-import rebuilds them)
 _LONG_NAMES = {"external_id": "item_id", "kind": "annotator_kind"}
 _NOT_EXPORTED = frozenset({"label_id", "item_id", "confidence_p"})
+# a gold item's answer stays out of exports, and a multi-turn item's conversation (its judged turn's
+# text is in prompt/response_a/response_b)
+_ITEM_FIELDS_NOT_EXPORTED = frozenset({"gold_value", "conversation"})
 LONG_COLUMNS = [
     "task",
     *(_LONG_NAMES.get(c, c) for c in LABEL_COLUMNS if c not in _NOT_EXPORTED),
@@ -51,18 +54,7 @@ def long_frame(session: Session, task_name: str) -> pd.DataFrame:
 
 def _items(session: Session, task_id: int) -> pd.DataFrame:
     """The item fields an export carries; ``item_id`` is the external id, ``id`` the database id."""
-    columns = [
-        "item_id",
-        "external_id",
-        "prompt",
-        "response_a",
-        "response_b",
-        "model_a",
-        "model_b",
-        "reference",
-        "category",
-        "metadata",
-    ]
+    columns = [c for c in ITEM_COLUMNS if c not in _ITEM_FIELDS_NOT_EXPORTED]
     return items_frame(session, task_id)[columns].rename(columns={"item_id": "id", "external_id": "item_id"})
 
 
