@@ -4,7 +4,6 @@ position (first-shown answer), swap consistency, length, self-preference, lenien
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -271,15 +270,6 @@ def self_preference(
                 }
             )
     return out
-
-
-def _pooled_win_rates(labels: pd.DataFrame, items: pd.DataFrame, humans: list[str]) -> dict[str, float]:
-    sub = labels[labels["annotator"].isin(humans)].assign(annotator="humans", kind="human")
-    if sub.empty:
-        return {}
-    m = win_rate_matrix(sub, items, "humans")
-    rates: dict[Any, Any] = m.to_dict(orient="index").get("humans", {})
-    return {str(k): float(x) for k, x in rates.items() if pd.notna(x)}
 
 
 def leniency(

@@ -106,12 +106,12 @@ def build_report(
     collapsed = collapse(labels)
     counted = collapsed if orders == "combined" else collapse(labels, orders=orders)
     # one set of bootstrap draws over the task's items, shared by every figure's CI
-    unit, _ = resampling_clusters(items, cluster)
     rs = (
         resampler_for(labels["item_id"].to_numpy(), items, n_boot=n_boot, seed=seed, cluster=cluster)
         if n_boot > 0
         else None
     )
+    unit = rs.unit if rs is not None else resampling_clusters(items, cluster)[0]
     report: dict[str, Any] = {
         "task": task,
         "protocol": "pairwise" if pairwise else "single",
@@ -140,7 +140,8 @@ def build_report(
             "fleiss": _safe(lambda: fleiss(collapsed, humans, n_boot=n_boot, seed=seed, resampler=rs).to_dict()),
         }
         report["human_ceiling"] = _safe(lambda: human_ceiling(counted, humans, n_boot=n_boot, seed=seed, resampler=rs))
-    reference = majority(votes(collapsed), humans) if humans else pd.Series(dtype=object)
+    all_votes = votes(collapsed)
+    reference = majority(all_votes, humans) if humans else pd.Series(dtype=object)
     report["judges_vs_humans"] = [
         _judge_section(
             labels,
@@ -190,7 +191,6 @@ def build_report(
         report["bias"] = {"leniency": _safe(lambda: bias.leniency(collapsed, judges, humans))}
     # a human is scored against the majority of the *other* humans (a majority that includes them
     # would count their own vote as the right answer); a judge against the majority of all humans
-    all_votes = votes(collapsed)
     references = {r: majority(all_votes, humans, exclude=r) if r in humans else reference for r in everyone}
     report["calibration"] = {
         r: res

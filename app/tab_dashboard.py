@@ -3,7 +3,6 @@ the disagreement browser, from ``app.dashboard``; optional refresh every 30 s.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -25,12 +24,7 @@ FIGURES = (
 )
 
 
-@dataclass
-class DashboardTab:
-    task: gr.Dropdown
-
-
-def build_dashboard_tab(services: Services) -> DashboardTab:
+def build_dashboard_tab(services: Services) -> gr.Dropdown:
     plots: dict[str, gr.Plot] = {}
     with gr.Tab("Dashboard (researchers)"):
         with gr.Row():
@@ -98,4 +92,4 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
     refresh.click(on_dashboard, [task, raters, by], outputs, api_name="dashboard")
     timer.tick(on_dashboard, [task, raters, by], outputs, api_name="dashboard_tick")
     auto.change(on_auto, [auto], [timer], api_name="dashboard_auto")
-    return DashboardTab(task)
+    return task  # the task picker, which the page's open event fills

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
 from annotation.services import Services
@@ -13,12 +11,7 @@ from app.ui_events import guarded, user_of
 EXAMPLE_CONFIG = "model: smollm2-135m\nbase_url: http://127.0.0.1:8000/v1\nmode: logprobs\n"
 
 
-@dataclass
-class JudgesTab:
-    task: gr.Dropdown
-
-
-def build_judges_tab(services: Services) -> JudgesTab:
+def build_judges_tab(services: Services) -> gr.Dropdown:
     with gr.Tab("Judges (admins)"):
         task = gr.Dropdown(label="Task", choices=[], interactive=True, allow_custom_value=True)
         config = gr.Code(label="Judge config (YAML, see docs/judges.md)", language="yaml", value=EXAMPLE_CONFIG)
@@ -40,4 +33,4 @@ def build_judges_tab(services: Services) -> JudgesTab:
 
     start.click(on_start, [task, config], [message], api_name="start_judge")
     cancel.click(on_cancel, [cancel_id], [message], api_name="cancel_judge")
-    return JudgesTab(task)
+    return task  # the task picker, which the page's open event fills

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -15,12 +14,7 @@ PROGRESS_HEADERS = ["annotator", "kind", "submitted", "skipped", "failed", "medi
 RUN_HEADERS = ["run", "judge", "task", "status", "total", "done", "failed", "started", "finished", "error"]
 
 
-@dataclass
-class ProgressTab:
-    task: gr.Dropdown
-
-
-def build_progress_tab(services: Services) -> ProgressTab:
+def build_progress_tab(services: Services) -> gr.Dropdown:
     with gr.Tab("Progress (researchers)"):
         task = gr.Dropdown(label="Task", choices=[], interactive=True, allow_custom_value=True)
         refresh = gr.Button("Refresh")
@@ -37,4 +31,4 @@ def build_progress_tab(services: Services) -> ProgressTab:
 
     refresh.click(on_runs, [task], [runs_tbl], api_name="judge_runs")
     refresh.click(on_progress, [task], [progress_tbl], api_name="task_progress")
-    return ProgressTab(task)
+    return task  # the task picker, which the page's open event fills

@@ -32,9 +32,9 @@ CSS = """
 def build_app(services: Services) -> gr.Blocks:
     with gr.Blocks(title="judgelab", analytics_enabled=False) as app:
         annotate_tab = build_annotate_tab(services)
-        progress_tab = build_progress_tab(services)
-        dashboard_tab = build_dashboard_tab(services)
-        judges_tab = build_judges_tab(services)
+        progress_task = build_progress_tab(services)
+        dashboard_task = build_dashboard_tab(services)
+        judge_task = build_judges_tab(services)
 
         @guarded
         def on_load(request: gr.Request) -> tuple[Any, ...]:
@@ -65,9 +65,9 @@ def build_app(services: Services) -> gr.Blocks:
         picker_components = {
             "task": annotate_tab.task,
             "guidelines": annotate_tab.guidelines,
-            "progress_task": progress_tab.task,
-            "dashboard_task": dashboard_tab.task,
-            "judge_task": judges_tab.task,
+            "progress_task": progress_task,
+            "dashboard_task": dashboard_task,
+            "judge_task": judge_task,
         }
         app.load(
             on_load,

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from annotation.catalog import ensure_annotator, get_task
 from annotation.errors import JudgelabError
-from annotation.judges.backends import Completion, GiveUp, create_backend
+from annotation.judges.backends import Backend, Completion, GiveUp, create_backend
 from annotation.judges.config import JudgeConfig
 from annotation.judges.parsing import majority, option_probabilities, parse_choice, parse_reasoning
 from annotation.judges.prompts import ItemView, JudgeRequest, build_request
@@ -264,13 +264,9 @@ async def run_judge_async(
         bar.update(len(batch))
         bar.set_postfix(failed=counts["failed"], refresh=False)
 
+    backend: Backend | None = None
     try:
         backend = create_backend(config)  # e.g. an API key variable that is not set: the run row says so
-    except Exception as exc:
-        _finish(services, p.run_id, "failed", str(exc))
-        bar.close()
-        raise
-    try:
         if backend.batched:
             real = [r for r in p.requests if r.error is None]
             answers = await backend.complete_batch(real)
@@ -323,19 +319,19 @@ async def run_judge_async(
                 done_event.set()
             await flush_task  # re-raises a database error from the last write
             await flush()
-    except RunnerError as exc:
-        _finish(services, p.run_id, "failed", str(exc))
-        raise
     except (asyncio.CancelledError, KeyboardInterrupt):
         _finish(services, p.run_id, "cancelled", "interrupted")
         raise
     except Exception as exc:
-        _finish(services, p.run_id, "failed", f"{type(exc).__name__}: {exc}")
+        # our own errors (a RunnerError, a ConfigError) already say what and how to fix; others get their type
+        _finish(
+            services, p.run_id, "failed", str(exc) if isinstance(exc, JudgelabError) else f"{type(exc).__name__}: {exc}"
+        )
         raise
     finally:
-        retries = backend.retries
-        await backend.close()
         bar.close()
+        if backend is not None:
+            await backend.close()
     status = "cancelled" if cancel.is_set() else "finished"
     _finish(services, p.run_id, status)
     return RunSummary(
@@ -348,7 +344,7 @@ async def run_judge_async(
         time.perf_counter() - start,
         counts["pt"],
         counts["ct"],
-        retries,
+        backend.retries,
     )
 
 
