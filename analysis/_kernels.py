@@ -15,6 +15,15 @@ from analysis.errors import bad_argument
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 F64 = NDArray[np.float64]
 
+# ------------------------------------------------------------------ rates
+
+
+def difference_of_rates(sums: F64) -> F64:
+    """sums[:, 0] / sums[:, 1] - sums[:, 2] / sums[:, 3]: one rate minus another, per resample."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(sums[:, 0] / sums[:, 1] - sums[:, 2] / sums[:, 3], dtype=np.float64)
+
+
 # ------------------------------------------------------------------ Fleiss' kappa
 
 

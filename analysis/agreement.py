@@ -9,8 +9,9 @@ per-item majority of side B, and gives each figure an item-level bootstrap 95% C
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Literal
 
 import krippendorff
@@ -22,7 +23,9 @@ from scipy import stats
 from analysis._kernels import F64, Level, fleiss_from_sums, fleiss_per_item
 from analysis.errors import MetricUndefinedError, bad_argument
 from analysis.frames import majority, orders_rule, select_raters, votes
-from analysis.resampling import Resampler, bootstrap_many, unit_of
+from analysis.intervals import kappa_dirichlet, proportion, rows_total
+from analysis.resampling import Resampler, estimates, unit_of
+from contracts.columns import SCALE_ATTR
 
 Weights = Literal["linear", "quadratic"] | None
 
@@ -170,32 +173,59 @@ def correlations(a: ArrayLike, b: ArrayLike) -> dict[str, float]:
 
 
 def comparisons(
-    labels: pd.DataFrame, a: str | Sequence[str], b: str | Sequence[str], *, ties: bool = True, majority_b: bool = False
+    labels: pd.DataFrame,
+    a: str | Sequence[str],
+    b: str | Sequence[str],
+    *,
+    ties: bool = True,
+    majority_b: bool = False,
+    min_votes: int = 1,
 ) -> pd.DataFrame:
     """The vote-level comparisons between side ``a`` and side ``b``.
 
     Pooled (default): every pair (x from a, y from b, x != y) that voted on the same item; when the
     sides overlap, an unordered pair is counted once. ``majority_b``: side b is one rater, its
-    per-item strict majority (items without one are dropped), computed without the side-a rater.
+    per-item strict majority of at least ``min_votes`` votes (items without one are dropped):
+    without the side-a rater when it belongs to side b, else each leave-one-out majority of side b in
+    turn (a judge faces the same majorities as a human; averaging over the left-out rater).
     ``ties=False`` drops a comparison when either vote is a tie (or both-bad).
     Columns: ``item_id, rater_a, rater_b, vote_a, vote_b, num_a, num_b``.
     """
     return comparisons_from_votes(
-        votes(labels, ties=True), select_raters(labels, a), select_raters(labels, b), ties=ties, majority_b=majority_b
+        votes(labels, ties=True),
+        select_raters(labels, a),
+        select_raters(labels, b),
+        ties=ties,
+        majority_b=majority_b,
+        min_votes=min_votes,
     )
 
 
 def comparisons_from_votes(
-    v: pd.DataFrame, raters_a: list[str], raters_b: list[str], *, ties: bool = True, majority_b: bool = False
+    v: pd.DataFrame,
+    raters_a: list[str],
+    raters_b: list[str],
+    *,
+    ties: bool = True,
+    majority_b: bool = False,
+    min_votes: int = 1,
 ) -> pd.DataFrame:
     """:func:`comparisons` on an already collapsed votes frame (``analysis.frames.votes``)."""
     left = v[v["annotator"].isin(raters_a)]
+    no_majority = 0
     if majority_b:
         parts = []
         for rater in raters_a:
-            maj = majority(v, raters_b, exclude=rater).rename("vote_b").reset_index()
             mine = left[left["annotator"] == rater]
-            parts.append(mine.merge(maj, on="item_id").assign(rater_b="majority"))
+            # a rater of side b is compared with the majority of the others; any other rater (a judge)
+            # with each leave-one-out majority in turn, so both face majorities of the same size
+            left_out = [rater] if rater in raters_b else (list(raters_b) if len(raters_b) > 1 else [None])
+            for gone in left_out:
+                maj = majority(v, raters_b, exclude=gone, min_votes=min_votes).rename("vote_b")
+                found = mine.merge(maj.rename_axis("item_id").reset_index(), on="item_id")
+                no_majority += len(mine) - len(found)
+                name = "majority" if gone is None or gone == rater else f"majority without {gone}"
+                parts.append(found.assign(rater_b=name))
         pairs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         if pairs.empty:
             return _empty_comparisons()
@@ -213,7 +243,8 @@ def comparisons_from_votes(
         pairs = pairs[~dup].rename(columns={"annotator_a": "rater_a", "annotator_b": "rater_b"})
     dropped: dict[str, float] = {}
     if not ties and len(pairs):
-        tie_a, tie_b = (pairs["vote_a"] == "tie").to_numpy(), (pairs["vote_b"] == "tie").to_numpy()
+        tie_a = pairs["vote_a"].isin(["tie", "bothbad"]).to_numpy()
+        tie_b = pairs["vote_b"].isin(["tie", "bothbad"]).to_numpy()
         keep = ~(tie_a | tie_b)
         dropped = {
             "dropped_share": float(1 - keep.mean()),
@@ -227,10 +258,12 @@ def comparisons_from_votes(
     out["num_b"] = out["vote_b"].map(to_num)
     out = out.sort_values(["item_id", "rater_a", "rater_b"]).reset_index(drop=True)
     out.attrs[DROPPED] = dropped  # what dropping the ties removed (agreement() reports it)
+    out.attrs[NO_MAJORITY] = no_majority
     return out
 
 
 DROPPED = "judgelab_dropped_ties"  # DataFrame.attrs key set by comparisons_from_votes(ties=False)
+NO_MAJORITY = "judgelab_no_majority"  # attrs key: comparisons dropped for want of a majority
 
 
 def _empty_comparisons() -> pd.DataFrame:
@@ -240,6 +273,26 @@ def _empty_comparisons() -> pd.DataFrame:
 def _value_numbers(v: pd.DataFrame) -> dict[object, float]:
     first = v.drop_duplicates("vote")
     return dict(zip(first["vote"], first["vote_num"], strict=True))
+
+
+def agreement_statistics(
+    k: int, *, weights: Weights = None, symmetric: bool = False
+) -> tuple[Callable[[F64], F64], Callable[[F64], F64]]:
+    """Percent agreement and kappa as vectorized statistics of summed confusion cells (rows x k*k,
+    cell ``a * k + b``): the functions every agreement interval resamples."""
+    agree_cells = [i * k + i for i in range(k)]
+
+    def agreement_stat(sums: F64) -> F64:
+        with np.errstate(invalid="ignore", divide="ignore"):  # a resample may miss every item of a stratum
+            return np.asarray(sums[:, agree_cells].sum(axis=1) / sums.sum(axis=1), dtype=np.float64)
+
+    def kappa_stat(sums: F64) -> F64:
+        conf = sums.reshape(-1, k, k)
+        if symmetric:
+            conf = (conf + np.transpose(conf, (0, 2, 1))) / 2
+        return kappa_from_confusion(conf, weights=weights)
+
+    return agreement_stat, kappa_stat
 
 
 @dataclass
@@ -261,6 +314,15 @@ class AgreementResult:
     dropped_share: float | None = None
     tie_share_a: float | None = None
     tie_share_b: float | None = None
+    # how each interval was made (analysis.intervals) and why it cannot be vouched for (None: it can)
+    ci_method: str | None = None
+    ci_flag: str | None = None
+    kappa_ci_method: str | None = None
+    kappa_ci_flag: str | None = None
+    # against a majority: the fewest votes a majority needs, and the comparisons dropped for want of one
+    min_votes: int | None = None
+    n_no_majority: int | None = None
+    bothbad: str | None = None  # how a both-bad verdict counted: "tie" or "distinct"
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -280,7 +342,9 @@ def agreement_from_comparisons(
     what: str = "these raters",
     resampler: Resampler | None = None,
 ) -> AgreementResult:
-    """Percent agreement and Cohen's kappa over pooled comparisons, CIs from an item-level bootstrap.
+    """Percent agreement and Cohen's kappa over pooled comparisons; the agreement's interval is
+    Jeffreys on the effective sample size, kappa's from its Dirichlet-Perks posterior
+    (:mod:`analysis.intervals`), both reading the same (item or cluster) bootstrap.
     ``symmetric`` (a group against itself): the confusion matrix is symmetrized, since a pair has no
     side."""
     if comps.empty:
@@ -295,32 +359,31 @@ def agreement_from_comparisons(
     cell = comps["vote_a"].map(index).to_numpy() * k + comps["vote_b"].map(index).to_numpy()
     per_item = np.zeros((len(items), k * k))
     np.add.at(per_item, (item_codes, cell), 1.0)
-    agree_cells = [i * k + i for i in range(k)]
-
-    def agreement_stat(sums: F64) -> F64:
-        with np.errstate(invalid="ignore", divide="ignore"):  # a resample may miss every item of a stratum
-            return np.asarray(sums[:, agree_cells].sum(axis=1) / sums.sum(axis=1), dtype=np.float64)
-
-    def kappa_stat(sums: F64) -> F64:
-        conf = sums.reshape(-1, k, k)
-        if symmetric:
-            conf = (conf + np.transpose(conf, (0, 2, 1))) / 2
-        return kappa_from_confusion(conf, weights=weights)
-
-    (agree, agree_ci), (kappa_value, kappa_ci_value) = bootstrap_many(
-        per_item, [agreement_stat, kappa_stat], n_boot=n_boot, seed=seed, resampler=resampler, item_ids=items
+    agreement_stat, kappa_stat = agreement_statistics(k, weights=weights, symmetric=symmetric)
+    (agree, agree_ci), (kappa_value, kappa_ci_value) = estimates(
+        per_item,
+        [(agreement_stat, partial(proportion, trials=rows_total)), (kappa_stat, kappa_dirichlet)],
+        n_boot=n_boot,
+        seed=seed,
+        resampler=resampler,
+        item_ids=items,
     )
     kappa: float | None = kappa_value
-    kappa_ci: tuple[float, float] | None = kappa_ci_value
+    kappa_ci: tuple[float, float] | None = kappa_ci_value.pair
     if k < 2 or not np.isfinite(kappa_value):
         kappa, kappa_ci = None, None
+    drawn = unit_of(resampler, n_boot) is not None
     return AgreementResult(
         n=len(comps),
         n_items=len(items),
         agreement=agree,
-        agreement_ci95=agree_ci,
+        agreement_ci95=agree_ci.pair,
         kappa=kappa,
         kappa_ci95=kappa_ci,
+        ci_method=agree_ci.method if drawn else None,
+        ci_flag=agree_ci.flag,
+        kappa_ci_method=kappa_ci_value.method if drawn and kappa is not None else None,
+        kappa_ci_flag=kappa_ci_value.flag if kappa is not None else None,
         categories=[str(c) for c in cats],
         weights=weights,
         resampling_unit=unit_of(resampler, n_boot),
@@ -340,22 +403,33 @@ def agreement(
     seed: int = 0,
     resampler: Resampler | None = None,
     orders: str = "combined",
+    min_votes: int = 2,
+    scale: Sequence[str] | None = None,
+    bothbad: str = "tie",
 ) -> AgreementResult:
     """Agreement of side ``a`` with side ``b`` (selectors as in :func:`analysis.frames.select_raters`);
     ``orders`` counts a rater labeled in both presented orders once (``combined``), per order
-    (``each``) or by its first order (``first``)."""
-    v = votes(labels, ties=True, orders=orders)
+    (``each``) or by its first order (``first``). ``scale``: the task's scale points in order
+    (default: ``labels.attrs[contracts.columns.SCALE_ATTR]`` when the reader set it), the categories
+    of weighted kappa; without it, the points the raters used."""
+    if scale is None:
+        scale = labels.attrs.get(SCALE_ATTR)
+    v = votes(labels, ties=True, orders=orders, bothbad=bothbad)
     raters_a, raters_b = select_raters(labels, a), select_raters(labels, b)
-    comps = comparisons_from_votes(v, raters_a, raters_b, ties=ties, majority_b=majority_b)
+    comps = comparisons_from_votes(v, raters_a, raters_b, ties=ties, majority_b=majority_b, min_votes=min_votes)
     same = not majority_b and set(raters_a) == set(raters_b)
     order = v.drop_duplicates("vote").sort_values("vote_num")
     ordered = [str(x) for x in order["vote"]]
-    if weights is None and set(ordered) <= {"A", "B", "tie"}:
-        categories = ["A", "B", "tie"] if ties else ["A", "B"]
+    if weights is None and set(ordered) <= {"A", "B", "tie", "bothbad"}:
+        categories = ["A", "B", "tie", "bothbad"] if ties else ["A", "B"]
     else:
         categories = ordered
     present = set(comps["vote_a"]) | set(comps["vote_b"])
-    categories = [c for c in categories if c in present] or sorted(present, key=str)
+    if scale is not None and present <= set(scale):
+        # the task's scale: weighted kappa's distances count every point, used or not
+        categories = list(scale)
+    else:
+        categories = [c for c in categories if c in present] or sorted(present, key=str)
     result = agreement_from_comparisons(
         comps,
         categories=categories,
@@ -366,7 +440,12 @@ def agreement(
         what=f"{a!r} and {b!r}" + ("" if ties else " (after dropping comparisons with a tie)"),
         resampler=resampler,
     )
-    result = dataclasses.replace(result, orders=orders_rule(labels, orders))
+    distinct = "bothbad" in set(comps["vote_a"]) | set(comps["vote_b"])
+    result = dataclasses.replace(
+        result, orders=orders_rule(labels, orders), bothbad="distinct" if distinct or bothbad == "distinct" else "tie"
+    )
     if not ties and comps.attrs.get(DROPPED):
         result = dataclasses.replace(result, **comps.attrs[DROPPED])
+    if majority_b:
+        result = dataclasses.replace(result, min_votes=min_votes, n_no_majority=int(comps.attrs.get(NO_MAJORITY, 0)))
     return result

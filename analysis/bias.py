@@ -4,13 +4,17 @@ position (first-shown answer), swap consistency, length, self-preference, lenien
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from analysis._kernels import difference_of_rates
 from analysis.errors import MetricUndefinedError
 from analysis.frames import TIES, select_raters, submitted, votes
-from analysis.resampling import Resampler, bootstrap_statistic
+from analysis.intervals import proportion, second_column
+from analysis.resampling import Resampler, estimate
 from contracts.vocab import PAIRWISE_NUMBERS, PAIRWISE_VALUES
 
 
@@ -20,14 +24,28 @@ def _ratio(sums: np.ndarray) -> np.ndarray:
 
 
 def _rate_with_ci(
-    item_ids: pd.Series, hits: np.ndarray, *, n_boot: int, seed: int, resampler: Resampler | None = None
-) -> tuple[float, list[float], int]:
+    item_ids: pd.Series,
+    hits: np.ndarray,
+    *,
+    n_boot: int,
+    seed: int,
+    resampler: Resampler | None = None,
+    interval: bool = False,
+) -> tuple[float, Any, int]:
+    """A rate over rows grouped by item, with its Clopper-Pearson (effective n) CI: the pair [low,
+    high], or the whole :class:`analysis.intervals.Interval` with ``interval``."""
     frame = pd.DataFrame({"item": item_ids.to_numpy(), "hit": hits.astype(float), "one": 1.0})
     grouped = frame.groupby("item")[["hit", "one"]].sum()
-    value, ci = bootstrap_statistic(
-        grouped.to_numpy(), _ratio, n_boot=n_boot, seed=seed, resampler=resampler, item_ids=grouped.index
+    value, ci = estimate(
+        grouped.to_numpy(),
+        _ratio,
+        method=partial(proportion, trials=second_column),
+        n_boot=n_boot,
+        seed=seed,
+        resampler=resampler,
+        item_ids=grouped.index,
     )
-    return value, list(ci), len(grouped)
+    return value, (ci if interval else list(ci.pair)), len(grouped)
 
 
 def position_bias(
@@ -70,9 +88,17 @@ def position_bias(
     return out
 
 
-def swap_consistency(labels: pd.DataFrame, raters: str | Sequence[str]) -> list[dict[str, object]]:
+def swap_consistency(
+    labels: pd.DataFrame,
+    raters: str | Sequence[str],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    resampler: Resampler | None = None,
+) -> list[dict[str, object]]:
     """Per rater labeled in both orders: the share of items with the same A/B-frame verdict in both
-    orders (consistency), and the share where it chose the same *position* both times (flip rate)."""
+    orders (consistency, with a CI), and the share where it chose the same *position* both times
+    (flip rate)."""
     sub = submitted(labels)
     out = []
     for name in select_raters(labels, raters):
@@ -89,15 +115,26 @@ def swap_consistency(labels: pd.DataFrame, raters: str | Sequence[str]) -> list[
         ab = both["ab"].replace({"bothbad": "tie"})
         ba = both["ba"].replace({"bothbad": "tie"})
         flips = ((ab == "A") & (ba == "B")) | ((ab == "B") & (ba == "A"))
+        items = both.index.get_level_values("item_id").to_series(index=both.index)
+        _, ci, _ = _rate_with_ci(
+            items, (ab == ba).to_numpy(), n_boot=n_boot, seed=seed, resampler=resampler, interval=True
+        )
         out.append(
             {
                 "annotator": name,
                 "n_items": len(both),
                 "consistency": float((ab == ba).mean()),
                 "flip_rate": float(flips.mean()),
+                "consistency_ci95": ci.pair if _drawn(n_boot, resampler) else None,
+                "ci_method": ci.method if _drawn(n_boot, resampler) else None,
+                "ci_flag": ci.flag,
             }
         )
     return out
+
+
+def _drawn(n_boot: int, resampler: Resampler | None) -> bool:
+    return resampler is not None or n_boot > 0
 
 
 def length_bias(
@@ -140,6 +177,10 @@ def length_bias(
         x = np.log(mine["len_a"].to_numpy(float) / mine["len_b"].to_numpy(float))
         y = (mine["vote"] == "A").to_numpy(float)
         row["logit_slope"] = logistic_slope(x, y)
+        if row["logit_slope"] is not None and (resampler is not None or n_boot > 0):
+            units = units_of(resampler, mine["item_id"])
+            low, high, flag = logistic_slope_ci(x, y, units)
+            row.update(logit_slope_ci95=[low, high], logit_slope_ci_flag=flag)
         out.append(row)
     return out
 
@@ -161,6 +202,51 @@ def logistic_slope(x: np.ndarray, y: np.ndarray, *, iters: int = 50) -> float | 
         if np.max(np.abs(step)) < 1e-10:
             break
     return float(beta[1])
+
+
+def logistic_slope_ci(
+    x: np.ndarray, y: np.ndarray, units: np.ndarray, level: float = 0.95
+) -> tuple[float, float, str | None]:
+    """95% Wald interval of :func:`logistic_slope` with the cluster-robust (sandwich) variance over
+    ``units`` (each vote's resampling unit: the item, or its prompt), the small-sample factor
+    G / (G - 1) and a t quantile on G - 1 degrees of freedom (Cameron & Miller 2015). Flagged below
+    50 units or under (near) separation."""
+    from scipy import stats
+
+    design = np.column_stack([np.ones_like(x), x])
+    beta = np.zeros(2)
+    ridge = 1e-6 * np.eye(2)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(design @ beta)))
+        hess = (design * (p * (1 - p))[:, None]).T @ design + ridge
+        step = np.linalg.solve(hess, design.T @ (y - p) - ridge @ beta)
+        beta += step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    p = 1 / (1 + np.exp(-(design @ beta)))
+    hess = (design * (p * (1 - p))[:, None]).T @ design + ridge
+    codes, uniques = pd.factorize(pd.Series(units))
+    g = len(uniques)
+    scores = np.zeros((g, 2))
+    np.add.at(scores, codes, design * (y - p)[:, None])
+    bread = np.linalg.inv(hess)
+    cov = bread @ (scores.T @ scores) @ bread * (g / (g - 1) if g > 1 else 1.0)
+    se = float(np.sqrt(max(cov[1, 1], 0.0)))
+    half = float(stats.t.ppf(1 - (1 - level) / 2, max(g - 1, 1))) * se
+    flags = []
+    if g < 50:
+        flags.append(f"few units: {g} resampling units, coverage is checked from 50")
+    if np.min(p * (1 - p)) < 1e-6 or abs(beta[1]) > 20:
+        flags.append("separation: the fit is at the edge, its variance is not reliable")
+    return float(beta[1] - half), float(beta[1] + half), "; ".join(flags) or None
+
+
+def units_of(resampler: Resampler | None, item_ids: pd.Series) -> np.ndarray:
+    """Each row's resampling unit (a code): the resampler's cluster of its item, else the item."""
+    ids = item_ids.to_numpy()
+    if resampler is None or resampler.codes is None:
+        return np.asarray(pd.factorize(pd.Series(ids))[0])
+    return np.asarray(resampler.codes[resampler.item_ids.get_indexer(pd.Index(ids))])
 
 
 def win_rate_matrix(labels: pd.DataFrame, items: pd.DataFrame, raters: str | Sequence[str]) -> pd.DataFrame:
@@ -211,11 +297,6 @@ def _model_wins(v: pd.DataFrame, model: object) -> pd.DataFrame:
     return frame.groupby("item_id")[["win", "n"]].sum()
 
 
-def _difference_of_rates(sums: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(sums[:, 0] / sums[:, 1] - sums[:, 2] / sums[:, 3], dtype=float)
-
-
 def self_preference(
     labels: pd.DataFrame,
     items: pd.DataFrame,
@@ -253,9 +334,10 @@ def self_preference(
             if table.empty:
                 continue
             parts = table[["win_judge", "n_judge", "win_humans", "n_humans"]].to_numpy(dtype=float)
-            value, ci = bootstrap_statistic(
-                parts, _difference_of_rates, n_boot=n_boot, seed=seed, resampler=resampler, item_ids=table.index
+            value, interval = estimate(
+                parts, difference_of_rates, n_boot=n_boot, seed=seed, resampler=resampler, item_ids=table.index
             )
+            ci = interval.pair
             totals = parts.sum(axis=0)
             out.append(
                 {
@@ -273,14 +355,22 @@ def self_preference(
 
 
 def leniency(
-    labels: pd.DataFrame, judges: str | Sequence[str], humans: str | Sequence[str] = "kind:human"
+    labels: pd.DataFrame,
+    judges: str | Sequence[str],
+    humans: str | Sequence[str] = "kind:human",
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    resampler: Resampler | None = None,
 ) -> list[dict[str, object]]:
-    """Single-answer scores: judge mean minus human mean on shared items, and the difference in the
-    share of scores above the scale's midpoint. Pairwise: the difference in tie rate."""
+    """On the items a judge shares with the humans. Single-answer scores: judge mean minus the mean of
+    the humans' per-item means, and the difference in the share of scores above the scale's midpoint.
+    Pairwise: the difference in tie rate. Each difference with a BCa CI (items resampled together)."""
     v = votes(labels, ties=True)
     human_names = select_raters(labels, humans)
     hv = v[v["annotator"].isin(human_names)]
-    pairwise = set(v["vote"]) <= {"A", "B", "tie"}
+    pairwise = set(v["vote"]) <= {"A", "B", "tie", "bothbad"}
+    mid = (v["vote_num"].min() + v["vote_num"].max()) / 2
     out = []
     for judge in select_raters(labels, judges):
         jv = v[v["annotator"] == judge]
@@ -290,22 +380,44 @@ def leniency(
         j = jv[jv["item_id"].isin(shared)]
         h = hv[hv["item_id"].isin(shared)]
         if pairwise:
-            out.append(
-                {
-                    "judge": judge,
-                    "n_items": len(shared),
-                    "tie_rate_diff": float((j["vote"] == "tie").mean() - (h["vote"] == "tie").mean()),
-                }
-            )
-            continue
-        mid = (v["vote_num"].min() + v["vote_num"].max()) / 2
-        h_item = h.groupby("item_id")["vote_num"].mean()
-        out.append(
-            {
-                "judge": judge,
-                "n_items": len(shared),
-                "mean_diff": float(j.set_index("item_id")["vote_num"].mean() - h_item.mean()),
-                "positive_rate_diff": float((j["vote_num"] > mid).mean() - (h["vote_num"] > mid).mean()),
+            parts = _two_rates(j, h, lambda x: (x["vote"] == "tie").astype(float))
+            figures = {"tie_rate_diff": parts}
+        else:
+            h_mean = h.groupby("item_id")["vote_num"].mean().rename("vote_num").reset_index()
+            figures = {
+                "mean_diff": _two_rates(j, h_mean, lambda x: x["vote_num"].astype(float)),
+                "positive_rate_diff": _two_rates(j, h, lambda x: (x["vote_num"] > mid).astype(float)),
             }
-        )
+        row: dict[str, object] = {"judge": judge, "n_items": len(shared)}
+        for name, table in figures.items():
+            value, ci = estimate(
+                table.to_numpy(),
+                difference_of_rates,
+                n_boot=n_boot,
+                seed=seed,
+                resampler=resampler,
+                item_ids=table.index,
+            )
+            row[name] = float(value)
+            row[f"{name}_ci95"] = list(ci.pair) if _drawn(n_boot, resampler) else None
+            row[f"{name}_ci_flag"] = ci.flag
+        out.append(row)
     return out
+
+
+def _two_rates(a: pd.DataFrame, b: pd.DataFrame, of: Any) -> pd.DataFrame:
+    """Per item: [sum of ``of`` over a's rows, a's rows, the same over b's rows, b's rows]."""
+    left = pd.DataFrame({"item_id": a["item_id"].to_numpy(), "x": of(a).to_numpy(), "n": 1.0})
+    right = pd.DataFrame({"item_id": b["item_id"].to_numpy(), "x": of(b).to_numpy(), "n": 1.0})
+    return (
+        left.groupby("item_id")[["x", "n"]]
+        .sum()
+        .merge(
+            right.groupby("item_id")[["x", "n"]].sum(),
+            left_index=True,
+            right_index=True,
+            how="outer",
+            suffixes=("_a", "_b"),
+        )
+        .fillna(0.0)
+    )

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import MetricUndefinedError
+from analysis.intervals import bca
+from analysis.resampling import Resampler, estimates
 
 
 def confidence_of(row: pd.Series) -> float | None:
@@ -48,8 +50,20 @@ def confidences(labels: pd.DataFrame) -> pd.Series:
     return out
 
 
-def calibration(confidence: np.ndarray, correct: np.ndarray, *, bins: int = 10) -> dict[str, Any]:
-    """ECE (equal-width bins), Brier score, the reliability curve and the risk-coverage table."""
+def calibration(
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    *,
+    bins: int = 10,
+    item_ids: np.ndarray | None = None,
+    n_boot: int = 0,
+    seed: int = 0,
+    resampler: Resampler | None = None,
+) -> dict[str, Any]:
+    """ECE (equal-width bins), Brier score, the reliability curve and the risk-coverage table; with
+    ``item_ids`` (each label's item) and draws (``resampler`` or ``n_boot``), BCa CIs of ECE, Brier
+    and accuracy (every one is a function of per-item sums: per bin, the count, the confidences and
+    the correct answers)."""
     c = np.asarray(confidence, dtype=float)
     y = np.asarray(correct, dtype=float)
     if c.size == 0:
@@ -74,7 +88,7 @@ def calibration(confidence: np.ndarray, correct: np.ndarray, *, bins: int = 10) 
     for share in np.linspace(0.1, 1.0, 10):
         k = max(1, round(share * c.size))
         coverage.append({"coverage": float(share), "accuracy": float(y[order[:k]].mean()), "n": k})
-    return {
+    out: dict[str, Any] = {
         "n": int(c.size),
         "ece": float(ece),
         "brier": float(np.mean((c - y) ** 2)),
@@ -82,9 +96,66 @@ def calibration(confidence: np.ndarray, correct: np.ndarray, *, bins: int = 10) 
         "curve": curve,
         "risk_coverage": coverage,
     }
+    if item_ids is not None and (resampler is not None or n_boot > 0):
+        out.update(_calibration_intervals(c, y, which, bins, item_ids, n_boot=n_boot, seed=seed, resampler=resampler))
+    return out
 
 
-def rater_calibration(labels: pd.DataFrame, rater: str, reference: pd.Series, *, bins: int = 10) -> dict[str, Any]:
+def _calibration_intervals(
+    c: np.ndarray,
+    y: np.ndarray,
+    which: np.ndarray,
+    bins: int,
+    item_ids: np.ndarray,
+    *,
+    n_boot: int,
+    seed: int,
+    resampler: Resampler | None,
+) -> dict[str, Any]:
+    onehot = np.zeros((c.size, bins))
+    onehot[np.arange(c.size), which] = 1.0
+    rows = np.column_stack([onehot, onehot * c[:, None], onehot * y[:, None], (c - y) ** 2])
+    frame = pd.DataFrame(rows).assign(item_id=item_ids).groupby("item_id").sum()
+
+    def ece(sums: np.ndarray) -> np.ndarray:
+        n = sums[:, :bins].sum(axis=1)
+        gap = np.abs(sums[:, bins : 2 * bins] - sums[:, 2 * bins : 3 * bins]).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(gap / n, dtype=float)
+
+    def brier(sums: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(sums[:, 3 * bins] / sums[:, :bins].sum(axis=1), dtype=float)
+
+    def accuracy(sums: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(sums[:, 2 * bins : 3 * bins].sum(axis=1) / sums[:, :bins].sum(axis=1), dtype=float)
+
+    found = estimates(
+        frame.to_numpy(),
+        [(ece, bca), (brier, bca), (accuracy, bca)],
+        n_boot=n_boot,
+        seed=seed,
+        resampler=resampler,
+        item_ids=frame.index,
+    )
+    out: dict[str, Any] = {"n_items": len(frame)}
+    for name, (_, interval) in zip(("ece", "brier", "accuracy"), found, strict=True):
+        out[f"{name}_ci95"] = list(interval.pair)
+        out[f"{name}_ci_flag"] = interval.flag
+    return out
+
+
+def rater_calibration(
+    labels: pd.DataFrame,
+    rater: str,
+    reference: pd.Series,
+    *,
+    bins: int = 10,
+    n_boot: int = 0,
+    seed: int = 0,
+    resampler: Resampler | None = None,
+) -> dict[str, Any]:
     """Calibration of one rater's submitted labels against ``reference`` (item_id -> vote)."""
     mine = labels[(labels["annotator"] == rater) & (labels["status"] == "submitted")]
     mine = mine[mine["item_id"].isin(reference.index)]
@@ -97,4 +168,12 @@ def rater_calibration(labels: pd.DataFrame, rater: str, reference: pd.Series, *,
         )
     ref = reference.loc[mine.loc[keep, "item_id"]].to_numpy()
     value = mine.loc[keep, "value"].replace({"bothbad": "tie"}).to_numpy()
-    return calibration(conf[keep].to_numpy(float), (value == ref).astype(float), bins=bins)
+    return calibration(
+        conf[keep].to_numpy(float),
+        (value == ref).astype(float),
+        bins=bins,
+        item_ids=mine.loc[keep, "item_id"].to_numpy(),
+        n_boot=n_boot,
+        seed=seed,
+        resampler=resampler,
+    )

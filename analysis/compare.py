@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.agreement import agreement
+from analysis._kernels import difference_of_rates
+from analysis.agreement import agreement, comparisons_from_votes
 from analysis.errors import MetricUndefinedError, bad_argument
 from analysis.frames import select_raters, votes
-from analysis.resampling import Resampler
+from analysis.resampling import Resampler, estimate, unit_of
 
 DEFAULT_EPSILON = 0.2  # the paper's recommended margin for expert annotators (0.1 for crowd workers)
 MIN_ITEMS_PER_HUMAN = 30  # the paper's guidance: fewer items per annotator make the t-test fragile
@@ -49,11 +50,94 @@ def human_ceiling(
     weights = np.array([r["n"] for r in rows], dtype=float)
     values = np.array([r["agreement"] for r in rows], dtype=float)
     kappas = np.array([np.nan if r["kappa"] is None else r["kappa"] for r in rows], dtype=float)
+    # the mean over humans as a statistic of per-item sums (each human's agreements and comparisons)
+    v = votes(labels, ties=True)
+    tables = []
+    for row in rows:
+        me = str(row["annotator"])
+        others = [n for n in names if n != me]
+        comps = comparisons_from_votes(v, [me], others, ties=ties)
+        tables.append(_per_item_agreement(comps))
+    parts = pd.concat(tables, axis=1, keys=range(len(tables))).fillna(0.0)
+    h = len(tables)
+
+    def mean_of_rates(sums: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray((sums[:, 0 : 2 * h : 2] / sums[:, 1 : 2 * h : 2]).mean(axis=1), dtype=float)
+
+    _, interval = estimate(
+        parts.to_numpy(), mean_of_rates, n_boot=n_boot, seed=seed, resampler=resampler, item_ids=parts.index
+    )
+    unit = unit_of(resampler, n_boot)
     return {
         "per_human": rows,
         "mean_agreement": float(np.mean(values)),
         "weighted_agreement": float(np.sum(weights * values) / np.sum(weights)),
         "mean_kappa": float(np.nanmean(kappas)) if np.isfinite(kappas).any() else None,
+        "mean_agreement_ci95": list(interval.pair) if unit else None,
+        "ci_method": interval.method if unit else None,
+        "ci_flag": interval.flag,
+        "n_items": len(parts),
+    }
+
+
+def _per_item_agreement(comps: pd.DataFrame) -> pd.DataFrame:
+    """Per item: the agreeing comparisons and all comparisons (``agree``, ``n``)."""
+    frame = pd.DataFrame(
+        {"item_id": comps["item_id"], "agree": (comps["vote_a"] == comps["vote_b"]).astype(float), "n": 1.0}
+    )
+    return frame.groupby("item_id")[["agree", "n"]].sum()
+
+
+def judge_minus_ceiling(
+    labels: pd.DataFrame,
+    judge: str,
+    humans: str | Sequence[str] = "kind:human",
+    *,
+    ties: bool = True,
+    n_boot: int = 1000,
+    seed: int = 0,
+    resampler: Resampler | None = None,
+) -> dict[str, object]:
+    """The judge's pooled agreement with the humans minus the humans' pooled agreement with each other
+    (the human ceiling, weighted by comparisons), with a paired bootstrap CI: both are resampled on the
+    same draws of items (or prompts), so the interval is that of the difference, not two marginal ones.
+    Negative: the judge agrees with humans less than they agree among themselves."""
+    names = [n for n in select_raters(labels, humans) if n != judge]
+    if len(names) < 2:
+        raise MetricUndefinedError(
+            f"judge minus the human ceiling needs at least 2 humans; the selection has {len(names)}",
+            fix="collect labels from a second human on the same items",
+        )
+    v = votes(labels, ties=True)
+    if not ties:
+        v = v[v["vote"] != "tie"]
+    judge_items = _per_item_agreement(comparisons_from_votes(v, [judge], names))
+    human_items = _per_item_agreement(comparisons_from_votes(v, names, names))
+    if judge_items.empty or human_items.empty:
+        raise MetricUndefinedError(
+            f"judge minus the human ceiling needs items the judge shares with humans and items humans share; "
+            f"got {len(judge_items)} and {len(human_items)}"
+        )
+    parts = judge_items.merge(
+        human_items, left_index=True, right_index=True, how="outer", suffixes=("_judge", "_humans")
+    ).fillna(0.0)
+    value, interval = estimate(
+        parts.to_numpy(), difference_of_rates, n_boot=n_boot, seed=seed, resampler=resampler, item_ids=parts.index
+    )
+    totals = parts.sum(axis=0).to_numpy()
+    unit = unit_of(resampler, n_boot)
+    return {
+        "judge_agreement": float(totals[0] / totals[1]),
+        "human_agreement": float(totals[2] / totals[3]),
+        "difference": float(value),
+        "ci95": list(interval.pair) if unit else None,
+        "n_items": len(parts),
+        "n_judge": int(totals[1]),
+        "n_humans": int(totals[3]),
+        "resampling_unit": unit,
+        "ci_method": interval.method if unit else None,
+        "ci_flag": interval.flag,
     }
 
 

@@ -22,6 +22,7 @@ from analysis.errors import ArgumentError, MetricUndefinedError, bad_argument
 from contracts.columns import LABEL_REQUIRED
 from contracts.vocab import (
     ANNOTATOR_KINDS,
+    BOTHBAD_RULES,
     ORDER_RULES,
     PAIRWISE_NUMBERS,
     PAIRWISE_VALUES,
@@ -80,7 +81,7 @@ def select_raters(labels: pd.DataFrame, selector: str | Sequence[str]) -> list[s
     return chosen
 
 
-def votes(labels: pd.DataFrame, *, ties: bool = True, orders: str = "combined") -> pd.DataFrame:
+def votes(labels: pd.DataFrame, *, ties: bool = True, orders: str = "combined", bothbad: str = "tie") -> pd.DataFrame:
     """One vote per (item, annotator): ``item_id, annotator, kind, vote`` (+ ``vote_num``).
 
     ``orders`` (``contracts.vocab.ORDER_RULES``) says how a rater labeled in both presented orders
@@ -93,17 +94,19 @@ def votes(labels: pd.DataFrame, *, ties: bool = True, orders: str = "combined") 
     as MT-Bench counts it), unless every label carries probabilities: then the most likely option of
     their mean (likelihood-aware aggregation of the two orders); for scores, the median (``vote_num``)
     and, on a scale of whole numbers, the median rounded half up as the category (``vote``).
-    ``ties=True`` maps ``bothbad`` to ``tie`` (the tie
-    class); ``ties=False`` drops tie votes.
+    ``bothbad="tie"`` counts ``bothbad`` as ``tie`` (one tie class); ``"distinct"`` keeps it a
+    category of its own. ``ties=False`` drops tie (and both-bad) votes.
     """
     if orders not in ORDER_RULES:
         raise bad_argument("orders", orders, list(ORDER_RULES))
+    if bothbad not in BOTHBAD_RULES:
+        raise bad_argument("bothbad", bothbad, list(BOTHBAD_RULES))
     if orders == "each" and COLLAPSED not in labels.attrs:
-        parts = [_votes(labels[labels["presented_order"] == o], ties=ties) for o in PRESENTED_ORDERS]
+        parts = [_votes(labels[labels["presented_order"] == o], ties=ties, bothbad=bothbad) for o in PRESENTED_ORDERS]
         return pd.concat([p for p in parts if not p.empty] or parts[:1], ignore_index=True)
     if orders == "first" and COLLAPSED not in labels.attrs:
         labels = _first_order(labels)
-    return _votes(labels, ties=ties)
+    return _votes(labels, ties=ties, bothbad=bothbad)
 
 
 def _first_order(labels: pd.DataFrame) -> pd.DataFrame:
@@ -114,13 +117,15 @@ def _first_order(labels: pd.DataFrame) -> pd.DataFrame:
     return labels[~shadowed]
 
 
-def _votes(labels: pd.DataFrame, *, ties: bool) -> pd.DataFrame:
+def _votes(labels: pd.DataFrame, *, ties: bool, bothbad: str = "tie") -> pd.DataFrame:
+    tie_like = TIES if bothbad == "tie" else ("tie",)
+    no_tie = list(TIES)  # ties=False drops both kinds
     if COLLAPSED in labels.attrs:
         # made by collapse(): already one vote per (item, rater)
         v = labels[["item_id", "annotator", "kind", "value", "value_num"]].rename(
             columns={"value": "vote", "value_num": "vote_num"}
         )
-        return v[v["vote"] != "tie"].reset_index(drop=True) if (not ties and labels.attrs[COLLAPSED]) else v
+        return v[~v["vote"].isin(no_tie)].reset_index(drop=True) if (not ties and labels.attrs[COLLAPSED]) else v
     sub = submitted(labels)
     if sub.empty:
         return pd.DataFrame(columns=["item_id", "annotator", "kind", "vote", "vote_num"])
@@ -130,9 +135,9 @@ def _votes(labels: pd.DataFrame, *, ties: bool) -> pd.DataFrame:
         vote = sub["value"].to_numpy(dtype=object)
         num = sub["value_num"].to_numpy(dtype=float)
         if pairwise:
-            is_tie = (vote == "tie") | (vote == "bothbad")
+            is_tie = np.isin(vote, tie_like)
             vote = np.where(is_tie, "tie", vote).astype(object)
-            num = np.where(is_tie, 0.5, np.where(vote == "A", 1.0, 0.0))
+            num = np.where(np.isin(vote, no_tie), 0.5, np.where(vote == "A", 1.0, 0.0))
         fast = pd.DataFrame(
             {
                 "item_id": sub["item_id"].to_numpy(),
@@ -143,7 +148,7 @@ def _votes(labels: pd.DataFrame, *, ties: bool) -> pd.DataFrame:
             }
         )
         if pairwise and not ties:
-            fast = fast[fast["vote"].to_numpy() != "tie"]
+            fast = fast[~np.isin(fast["vote"].to_numpy(), no_tie)]
         return fast.reset_index(drop=True)
     grouped = sub.groupby(["item_id", "annotator"], sort=True)
     first = grouped.agg(
@@ -155,7 +160,7 @@ def _votes(labels: pd.DataFrame, *, ties: bool) -> pd.DataFrame:
     ).reset_index()
     if pairwise:
         vote = np.where(first["nunique"] > 1, "tie", first["value"].to_numpy())
-        vote = np.where(np.isin(vote, TIES), "tie", vote)
+        vote = np.where(np.isin(vote, tie_like), "tie", vote)
         combined = _combined_probabilities(sub)
         if combined is not None:
             # likelihood-aware aggregation: a rater whose every label carries probabilities (a logprob
@@ -182,7 +187,7 @@ def _votes(labels: pd.DataFrame, *, ties: bool) -> pd.DataFrame:
         }
     )
     if pairwise and not ties:
-        out = out[out["vote"] != "tie"]
+        out = out[~out["vote"].isin(no_tie)]
     return out.reset_index(drop=True)
 
 
@@ -212,11 +217,11 @@ def _combined_probabilities(sub: pd.DataFrame) -> pd.DataFrame | None:
     return mean[(with_probs == total).to_numpy()]
 
 
-def collapse(labels: pd.DataFrame, *, orders: str = "combined") -> pd.DataFrame:
+def collapse(labels: pd.DataFrame, *, orders: str = "combined", bothbad: str = "tie") -> pd.DataFrame:
     """A labels frame with one submitted row per (item, rater) (per order with ``orders="each"``),
     holding that rater's vote (see :func:`votes`), so that repeated metric calls skip the collapsing
     step."""
-    v = votes(labels, ties=True, orders=orders)
+    v = votes(labels, ties=True, orders=orders, bothbad=bothbad)
     out = pd.DataFrame(
         {
             "item_id": v["item_id"],
@@ -242,10 +247,15 @@ def _fmt_num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def majority(votes_frame: pd.DataFrame, raters: Sequence[str], *, exclude: str | None = None) -> pd.Series:
+def majority(
+    votes_frame: pd.DataFrame, raters: Sequence[str], *, exclude: str | None = None, min_votes: int = 1
+) -> pd.Series:
     """Per item, the strict plurality vote of ``raters`` (minus ``exclude``); items whose top count is
-    shared have no majority and are left out."""
+    shared, or with fewer than ``min_votes`` votes, have no majority and are left out."""
     pool = votes_frame[votes_frame["annotator"].isin([r for r in raters if r != exclude])]
+    if min_votes > 1 and not pool.empty:
+        enough = pool.groupby("item_id")["annotator"].transform("size") >= min_votes
+        pool = pool[enough.to_numpy()]
     if pool.empty:
         return pd.Series(dtype=object, name="vote")
     counts = pool.groupby(["item_id", "vote"], sort=False).size().rename("n").reset_index()

@@ -1,5 +1,6 @@
 """Reliability of a group of raters over a labels frame: Krippendorff's alpha and Fleiss' kappa,
-each with an item-level bootstrap CI (alpha and Fleiss are functions of per-item additive sums)."""
+each with a BCa bootstrap CI (``analysis.intervals``; flagged below 50 resampling units): alpha and Fleiss
+are functions of per-item additive sums."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from analysis._kernels import Level, alpha_from_coincidence, coincidences, fleis
 from analysis.agreement import krippendorff_alpha
 from analysis.errors import MetricUndefinedError
 from analysis.frames import select_raters, votes
-from analysis.resampling import Resampler, bootstrap_statistic, unit_of
+from analysis.resampling import Resampler, estimate, unit_of
 
 
 @dataclass
@@ -25,6 +26,8 @@ class GroupResult:
     n_raters: int
     level: str | None = None
     resampling_unit: str | None = None
+    ci_method: str | None = None
+    ci_flag: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -35,6 +38,8 @@ class GroupResult:
             "n_raters": self.n_raters,
             "level": self.level,
             "resampling_unit": self.resampling_unit,
+            "ci_method": self.ci_method,
+            "ci_flag": self.ci_flag,
         }
 
 
@@ -76,11 +81,19 @@ def alpha(
     def stat(sums: np.ndarray) -> np.ndarray:
         return alpha_from_coincidence(sums.reshape(-1, k, k), values, level=level)
 
-    _, ci = bootstrap_statistic(
-        per_item, stat, n_boot=n_boot, seed=seed, resampler=resampler, item_ids=item_ids[pairable]
-    )
+    _, ci = estimate(per_item, stat, n_boot=n_boot, seed=seed, resampler=resampler, item_ids=item_ids[pairable])
     unit = unit_of(resampler, n_boot)
-    return GroupResult("krippendorff_alpha", point, ci, int(pairable.sum()), len(names), level, unit)
+    return GroupResult(
+        "krippendorff_alpha",
+        point,
+        ci.pair,
+        int(pairable.sum()),
+        len(names),
+        level,
+        unit,
+        ci.method if unit else None,
+        ci.flag,
+    )
 
 
 def fleiss(
@@ -108,7 +121,7 @@ def fleiss(
     if table.shape[1] < 2:
         raise MetricUndefinedError("fleiss_kappa is undefined when every rating falls in a single category")
     k = table.shape[1]
-    value, ci = bootstrap_statistic(
+    value, ci = estimate(
         fleiss_per_item(table),
         lambda s: fleiss_from_sums(s, k),
         n_boot=n_boot,
@@ -116,4 +129,7 @@ def fleiss(
         resampler=resampler,
         item_ids=crosstab.index,
     )
-    return GroupResult("fleiss_kappa", value, ci, len(full), len(names), None, unit_of(resampler, n_boot))
+    unit = unit_of(resampler, n_boot)
+    return GroupResult(
+        "fleiss_kappa", value, ci.pair, len(full), len(names), None, unit, ci.method if unit else None, ci.flag
+    )

@@ -16,13 +16,15 @@ import pandas as pd
 from analysis import bias, consistency, system
 from analysis.agreement import AgreementResult, Level, agreement, correlations
 from analysis.calibration import rater_calibration
-from analysis.compare import DEFAULT_EPSILON, alt_test, human_ceiling
+from analysis.compare import DEFAULT_EPSILON, alt_test, human_ceiling, judge_minus_ceiling
 from analysis.errors import MetricUndefinedError
 from analysis.frames import check_labels, collapse, is_pairwise, majority, votes
+from analysis.intervals import percentile_interval, proportion, second_column
 from analysis.reliability import alpha, fleiss
 from analysis.report_model import Report
-from analysis.resampling import Resampler, resampler_for, resampling_clusters
-from analysis.strata import by_stratum
+from analysis.resampling import Resampler, estimate, resampled_rows, resampler_for, resampling_clusters
+from analysis.strata import EXPLORATORY, by_stratum, heterogeneity
+from contracts.columns import SCALE_ATTR
 from contracts.vocab import LABEL_STATUSES
 
 
@@ -61,12 +63,15 @@ def agreement_block(
     seed: int,
     ordinal: bool = False,
     resampler: Resampler | None = None,
+    min_votes: int = 2,
+    scale: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """With ties, without ties (pairwise only), and against side b's majority."""
-    common: dict[str, Any] = {"n_boot": n_boot, "seed": seed, "resampler": resampler}
+    """With ties, without ties (pairwise only), and against side b's majority (of at least
+    ``min_votes`` votes); ``scale``: the task's scale points (weighted kappa's categories)."""
+    common: dict[str, Any] = {"n_boot": n_boot, "seed": seed, "resampler": resampler, "scale": scale}
     block: dict[str, Any] = {
         "with_ties": _safe(lambda: agreement(labels, a, b, ties=True, **common).to_dict()),
-        "majority": _safe(lambda: agreement(labels, a, b, majority_b=True, **common).to_dict()),
+        "majority": _safe(lambda: agreement(labels, a, b, majority_b=True, min_votes=min_votes, **common).to_dict()),
     }
     if is_pairwise(labels):
         block["without_ties"] = _safe(lambda: agreement(labels, a, b, ties=False, **common).to_dict())
@@ -89,14 +94,21 @@ def build_report(
     cluster: str | None = "auto",
     orders: str = "combined",
     families: dict[str, str] | None = None,
+    min_votes: int = 2,
+    bothbad: str = "tie",
 ) -> Report:
     """Every figure for one task. ``labels``/``items`` follow ``analysis.frames``; ``judge_models``
     maps a judge's name to its model family (for self-preference). ``cluster`` chooses the bootstrap's
     resampling unit (``analysis.resampling.resampling_clusters``: by default the prompt, or MT-Bench's
     question, whenever items share one; ``"none"`` resamples items). ``orders`` is how a rater labeled
     in both presented orders counts in agreement (``analysis.frames.votes``). ``families`` maps
-    generator model names to model families for self-preference (``analysis.bias.model_family``)."""
+    generator model names to model families for self-preference (``analysis.bias.model_family``).
+    ``min_votes``: the fewest human votes a per-item majority needs (the majority rows, the confusion
+    matrix against the majority, calibration). ``bothbad``: in agreement, a both-bad verdict counts
+    as a tie (``"tie"``, MT-Bench) or as its own category (``"distinct"``); the alternative annotator
+    test always keeps them distinct where the data does (its authors compare the labels as given)."""
     check_labels(labels)
+    scale = labels.attrs.get(SCALE_ATTR)  # the task's scale points, when the reader knew them
     humans = _raters(labels, "human")
     judges = _raters(labels, "llm_judge")
     pairwise = is_pairwise(labels)
@@ -104,7 +116,10 @@ def build_report(
     # one vote per (item, rater): computed once, reused by every metric; the agreement blocks count a
     # rater labeled in both orders by the ``orders`` rule (``counted``: per order with "each")
     collapsed = collapse(labels)
-    counted = collapsed if orders == "combined" else collapse(labels, orders=orders)
+    counted = (
+        collapsed if (orders, bothbad) == ("combined", "tie") else collapse(labels, orders=orders, bothbad=bothbad)
+    )
+    as_given = collapse(labels, bothbad="distinct")  # the alternative annotator test's categories
     # one set of bootstrap draws over the task's items, shared by every figure's CI
     rs = (
         resampler_for(labels["item_id"].to_numpy(), items, n_boot=n_boot, seed=seed, cluster=cluster)
@@ -121,10 +136,15 @@ def build_report(
             "seed": seed,
             "epsilon": epsilon,
             "length_threshold": length_threshold,
-            "ci": f"{unit}-level percentile bootstrap, 95%",
+            "ci": (
+                f"95%, {unit}-level bootstrap: Clopper-Pearson on the effective n for proportions, "
+                "Dirichlet-Perks for kappa, BCa otherwise; flagged where not vouched for"
+            ),
             "resampling_unit": unit,
             "orders": orders,
             "n_resampling_units": rs.n_units if rs is not None else None,
+            "min_votes": min_votes,
+            "bothbad": bothbad,
         },
         "humans": humans,
         "judges": judges,
@@ -133,7 +153,17 @@ def build_report(
     if len(humans) >= 2:
         level: Level = "nominal" if pairwise else "ordinal"
         report["human_agreement"] = {
-            **agreement_block(counted, humans, humans, n_boot=n_boot, seed=seed, ordinal=ordinal, resampler=rs),
+            **agreement_block(
+                counted,
+                humans,
+                humans,
+                n_boot=n_boot,
+                seed=seed,
+                ordinal=ordinal,
+                resampler=rs,
+                min_votes=min_votes,
+                scale=scale,
+            ),
             "alpha": _safe(
                 lambda: alpha(collapsed, humans, level=level, n_boot=n_boot, seed=seed, resampler=rs).to_dict()
             ),
@@ -141,12 +171,13 @@ def build_report(
         }
         report["human_ceiling"] = _safe(lambda: human_ceiling(counted, humans, n_boot=n_boot, seed=seed, resampler=rs))
     all_votes = votes(collapsed)
-    reference = majority(all_votes, humans) if humans else pd.Series(dtype=object)
+    reference = majority(all_votes, humans, min_votes=min_votes) if humans else pd.Series(dtype=object)
     report["judges_vs_humans"] = [
         _judge_section(
             labels,
             collapsed,
             counted,
+            as_given,
             judge,
             humans,
             reference,
@@ -155,15 +186,17 @@ def build_report(
             epsilon=epsilon,
             pairwise=pairwise,
             resampler=rs,
+            min_votes=min_votes,
+            scale=scale,
         )
         for judge in judges
     ]
-    report["pairwise_matrix"] = _matrix(collapsed, humans + judges)
+    report["pairwise_matrix"] = _matrix(collapsed, humans + judges, n_boot=n_boot, seed=seed, resampler=rs)
     everyone = humans + judges
     if pairwise and everyone:
         report["bias"] = {
             "position": _safe(lambda: bias.position_bias(labels, everyone, n_boot=n_boot, seed=seed, resampler=rs)),
-            "swap": _safe(lambda: bias.swap_consistency(labels, everyone)),
+            "swap": _safe(lambda: bias.swap_consistency(labels, everyone, n_boot=n_boot, seed=seed, resampler=rs)),
             "length": _safe(
                 lambda: bias.length_bias(
                     collapsed, items, everyone, threshold=length_threshold, n_boot=n_boot, seed=seed, resampler=rs
@@ -183,26 +216,30 @@ def build_report(
             )
             if humans and judge_models
             else [],
-            "leniency": _safe(lambda: bias.leniency(collapsed, judges, humans)) if humans and judges else [],
+            "leniency": _safe(lambda: bias.leniency(collapsed, judges, humans, n_boot=n_boot, seed=seed, resampler=rs))
+            if humans and judges
+            else [],
         }
         report["consistency"] = {r: _safe(partial(_transitivity, collapsed, items, r)) for r in everyone}
-        report["system"] = _system(collapsed, items, humans, judges)
+        report["system"] = _system(collapsed, items, humans, judges, resampler=rs)
     elif everyone and humans and judges:
-        report["bias"] = {"leniency": _safe(lambda: bias.leniency(collapsed, judges, humans))}
+        report["bias"] = {
+            "leniency": _safe(lambda: bias.leniency(collapsed, judges, humans, n_boot=n_boot, seed=seed, resampler=rs))
+        }
     # a human is scored against the majority of the *other* humans (a majority that includes them
     # would count their own vote as the right answer); a judge against the majority of all humans
-    references = {r: majority(all_votes, humans, exclude=r) if r in humans else reference for r in everyone}
+    references = {
+        r: majority(all_votes, humans, exclude=r, min_votes=min_votes) if r in humans else reference for r in everyone
+    }
+    calibrated = partial(rater_calibration, n_boot=n_boot, seed=seed, resampler=rs)
     report["calibration"] = {
         r: res
         for r in everyone
-        if not isinstance(res := _safe(partial(rater_calibration, labels, r, references[r])), dict)
-        or "error" not in res
+        if not isinstance(res := _safe(partial(calibrated, labels, r, references[r])), dict) or "error" not in res
     }
     if by:
-        report["strata"] = {
-            "by": by,
-            "rows": _strata(counted, items, by, humans, judges, n_boot=n_boot, seed=seed, resampler=rs),
-        }
+        rows = _strata(counted, items, by, humans, judges, n_boot=n_boot, seed=seed, resampler=rs)
+        report["strata"] = {"by": by, "rows": rows, "note": EXPLORATORY, "heterogeneity": _heterogeneity(rows, report)}
     return Report.from_json(jsonable(report))
 
 
@@ -222,6 +259,7 @@ def _judge_section(
     labels: pd.DataFrame,
     collapsed: pd.DataFrame,
     counted: pd.DataFrame,
+    as_given: pd.DataFrame,
     judge: str,
     humans: list[str],
     reference: pd.Series,
@@ -231,6 +269,8 @@ def _judge_section(
     epsilon: float,
     pairwise: bool,
     resampler: Resampler | None,
+    min_votes: int = 2,
+    scale: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     mine = labels[labels["annotator"] == judge]
     section: dict[str, Any] = {
@@ -242,7 +282,17 @@ def _judge_section(
     if not humans:
         return section
     section.update(
-        agreement_block(counted, [judge], humans, n_boot=n_boot, seed=seed, ordinal=not pairwise, resampler=resampler)
+        agreement_block(
+            counted,
+            [judge],
+            humans,
+            n_boot=n_boot,
+            seed=seed,
+            ordinal=not pairwise,
+            resampler=resampler,
+            min_votes=min_votes,
+            scale=scale,
+        )
     )
     level: Level = "nominal" if pairwise else "ordinal"
     section["alpha_with_humans"] = _safe(
@@ -250,22 +300,59 @@ def _judge_section(
     )
     section["alt_test"] = _safe(
         lambda: alt_test(
-            collapsed, judge, humans, epsilon=epsilon, similarity="accuracy" if pairwise else "neg_rmse"
+            as_given, judge, humans, epsilon=epsilon, similarity="accuracy" if pairwise else "neg_rmse"
         ).to_dict()
     )
+    if len(humans) >= 2:
+        section["vs_ceiling"] = _safe(
+            lambda: judge_minus_ceiling(counted, judge, humans, n_boot=n_boot, seed=seed, resampler=resampler)
+        )
     if not pairwise:
-        section["score_correlations"] = _safe(partial(_score_correlations, collapsed, judge, humans))
+        section["score_correlations"] = _safe(
+            partial(_score_correlations, collapsed, judge, humans, n_boot=n_boot, seed=seed, resampler=resampler)
+        )
     section["confusion_vs_majority"] = _confusion(collapsed, judge, reference)
     return section
 
 
-def _score_correlations(collapsed: pd.DataFrame, judge: str, humans: list[str]) -> dict[str, Any]:
-    """Judge score against the mean human score, per item (Spearman, Kendall, Pearson, MAE)."""
+def _score_correlations(
+    collapsed: pd.DataFrame,
+    judge: str,
+    humans: list[str],
+    *,
+    n_boot: int = 0,
+    seed: int = 0,
+    resampler: Resampler | None = None,
+) -> dict[str, Any]:
+    """Judge score against the mean human score, per item (Spearman, Kendall, Pearson, MAE), each with
+    a percentile bootstrap CI over the same resamples (items or prompts)."""
     v = votes(collapsed)
     mine = v[v["annotator"] == judge].set_index("item_id")["vote_num"]
     human_mean = v[v["annotator"].isin(humans)].groupby("item_id")["vote_num"].mean()
     shared = mine.index.intersection(human_mean.index)
-    return {"n_items": len(shared), **correlations(mine.loc[shared].to_numpy(), human_mean.loc[shared].to_numpy())}
+    x, y = mine.loc[shared].to_numpy(), human_mean.loc[shared].to_numpy()
+    out: dict[str, Any] = {"n_items": len(shared), **correlations(x, y)}
+    if resampler is None and n_boot <= 0:
+        return out
+    rows, unit, n_units = resampled_rows(shared, n_boot=n_boot, seed=seed, resampler=resampler)
+    samples: dict[str, list[float]] = {k: [] for k in ("spearman", "kendall", "pearson", "mae")}
+    undefined = 0
+    for take in rows:
+        try:
+            found = correlations(x[take], y[take])
+        except MetricUndefinedError:
+            undefined += 1
+            continue
+        for key, value in found.items():
+            samples[key].append(value)
+    for key, values in samples.items():
+        interval = percentile_interval(
+            np.asarray(values), out[key], undefined=undefined / max(len(rows), 1), units=n_units
+        )
+        out[f"{key}_ci95"] = list(interval.pair)
+        out[f"{key}_ci_flag"] = interval.flag
+    out["resampling_unit"] = unit
+    return out
 
 
 def _confusion(collapsed: pd.DataFrame, judge: str, reference: pd.Series) -> dict[str, Any]:
@@ -279,8 +366,11 @@ def _confusion(collapsed: pd.DataFrame, judge: str, reference: pd.Series) -> dic
     return {"categories": cats, "rows": "human majority", "columns": judge, "matrix": table.to_numpy().tolist()}
 
 
-def _matrix(collapsed: pd.DataFrame, raters: list[str]) -> dict[str, Any]:
-    """Rater x rater percent agreement (with ties) and n, for the heatmap."""
+def _matrix(
+    collapsed: pd.DataFrame, raters: list[str], *, n_boot: int = 0, seed: int = 0, resampler: Resampler | None = None
+) -> dict[str, Any]:
+    """Rater x rater percent agreement (with ties), n, and each cell's 95% CI (Clopper-Pearson on the
+    effective n, the same draws as every other figure), for the heatmap."""
     if not raters:
         return {"raters": [], "agreement": [], "n": []}
     table = votes(collapsed).pivot(index="item_id", columns="annotator", values="vote").reindex(columns=raters)
@@ -289,13 +379,40 @@ def _matrix(collapsed: pd.DataFrame, raters: list[str]) -> dict[str, Any]:
     k = len(raters)
     agree = np.full((k, k), np.nan)
     n = np.zeros((k, k), dtype=int)
+    drawn = resampler is not None or n_boot > 0
+    cis: list[list[Any]] = [[None] * k for _ in range(k)]
+    flags: list[list[str | None]] = [[None] * k for _ in range(k)]
+    rate = partial(proportion, trials=second_column)
     for i in range(k):
-        for j in range(k):
+        for j in range(i, k):
             both = present[:, i] & present[:, j]
-            n[i, j] = int(both.sum())
-            if n[i, j]:
-                agree[i, j] = float(np.mean(values[both, i] == values[both, j]))
-    return {"raters": raters, "agreement": agree.tolist(), "n": n.tolist()}
+            n[i, j] = n[j, i] = int(both.sum())
+            if not n[i, j]:
+                continue
+            hits = (values[both, i] == values[both, j]).astype(float)
+            agree[i, j] = agree[j, i] = float(hits.mean())
+            if drawn and i != j:
+                parts = np.column_stack([hits, np.ones_like(hits)])
+                _, interval = estimate(
+                    parts,
+                    _ratio,
+                    method=rate,
+                    n_boot=n_boot,
+                    seed=seed,
+                    resampler=resampler,
+                    item_ids=table.index[both],
+                )
+                cis[i][j] = cis[j][i] = list(interval.pair)
+                flags[i][j] = flags[j][i] = interval.flag
+    out: dict[str, Any] = {"raters": raters, "agreement": agree.tolist(), "n": n.tolist()}
+    if drawn:
+        out.update(ci95=cis, ci_flags=flags)
+    return out
+
+
+def _ratio(sums: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(sums[:, 0] / sums[:, 1], dtype=float)
 
 
 def _transitivity(collapsed: pd.DataFrame, items: pd.DataFrame, rater: str) -> dict[str, Any]:
@@ -311,25 +428,88 @@ def _transitivity(collapsed: pd.DataFrame, items: pd.DataFrame, rater: str) -> d
     return consistency.transitivity(prefs)
 
 
-def _system(collapsed: pd.DataFrame, items: pd.DataFrame, humans: list[str], judges: list[str]) -> dict[str, Any]:
+def _system(
+    collapsed: pd.DataFrame,
+    items: pd.DataFrame,
+    humans: list[str],
+    judges: list[str],
+    *,
+    resampler: Resampler | None = None,
+) -> dict[str, Any]:
+    """Bradley-Terry rankings of the humans and of each judge, and each judge's rank correlation with
+    the humans; with a resampler, percentile CIs of every score and correlation on the shared draws."""
     if not {"model_a", "model_b"} <= set(items.columns) or items["model_a"].isna().all():
         return {"error": "items carry no model_a/model_b: no system ranking"}
     out: dict[str, Any] = {}
     human_rank = _safe(lambda: system.ranking(collapsed, items, humans)) if humans else None
+    human_draws = None
     if isinstance(human_rank, pd.DataFrame):
-        out["humans"] = human_rank.reset_index(names="model").to_dict("records")
+        human_draws = _bt_draws(collapsed, items, humans, list(human_rank.index), resampler)
+        out["humans"] = _rank_rows(human_rank, human_draws, resampler)
     elif human_rank is not None:
         out["humans"] = human_rank
     out["judges"] = {}
     for judge in judges:
         rank = _safe(partial(system.ranking, collapsed, items, [judge]))
-        if isinstance(rank, pd.DataFrame):
-            entry: dict[str, Any] = {"ranking": rank.reset_index(names="model").to_dict("records")}
-            if isinstance(human_rank, pd.DataFrame):
-                entry["vs_humans"] = system.ranking_agreement(human_rank, rank)
-            out["judges"][judge] = entry
-        else:
+        if not isinstance(rank, pd.DataFrame):
             out["judges"][judge] = rank
+            continue
+        draws = _bt_draws(collapsed, items, [judge], list(rank.index), resampler)
+        entry: dict[str, Any] = {"ranking": _rank_rows(rank, draws, resampler)}
+        if isinstance(human_rank, pd.DataFrame):
+            entry["vs_humans"] = system.ranking_agreement(human_rank, rank)
+            shared = [m for m in human_rank.index if m in rank.index]
+            if human_draws is not None and draws is not None and len(shared) >= 3 and resampler is not None:
+                h = human_draws[:, [list(human_rank.index).index(m) for m in shared]]
+                j = draws[:, [list(rank.index).index(m) for m in shared]]
+                for key, values in system.rank_correlations(h, j).items():
+                    point = entry["vs_humans"][key]
+                    if point is None:
+                        continue
+                    interval = percentile_interval(values, point, units=resampler.n_units)
+                    entry["vs_humans"][f"{key}_ci95"] = list(interval.pair)
+                    entry["vs_humans"][f"{key}_ci_flag"] = interval.flag
+        out["judges"][judge] = entry
+    return out
+
+
+def _bt_draws(
+    collapsed: pd.DataFrame, items: pd.DataFrame, raters: list[str], models: list[str], resampler: Resampler | None
+) -> np.ndarray | None:
+    if resampler is None:
+        return None
+    return system.bradley_terry_resampled(collapsed, items, raters, models, resampler.sums)
+
+
+def _rank_rows(rank: pd.DataFrame, draws: np.ndarray | None, resampler: Resampler | None) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in rank.reset_index(names="model").to_dict("records")
+    ]
+    if draws is None or resampler is None:
+        return rows
+    for i, row in enumerate(rows):
+        interval = percentile_interval(draws[:, i], row["bt_score"], units=resampler.n_units)
+        row.update(bt_score_ci95=list(interval.pair), ci_flag=interval.flag)
+    return rows
+
+
+def _heterogeneity(rows: list[dict[str, Any]], report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per rater: Cochran's Q across its strata, and its pooled agreement (the reference line)."""
+    pooled = {j["judge"]: j.get("with_ties") for j in report["judges_vs_humans"]}
+    if report.get("human_agreement"):
+        pooled["humans"] = report["human_agreement"].get("with_ties")
+    out = []
+    for rater in dict.fromkeys(r["rater"] for r in rows):
+        mine = [r for r in rows if r["rater"] == rater and "agreement" in r and r.get("agreement_ci95")]
+        test = heterogeneity([r["agreement"] for r in mine], [tuple(r["agreement_ci95"]) for r in mine])
+        reference = pooled.get(rater)
+        out.append(
+            {
+                "rater": rater,
+                **test,
+                "pooled_agreement": reference.get("agreement") if isinstance(reference, dict) else None,
+            }
+        )
     return out
 
 

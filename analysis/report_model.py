@@ -55,6 +55,16 @@ class Agreement(_Section):
     dropped_share: float | None = None
     tie_share_a: float | None = None
     tie_share_b: float | None = None
+    # how each interval was made (analysis.intervals: jeffreys-eff, dirichlet-perks, bca) and why it
+    # cannot be vouched for (None: it can; e.g. "degenerate: 100% of resamples equal")
+    ci_method: str | None = None
+    ci_flag: str | None = None
+    kappa_ci_method: str | None = None
+    kappa_ci_flag: str | None = None
+    # against a majority: the fewest votes a majority needs, and the comparisons dropped for want of one
+    min_votes: int | None = None
+    n_no_majority: int | None = None
+    bothbad: str | None = None  # how a both-bad verdict counted: "tie" or "distinct"
 
 
 class Reliability(_Section):
@@ -67,6 +77,8 @@ class Reliability(_Section):
     n_raters: int
     level: str | None = None
     resampling_unit: str | None = None
+    ci_method: str | None = None
+    ci_flag: str | None = None
 
 
 class AgreementBlock(_Section):
@@ -93,6 +105,25 @@ class Ceiling(_Section):
     mean_agreement: float
     weighted_agreement: float
     mean_kappa: float | None
+    mean_agreement_ci95: Interval | None = None
+    ci_method: str | None = None
+    ci_flag: str | None = None
+    n_items: int | None = None
+
+
+class CeilingDifference(_Section):
+    """The judge's pooled agreement with humans minus the humans' with each other, paired CI."""
+
+    judge_agreement: float
+    human_agreement: float
+    difference: float
+    ci95: Interval | None
+    n_items: int
+    n_judge: int
+    n_humans: int
+    resampling_unit: str | None = None
+    ci_method: str | None = None
+    ci_flag: str | None = None
 
 
 class AltTestHuman(_Section):
@@ -133,6 +164,15 @@ class Correlations(_Section):
     kendall: float
     pearson: float
     mae: float
+    spearman_ci95: Interval | None = None
+    kendall_ci95: Interval | None = None
+    pearson_ci95: Interval | None = None
+    mae_ci95: Interval | None = None
+    spearman_ci_flag: str | None = None
+    kendall_ci_flag: str | None = None
+    pearson_ci_flag: str | None = None
+    mae_ci_flag: str | None = None
+    resampling_unit: str | None = None
 
 
 class JudgeSection(AgreementBlock):
@@ -144,6 +184,7 @@ class JudgeSection(AgreementBlock):
     failed_rate: float | None
     alpha_with_humans: Reliability | Undefined | None = None
     alt_test: AltTest | Undefined | None = None
+    vs_ceiling: CeilingDifference | Undefined | None = None
     score_correlations: Correlations | Undefined | None = None
     confusion_vs_majority: Confusion | Undefined | None = None
 
@@ -162,6 +203,8 @@ class Matrix(_Section):
     raters: list[str]
     agreement: list[list[float | None]]
     n: list[list[int]]
+    ci95: list[list[Interval | None]] | None = None  # each cell's 95% CI (None on the diagonal)
+    ci_flags: list[list[str | None]] | None = None
 
 
 class PositionRow(_Section):
@@ -181,6 +224,9 @@ class SwapRow(_Section):
     n_items: int
     consistency: float
     flip_rate: float
+    consistency_ci95: Interval | None = None
+    ci_method: str | None = None
+    ci_flag: str | None = None
 
 
 class LengthRow(_Section):
@@ -190,6 +236,8 @@ class LengthRow(_Section):
     p_longer: float | None
     p_longer_ci95: Interval | None
     logit_slope: float | None
+    logit_slope_ci95: Interval | None = None
+    logit_slope_ci_flag: str | None = None
 
 
 class SelfPreferenceRow(_Section):
@@ -215,6 +263,12 @@ class LeniencyRow(_Section):
     tie_rate_diff: float | None = None
     mean_diff: float | None = None
     positive_rate_diff: float | None = None
+    tie_rate_diff_ci95: Interval | None = None
+    mean_diff_ci95: Interval | None = None
+    positive_rate_diff_ci95: Interval | None = None
+    tie_rate_diff_ci_flag: str | None = None
+    mean_diff_ci_flag: str | None = None
+    positive_rate_diff_ci_flag: str | None = None
 
 
 class Bias(_Section):
@@ -237,12 +291,18 @@ class RankRow(_Section):
     bt_score: float
     win_rate: float
     rank: int
+    bt_score_ci95: Interval | None = None
+    ci_flag: str | None = None
 
 
 class RankingAgreement(_Section):
     n_models: int
     spearman: float | None
     kendall: float | None
+    spearman_ci95: Interval | None = None
+    kendall_ci95: Interval | None = None
+    spearman_ci_flag: str | None = None
+    kendall_ci_flag: str | None = None
 
 
 class JudgeRanking(_Section):
@@ -275,6 +335,13 @@ class Calibration(_Section):
     accuracy: float
     curve: list[CurveBin]
     risk_coverage: list[CoverageRow]
+    n_items: int | None = None
+    ece_ci95: Interval | None = None
+    brier_ci95: Interval | None = None
+    accuracy_ci95: Interval | None = None
+    ece_ci_flag: str | None = None
+    brier_ci_flag: str | None = None
+    accuracy_ci_flag: str | None = None
 
 
 class StratumRow(BaseModel):
@@ -296,14 +363,37 @@ class StratumRow(BaseModel):
     resampling_unit: str | None = None
     orders: str | None = None
     kappa_form: str | None = None
+    ci_method: str | None = None
+    ci_flag: str | None = None
+    kappa_ci_method: str | None = None
+    kappa_ci_flag: str | None = None
+    dropped_share: float | None = None
+    tie_share_a: float | None = None
+    tie_share_b: float | None = None
+    min_votes: int | None = None
+    n_no_majority: int | None = None
+    bothbad: str | None = None
 
     def stratum(self, by: str) -> Any:
         return (self.model_extra or {}).get(by)
 
 
+class Heterogeneity(_Section):
+    """Cochran's Q across one rater's strata (``analysis.strata.heterogeneity``) and its pooled figure."""
+
+    rater: str
+    q: float | None
+    df: int
+    p_value: float | None
+    n_strata: int
+    pooled_agreement: float | None = None
+
+
 class Strata(_Section):
     by: str
     rows: list[StratumRow]
+    note: str | None = None  # "exploratory: ...": the table's intervals are per stratum, not simultaneous
+    heterogeneity: list[Heterogeneity] = []
 
 
 class Settings(_Section):
@@ -315,6 +405,8 @@ class Settings(_Section):
     resampling_unit: str = "item"  # what every interval of the report resampled: "item" or a cluster field
     orders: str = "combined"  # how a rater labeled in both presented orders counts in agreement
     n_resampling_units: int | None = None
+    min_votes: int | None = None  # the fewest votes a per-item majority needs
+    bothbad: str | None = None  # how a both-bad verdict counts in agreement: "tie" or "distinct"
 
 
 class Report(_Section):
@@ -337,6 +429,13 @@ class Report(_Section):
     calibration: dict[str, Calibration]
     strata: Strata | None = None
 
+    def flags(self) -> list[tuple[str, str]]:
+        """Every interval of the report that cannot be vouched for: (where, why), ``where`` the path
+        of the figure (``judges_vs_humans[gpt].with_ties.kappa``), ``why`` its ``ci_flag``."""
+        found: list[tuple[str, str]] = []
+        _walk_flags(self, "", found)
+        return found
+
     def to_json(self) -> dict[str, Any]:
         """The report as JSON data (``report --json``): absent sections stay absent."""
         return self.model_dump(mode="json", exclude_unset=True)
@@ -344,3 +443,41 @@ class Report(_Section):
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Report:
         return cls.model_validate(data)
+
+
+def _label(item: object, index: int) -> str:
+    for key in ("judge", "annotator", "rater"):
+        value = getattr(item, key, None)
+        if isinstance(value, str):
+            return value
+    return str(index)
+
+
+def _main_figure(node: BaseModel) -> str:
+    metric = getattr(node, "metric", None)
+    if isinstance(metric, str):
+        return metric
+    return "agreement" if hasattr(node, "agreement") else "estimate"
+
+
+def _walk_flags(node: object, path: str, found: list[tuple[str, str]]) -> None:
+    if isinstance(node, BaseModel):
+        fields = dict(node)
+        for name, value in fields.items():
+            if name == "ci_flags" and isinstance(value, list) and isinstance(node, Matrix):
+                raters = node.raters
+                for i, row in enumerate(value):
+                    for j, flag in enumerate(row):
+                        if flag and i < j:
+                            found.append((f"{path}.{name}[{raters[i]} vs {raters[j]}]".lstrip("."), flag))
+            elif name.endswith("ci_flag") and isinstance(value, str):
+                figure = name.removesuffix("ci_flag").rstrip("_") or _main_figure(node)
+                found.append((f"{path}.{figure}".lstrip("."), value))
+            else:
+                _walk_flags(value, f"{path}.{name}", found)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            _walk_flags(item, f"{path}[{_label(item, i)}]", found)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            _walk_flags(value, f"{path}[{key}]", found)

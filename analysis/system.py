@@ -3,7 +3,7 @@ rank correlation between the humans' ranking and a judge's."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -88,3 +88,67 @@ def ranking_agreement(reference: pd.DataFrame, other: pd.DataFrame) -> dict[str,
         "spearman": float(stats.spearmanr(x, y).statistic),
         "kendall": float(stats.kendalltau(x, y).statistic),
     }
+
+
+def bradley_terry_resampled(
+    labels: pd.DataFrame,
+    items: pd.DataFrame,
+    raters: str | Sequence[str],
+    models: Sequence[str],
+    sums_of: Callable[[pd.Index, np.ndarray], np.ndarray],
+    *,
+    iters: int = 300,
+    tol: float = 1e-8,
+) -> np.ndarray:
+    """Bradley-Terry log-strengths of ``models`` (in that order) on every resample at once: (B x k).
+    The fit reads only sums over items (each model's wins, the games of each pair), so ``sums_of``
+    (the report's resampler: item ids and per-item parts -> resampled sums) gives every resample's
+    sums, and Hunter's MM iterations run on all resamples together (the same prior as
+    :func:`bradley_terry`)."""
+    v = votes(labels, ties=True)
+    v = v[v["annotator"].isin(select_raters(labels, raters))]
+    meta = items.set_index("item_id")[["model_a", "model_b"]]
+    v = v.join(meta, on="item_id").dropna(subset=["model_a", "model_b"])
+    v = v[(v["model_a"] != v["model_b"]) & v["model_a"].isin(models) & v["model_b"].isin(models)]
+    k = len(models)
+    idx = {m: i for i, m in enumerate(models)}
+    a = v["model_a"].map(idx).to_numpy()
+    b = v["model_b"].map(idx).to_numpy()
+    score = v["vote"].map(PAIRWISE_NUMBERS).astype(float).to_numpy()
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    pair_codes, pairs = pd.factorize(pd.Series(lo * k + hi))
+    n_pairs = len(pairs)
+    item_codes, item_ids = pd.factorize(v["item_id"])
+    parts = np.zeros((len(item_ids), k + n_pairs))
+    np.add.at(parts, (item_codes, a), score)
+    np.add.at(parts, (item_codes, b), 1 - score)
+    np.add.at(parts, (item_codes, k + pair_codes), 1.0)
+    sums = sums_of(pd.Index(item_ids), parts)
+    wins = sums[:, :k] + 0.5
+    games = sums[:, k:]
+    incidence = np.zeros((n_pairs, k))
+    pair_values = np.asarray(pairs, dtype=int)
+    incidence[np.arange(n_pairs), pair_values // k] = 1.0
+    incidence[np.arange(n_pairs), pair_values % k] = 1.0
+    first, second = pair_values // k, pair_values % k
+    p = np.ones_like(wins)
+    for _ in range(iters):
+        denom = (games / (p[:, first] + p[:, second])) @ incidence + 1.0 / (p + 1.0)
+        new = wins / denom
+        new /= np.exp(np.mean(np.log(new), axis=1, keepdims=True))
+        done = np.max(np.abs(new - p)) < tol
+        p = new
+        if done:
+            break
+    log_p = np.log(p)
+    return np.asarray(log_p - log_p.mean(axis=1, keepdims=True), dtype=np.float64)
+
+
+def rank_correlations(x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Row-wise Spearman and Kendall (tau-b) correlations of two (B x k) score matrices."""
+    rx, ry = stats.rankdata(x, axis=1), stats.rankdata(y, axis=1)
+    rx, ry = rx - rx.mean(axis=1, keepdims=True), ry - ry.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spearman = (rx * ry).sum(axis=1) / np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1))
+    kendall = np.array([stats.kendalltau(a, b).statistic for a, b in zip(x, y, strict=True)], dtype=float)
+    return {"spearman": np.asarray(spearman, dtype=float), "kendall": kendall}

@@ -20,7 +20,14 @@ from annotation.errors import JudgelabError
 from annotation.label_frames import items_frame, labels_frame
 from annotation.models import Annotator
 from contracts.columns import ITEM_COLUMNS, LABEL_COLUMNS
-from contracts.vocab import EXPORT_FORMATS, plurality
+from contracts.vocab import (
+    DEFAULT_MIN_VOTES,
+    EXPORT_FORMATS,
+    MAJORITY_RULE,
+    VERDICT_RULE,
+    majority_verdict,
+    rater_verdict,
+)
 
 # the long export is the label frame in the export's names: the item's external id as ``item_id``, the
 # annotator's kind and stored config beside each label; database ids and the derived ``confidence_p``
@@ -58,27 +65,61 @@ def _items(session: Session, task_id: int) -> pd.DataFrame:
     return items_frame(session, task_id)[columns].rename(columns={"item_id": "id", "external_id": "item_id"})
 
 
-def wide_frame(session: Session, task_name: str) -> pd.DataFrame:
-    """One row per item: its fields, each rater's label (column ``label:<name>``; both orders of one
-    rater agree or give ``tie``) and the human majority (None when there is none)."""
+def rater_verdicts(labels: pd.DataFrame) -> dict[tuple[Any, str], str | None]:
+    """Each (item, rater)'s verdict from its submitted labels (``contracts.vocab.rater_verdict``: the
+    same rule as the analysis and the dashboard)."""
+    sub = labels[labels["status"] == "submitted"]
+    values: dict[tuple[Any, str], list[Any]] = {}
+    probs: dict[tuple[Any, str], list[Any]] = {}
+    has_probs = "probabilities" in sub.columns
+    for row in sub.itertuples(index=False):
+        key = (row.item_id, str(row.annotator))
+        values.setdefault(key, []).append(row.value)
+        probs.setdefault(key, []).append(row.probabilities if has_probs else None)
+    return {key: rater_verdict(vals, probs[key]) for key, vals in values.items()}
+
+
+def rules(min_votes: int) -> str:
+    """The rules every exported verdict and majority follows, as one sentence for the files."""
+    return f"{VERDICT_RULE}; {MAJORITY_RULE.format(min_votes=min_votes)}"
+
+
+def wide_frame(session: Session, task_name: str, *, min_votes: int = DEFAULT_MIN_VOTES) -> pd.DataFrame:
+    """One row per item: its fields, each rater's verdict (column ``label:<name>``, by
+    ``contracts.vocab.VERDICT_RULE``), the human majority (None when there is none: fewer than
+    ``min_votes`` human verdicts or a split), the number of human verdicts and the ``rule`` applied."""
     task = get_task(session, task_name)
     items = _items(session, task.id)
     labels = long_frame(session, task_name)
-    sub = labels[labels["status"] == "submitted"]
-    per_rater = sub.groupby(["item_id", "annotator"])["value"].agg(lambda v: v.iloc[0] if v.nunique() == 1 else "tie")
-    table = per_rater.unstack("annotator") if len(per_rater) else pd.DataFrame(index=pd.Index([], name="item_id"))
+    verdicts = rater_verdicts(labels)
+    per_rater = pd.Series(verdicts, dtype=object)
+    if len(per_rater):
+        per_rater.index = pd.MultiIndex.from_tuples(list(verdicts), names=["item_id", "annotator"])
+        table = per_rater.unstack("annotator")
+    else:
+        table = pd.DataFrame(index=pd.Index([], name="item_id"))
     table.columns = [f"label:{c}" for c in table.columns]
-    human_votes = sub[sub["annotator_kind"] == "human"].groupby("item_id")["value"].agg(list)
-    humans = {item: plurality(votes) for item, votes in human_votes.items()}
+    kinds = dict(zip(labels["annotator"], labels["annotator_kind"], strict=False))
+    human: dict[Any, list[str | None]] = {}
+    for (item, rater), verdict in verdicts.items():
+        if kinds.get(rater) == "human":
+            human.setdefault(item, []).append(verdict)
     out = items.drop(columns=["id"]).merge(table, left_on="item_id", right_index=True, how="left")
-    out["human_majority"] = [humans.get(i) for i in out["item_id"]]
+    out["human_majority"] = [majority_verdict(human.get(i, []), min_votes=min_votes) for i in out["item_id"]]
+    out["human_votes"] = [len(human.get(i, [])) for i in out["item_id"]]
+    out["rule"] = rules(min_votes)
     out["metadata"] = out["metadata"].map(lambda m: json.dumps(m) if isinstance(m, dict) else None)
     return out
 
 
-def dpo_frame(session: Session, task_name: str, raters: Sequence[str] | None = None) -> pd.DataFrame:
-    """``prompt, chosen, rejected`` from the majority of ``raters`` (default: the humans), skipping
-    ties and items without a majority; provenance columns say who decided."""
+def dpo_frame(
+    session: Session, task_name: str, raters: Sequence[str] | None = None, *, min_votes: int | None = None
+) -> pd.DataFrame:
+    """``prompt, chosen, rejected`` from the majority verdict of ``raters`` (default: the humans), each
+    rater's verdict by ``contracts.vocab.VERDICT_RULE``; items whose majority is a tie, or that have
+    none (a split, or fewer than ``min_votes`` verdicts: default 2, or 1 when one rater is named),
+    are left out. Provenance columns: who decided, how many verdicts (``n_votes``), how many of them
+    chose the winner (``n_agree``) and the ``rule``. Raises, naming the counts, when no item is left."""
     task = get_task(session, task_name)
     if task.protocol != "pairwise":
         raise JudgelabError(
@@ -87,20 +128,26 @@ def dpo_frame(session: Session, task_name: str, raters: Sequence[str] | None = N
         )
     items = _items(session, task.id).set_index("item_id")
     labels = long_frame(session, task_name)
-    sub = labels[labels["status"] == "submitted"]
     if raters:
         unknown = sorted(set(raters) - set(labels["annotator"]))
         if unknown:
             raise JudgelabError(f"no labels from {unknown} in task {task_name!r}", fix="check the --raters names")
-        sub = sub[sub["annotator"].isin(raters)]
+        chosen_raters = labels["annotator"].isin(raters)
         source = ",".join(raters)
     else:
-        sub = sub[sub["annotator_kind"] == "human"]
+        chosen_raters = labels["annotator_kind"] == "human"
         source = "human majority"
+    needed = min_votes if min_votes is not None else (1 if raters and len(raters) == 1 else DEFAULT_MIN_VOTES)
+    per_item: dict[Any, list[str | None]] = {}
+    for (item, _), verdict in rater_verdicts(labels[chosen_raters]).items():
+        per_item.setdefault(item, []).append(verdict)
     rows = []
-    for item_id, grp in sub.groupby("item_id", sort=True):
-        verdict = plurality(list(grp["value"]))
+    skipped = {"tie": 0, "no majority": 0}
+    for item_id in sorted(per_item, key=str):
+        verdicts = per_item[item_id]
+        verdict = majority_verdict(verdicts, min_votes=needed)
         if verdict not in ("A", "B"):
+            skipped["tie" if verdict is not None else "no majority"] += 1
             continue
         item = items.loc[item_id]
         chosen, rejected = (
@@ -114,13 +161,34 @@ def dpo_frame(session: Session, task_name: str, raters: Sequence[str] | None = N
                 "item_id": item_id,
                 "chosen_model": item["model_a"] if verdict == "A" else item["model_b"],
                 "rejected_model": item["model_b"] if verdict == "A" else item["model_a"],
-                "n_votes": len(grp),
+                "n_votes": len(verdicts),
+                "n_agree": sum(v == verdict for v in verdicts),
                 "source": source,
+                "rule": rules(needed),
             }
         )
-    return pd.DataFrame(
-        rows, columns=["prompt", "chosen", "rejected", "item_id", "chosen_model", "rejected_model", "n_votes", "source"]
-    )
+    if not rows:
+        raise JudgelabError(
+            f"no item of task {task_name!r} has an A or B majority from {source}: {skipped['tie']} items are ties "
+            f"(or both bad), {skipped['no majority']} have no majority of {needed} verdicts, "
+            f"{len(items) - len(per_item)} have no labels from them",
+            fix="choose other --raters, lower --min-votes, or collect more labels",
+        )
+    return pd.DataFrame(rows, columns=DPO_COLUMNS)
+
+
+DPO_COLUMNS = [
+    "prompt",
+    "chosen",
+    "rejected",
+    "item_id",
+    "chosen_model",
+    "rejected_model",
+    "n_votes",
+    "n_agree",
+    "source",
+    "rule",
+]
 
 
 def write_frame(frame: pd.DataFrame, out: Path) -> None:
@@ -159,16 +227,25 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def export(session: Session, task: str, fmt: str, out: Path, *, raters: Sequence[str] | None = None) -> int:
-    """Export ``task`` as ``fmt`` to ``out``; returns the number of rows."""
+def export(
+    session: Session,
+    task: str,
+    fmt: str,
+    out: Path,
+    *,
+    raters: Sequence[str] | None = None,
+    min_votes: int | None = None,
+) -> int:
+    """Export ``task`` as ``fmt`` to ``out``; returns the number of rows. ``min_votes``: the fewest
+    verdicts a majority needs (wide, dpo; default 2, or 1 for a DPO export of one named rater)."""
     if fmt not in EXPORT_FORMATS:
         raise JudgelabError(f"unknown export format {fmt!r}", fix=f"use one of {list(EXPORT_FORMATS)}")
     if fmt == "hf":
         return export_hf(session, task, out)
     frame = {
         "long": lambda: long_frame(session, task),
-        "wide": lambda: wide_frame(session, task),
-        "dpo": lambda: dpo_frame(session, task, raters),
+        "wide": lambda: wide_frame(session, task, min_votes=min_votes or DEFAULT_MIN_VOTES),
+        "dpo": lambda: dpo_frame(session, task, raters, min_votes=min_votes),
     }[fmt]()
     write_frame(frame, out)
     return len(frame)
@@ -187,6 +264,10 @@ def export_hf(session: Session, task: str, out: Path) -> int:
         long[col] = long[col].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else None)
     splits = {"labels": Dataset.from_pandas(long, preserve_index=False)}
     if get_task(session, task).protocol == "pairwise":
-        splits["dpo"] = Dataset.from_pandas(dpo_frame(session, task), preserve_index=False)
+        try:
+            dpo = dpo_frame(session, task)
+        except JudgelabError:  # no decisive human majority yet: the split is there, empty
+            dpo = pd.DataFrame(columns=DPO_COLUMNS)
+        splits["dpo"] = Dataset.from_pandas(dpo, preserve_index=False)
     DatasetDict(splits).save_to_disk(str(out))
     return len(long)

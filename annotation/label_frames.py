@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from annotation.catalog import get_task
 from annotation.models import Annotator, Item, Label, Task
 from annotation.schema import parse_schema
-from contracts.columns import ITEM_COLUMNS, LABEL_COLUMNS
+from contracts.columns import ITEM_COLUMNS, LABEL_COLUMNS, SCALE_ATTR
 
 # where each column of the label frame comes from (``confidence_p`` is computed from the task's scale)
 _LABEL_SOURCES: dict[str, Any] = {
@@ -68,10 +68,14 @@ def labels_frame(session: Session, task_id: int) -> pd.DataFrame:
     )
     frame = pd.DataFrame([tuple(r) for r in session.execute(stmt).all()], columns=_SELECTED)
     task = session.get(Task, task_id)
-    low, high = parse_schema(task.label_schema).confidence_scale if task is not None else (1.0, 5.0)
+    schema = parse_schema(task.label_schema) if task is not None else None
+    low, high = schema.confidence_scale if schema is not None else (1.0, 5.0)
     raw = pd.to_numeric(frame["confidence"], errors="coerce").to_numpy(dtype=float)
     frame["confidence_p"] = np.clip((raw - low) / (high - low), 0.0, 1.0)
-    return frame[list(LABEL_COLUMNS)]
+    out = frame[list(LABEL_COLUMNS)]
+    if schema is not None and schema.kind == "scale":
+        out.attrs[SCALE_ATTR] = list(schema.choices)
+    return out
 
 
 def items_frame(session: Session, task_id: int) -> pd.DataFrame:

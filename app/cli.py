@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", dest="fmt", required=True, choices=EXPORT_FORMATS)
     exp.add_argument("--out", required=True, type=Path)
     exp.add_argument("--raters", help="dpo: comma-separated rater names whose majority decides (default: humans)")
+    exp.add_argument(
+        "--min-votes",
+        type=int,
+        metavar="N",
+        help="wide, dpo: the fewest verdicts a majority needs (default 2; 1 for a dpo export of one named rater)",
+    )
     exp.set_defaults(func=cmd_export)
 
     tasks = sub.add_parser("tasks", help="tasks in the database").add_subparsers(dest="tasks_command", required=True)
@@ -194,7 +200,7 @@ def cmd_export(args: argparse.Namespace, services: Services) -> int:
 
     raters = [r.strip() for r in args.raters.split(",")] if args.raters else None
     with services.session() as session:
-        n = export(session, args.task, args.fmt, args.out, raters=raters)
+        n = export(session, args.task, args.fmt, args.out, raters=raters, min_votes=args.min_votes)
     print(f"exported {n} rows of task {args.task!r} as {args.fmt} to {args.out}")
     return 0
 

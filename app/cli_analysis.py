@@ -10,7 +10,7 @@ from typing import Any
 
 from annotation.errors import JudgelabError
 from annotation.services import Services
-from contracts.vocab import ORDER_RULES
+from contracts.vocab import BOTHBAD_RULES, ORDER_RULES
 
 CLUSTER_HELP = (
     "the bootstrap's resampling unit: auto (the prompt, or MT-Bench's question_id, when items share one), "
@@ -22,6 +22,10 @@ ORDERS_HELP = (
     "a rater labeled in both presented orders: combined (one vote per item, MT-Bench), each (each order "
     "its own comparison, LLMBar), first (the ab order only)"
 )
+
+
+BOTHBAD_HELP = "how a both-bad verdict counts in agreement: as a tie (default, MT-Bench) or a distinct category"
+MIN_VOTES_HELP = "the fewest votes a per-item majority needs (default 2: one vote is not a majority)"
 
 
 def register(sub: Any) -> None:
@@ -43,6 +47,8 @@ def register(sub: Any) -> None:
     agr.add_argument("--seed", type=int, default=0)
     agr.add_argument("--cluster", default="auto", metavar="FIELD", help=CLUSTER_HELP)
     agr.add_argument("--orders", default="combined", choices=ORDER_RULES, help=ORDERS_HELP)
+    agr.add_argument("--min-votes", type=int, default=2, metavar="N", help=MIN_VOTES_HELP)
+    agr.add_argument("--bothbad", default="tie", choices=BOTHBAD_RULES, help=BOTHBAD_HELP)
     agr.add_argument("--json", action="store_true")
     agr.set_defaults(func=cmd_agreement)
 
@@ -57,6 +63,8 @@ def register(sub: Any) -> None:
     rep.add_argument("--epsilon", type=float, default=None, help="alt-test margin (default 0.2)")
     rep.add_argument("--cluster", default="auto", metavar="FIELD", help=CLUSTER_HELP)
     rep.add_argument("--orders", default="combined", choices=ORDER_RULES, help=ORDERS_HELP)
+    rep.add_argument("--min-votes", type=int, default=2, metavar="N", help=MIN_VOTES_HELP)
+    rep.add_argument("--bothbad", default="tie", choices=BOTHBAD_RULES, help=BOTHBAD_HELP)
     rep.add_argument(
         "--families",
         type=Path,
@@ -120,6 +128,8 @@ def cmd_agreement(args: argparse.Namespace, services: Services) -> int:
             seed=args.seed,
             resampler=resampler,
             orders=args.orders,
+            min_votes=args.min_votes,
+            bothbad=args.bothbad,
         )
 
     results = by_stratum(labels, items, args.by, run)  # a bad --by or selector: app.messages words it
@@ -146,10 +156,18 @@ def cmd_agreement(args: argparse.Namespace, services: Services) -> int:
             continue
         lo, hi = row["agreement_ci95"]
         kappa = "n/a" if row["kappa"] is None else f"{row['kappa']:.3f}"
+        if row["kappa_ci95"] is not None and row["kappa_ci95"][0] is not None:
+            kappa += " [{:.3f}, {:.3f}]".format(*row["kappa_ci95"])
+        interval = "" if lo is None or lo != lo else f" [{lo:.3f}, {hi:.3f}]"
         print(
-            f"  {stratum + ' ' if stratum else ''}agreement {row['agreement']:.3f} [{lo:.3f}, {hi:.3f}]  "
-            f"kappa {kappa}  n={row['n']} comparisons on {row['n_items']} items"
+            f"  {stratum + ' ' if stratum else ''}agreement {row['agreement']:.3f}{interval}  "
+            f"{row.get('kappa_form') or ''} kappa {kappa}  n={row['n']} comparisons on {row['n_items']} items"
         )
+        for figure in ("ci_flag", "kappa_ci_flag"):
+            if row.get(figure):
+                print(
+                    f"    flagged {figure.removesuffix('ci_flag').rstrip('_') or 'agreement'} interval: {row[figure]}"
+                )
     return 0
 
 
@@ -173,6 +191,8 @@ def cmd_report(args: argparse.Namespace, services: Services) -> int:
         cluster=args.cluster,
         orders=args.orders,
         families=read_families(args.families) if args.families else None,
+        min_votes=args.min_votes,
+        bothbad=args.bothbad,
     )
     if args.html:
         from app.report_html import render_html

@@ -62,6 +62,19 @@ def dashboard(
     report = build_report(labels, items, task=task, judge_models=models, by=by or None, n_boot=n_boot)
     swap = report.bias.swap if report.bias is not None and isinstance(report.bias.swap, list) else []
     strata = report.strata.model_dump(mode="json", exclude_unset=True)["rows"] if report.strata else []
+    if report.strata:  # the test across strata and the pooled figure, as rows of the same table
+        for test in report.strata.heterogeneity:
+            strata.append(
+                {
+                    "rater": test.rater,
+                    report.strata.by: "(all: pooled)",
+                    "agreement": test.pooled_agreement,
+                    "note": None
+                    if test.p_value is None
+                    else f"heterogeneity across {test.n_strata} strata: Q = {test.q:.2f}, df {test.df}, "
+                    f"p = {test.p_value:.3f}",
+                }
+            )
     return DashboardData(
         report,
         [row.cells() for row in headline_rows(report)],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analysis.report_model import Agreement, AltTest, Interval, Reliability, Report, Undefined
+from analysis.report_model import Agreement, AltTest, CeilingDifference, Interval, Reliability, Report, Undefined
 
 HEADERS = (
     "rater",
@@ -15,6 +15,7 @@ HEADERS = (
     "alpha (with humans)",
     "n",
     "vs human majority",
+    "minus human ceiling",
     "alternative annotator test",
 )
 
@@ -28,6 +29,7 @@ class HeadlineRow:
     alpha: str
     n: str
     vs_majority: str
+    vs_ceiling: str
     verdict: str
     verdict_class: str  # "pass", "fail" or "note": how the HTML report styles the verdict
 
@@ -40,8 +42,28 @@ class HeadlineRow:
             self.alpha,
             self.n,
             self.vs_majority,
+            self.vs_ceiling,
             self.verdict,
         ]
+
+
+FLAG_MARK = " (flagged)"  # after an interval that cannot be vouched for; flag_lines() says why
+
+
+def flag_lines(report: Report) -> list[str]:
+    """One line per flagged interval of the report: where it is, and why it is flagged."""
+    return [f"{where}: {why}" for where, why in report.flags()]
+
+
+def flag_summary(report: Report) -> str:
+    """A sentence counting the flagged intervals (empty when there are none)."""
+    flags = report.flags()
+    if not flags:
+        return ""
+    return (
+        f"{len(flags)} interval{'s' if len(flags) != 1 else ''} flagged as not vouched for "
+        "(too few resampling units, degenerate or undefined resamples): " + "; ".join(flag_lines(report))
+    )
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -58,21 +80,34 @@ def _agreement(block: Agreement | Undefined | None) -> str:
     if isinstance(block, Undefined):
         return f"undefined: {block.error}"
     dropped = "" if block.dropped_share is None else f" (dropped {block.dropped_share:.0%})"
-    return f"{_num(block.agreement)}{_interval(block.agreement_ci95)}{dropped}"
+    mark = FLAG_MARK if block.ci_flag else ""
+    return f"{_num(block.agreement)}{_interval(block.agreement_ci95)}{mark}{dropped}"
 
 
 def _kappa(block: Agreement | Undefined | None) -> str:
     if not isinstance(block, Agreement) or block.kappa is None:
         return "n/a"
-    return f"{_num(block.kappa)}{_interval(block.kappa_ci95)}"
+    mark = FLAG_MARK if block.kappa_ci_flag else ""
+    return f"{_num(block.kappa)}{_interval(block.kappa_ci95)}{mark}"
 
 
 def _alpha(block: Reliability | Undefined | None) -> str:
-    return _num(block.value) if isinstance(block, Reliability) else "n/a"
+    if not isinstance(block, Reliability):
+        return "n/a"
+    return f"{_num(block.value)}{_interval(block.ci95)}{FLAG_MARK if block.ci_flag else ''}"
 
 
 def _n(block: Agreement | Undefined | None) -> str:
     return str(block.n) if isinstance(block, Agreement) else ""
+
+
+def _ceiling(block: CeilingDifference | Undefined | None) -> str:
+    if block is None:
+        return ""
+    if isinstance(block, Undefined):
+        return f"undefined: {block.error}"
+    mark = FLAG_MARK if block.ci_flag else ""
+    return f"{block.difference:+.3f}{_interval(block.ci95)}{mark}"
 
 
 def _verdict(alt: AltTest | Undefined | None) -> tuple[str, str]:
@@ -101,6 +136,7 @@ def headline_rows(report: Report) -> list[HeadlineRow]:
                 _n(ha.with_ties),
                 "",
                 "",
+                "",
                 "note",
             )
         )
@@ -115,6 +151,7 @@ def headline_rows(report: Report) -> list[HeadlineRow]:
                 _alpha(j.alpha_with_humans),
                 _n(j.with_ties),
                 _agreement(j.majority),
+                _ceiling(j.vs_ceiling),
                 verdict,
                 css,
             )

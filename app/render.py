@@ -17,6 +17,19 @@ def safe_markdown(text: str | None) -> str:
     return "".join(p if p.startswith("```") and p.endswith("```") else html.escape(p, quote=False) for p in parts)
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def markdown_text(text: str) -> str:
+    """Plain text inside Markdown: HTML escaped and every Markdown character backslash-escaped, so a
+    rater or task name never becomes a link, an image or emphasis.
+
+    >>> print(markdown_text("[x](http://e) <b>"))
+    \\[x\\]\\(http://e\\) &lt;b&gt;
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
 def conversation_markdown(messages: list[dict[str, Any]], judged_turn: int | None = None) -> str:
     """A conversation, turn by turn; the judged assistant turn (1-based) is marked."""
     out, turn = [], 0

@@ -10,7 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from analysis.plots import all_figures
 from analysis.report_model import Ceiling, Report
-from app.headline import HEADERS, headline_rows
+from app.headline import HEADERS, flag_lines, headline_rows
 
 
 @lru_cache(maxsize=1)
@@ -36,6 +36,7 @@ def render_html(report: Report) -> str:
             report=report,
             headers=HEADERS,
             headline=headline_rows(report),
+            flags=flag_lines(report),
             ceiling=ceiling,
             swap=swap,
             figures=figures,

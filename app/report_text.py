@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from analysis.report_model import Agreement, AltTest, Interval, Reliability, Report, Undefined
+from analysis.report_model import Agreement, AltTest, CeilingDifference, Interval, Reliability, Report, Undefined
+from app.headline import FLAG_MARK, flag_lines
 
 
 def _ci(ci: Interval | None) -> str:
@@ -17,9 +18,9 @@ def _fmt(block: Agreement | Undefined | None) -> str:
         return "n/a"
     if isinstance(block, Undefined):
         return f"undefined ({block.error})"
-    text = f"{block.agreement:.3f}{_ci(block.agreement_ci95)}"
+    text = f"{block.agreement:.3f}{_ci(block.agreement_ci95)}{FLAG_MARK if block.ci_flag else ''}"
     if block.kappa is not None:
-        text += f", kappa {block.kappa:.3f}"
+        text += f", kappa {block.kappa:.3f}{_ci(block.kappa_ci95)}{FLAG_MARK if block.kappa_ci_flag else ''}"
     return text + f" (n={block.n}, items={block.n_items})"
 
 
@@ -50,10 +51,13 @@ def render_text(report: Report) -> str:
             lines.append(f"  without ties   {_fmt(ha.without_ties)}")
         for rel in (ha.alpha, ha.fleiss):
             if isinstance(rel, Reliability):
-                lines.append(f"  {rel.metric} {rel.value:.3f}{_ci(rel.ci95)}")
+                lines.append(f"  {rel.metric} {rel.value:.3f}{_ci(rel.ci95)}{FLAG_MARK if rel.ci_flag else ''}")
     ceiling = report.human_ceiling
     if ceiling is not None and not isinstance(ceiling, Undefined):
-        lines.append(f"human ceiling (each human vs the rest): mean agreement {ceiling.mean_agreement:.3f}")
+        lines.append(
+            f"human ceiling (each human vs the rest): mean agreement {ceiling.mean_agreement:.3f}"
+            f"{_ci(ceiling.mean_agreement_ci95)}"
+        )
     # S2 rewards a judge that is position-driven (its inconsistent verdicts become ties and are
     # dropped): it is printed next to the judge's swap consistency
     swaps = report.bias.swap if report.bias is not None and isinstance(report.bias.swap, list) else []
@@ -68,6 +72,17 @@ def render_text(report: Report) -> str:
                     f"  {'':14s} dropped {block.dropped_share:.0%} of the comparisons (ties: judge "
                     f"{block.tie_share_a:.0%}, humans {block.tie_share_b:.0%}){swap_of.get(j.judge, '')}"
                 )
+        if isinstance(j.majority, Agreement) and j.majority.n_no_majority:
+            lines.append(
+                f"  {'':14s} {j.majority.n_no_majority} comparisons had no human majority of "
+                f"{j.majority.min_votes}+ votes (left out)"
+            )
+        if isinstance(j.vs_ceiling, CeilingDifference):
+            c = j.vs_ceiling
+            lines.append(
+                f"  minus ceiling  {c.difference:+.3f}{_ci(c.ci95)}{FLAG_MARK if c.ci_flag else ''} "
+                f"(judge {c.judge_agreement:.3f} vs humans among themselves {c.human_agreement:.3f}, paired)"
+            )
         if j.alt_test is not None:
             lines.append(f"  alt-test: {_alt(j.alt_test)}")
     bias = report.bias
@@ -78,11 +93,16 @@ def render_text(report: Report) -> str:
     if bias is not None and isinstance(bias.swap, list):
         for s in bias.swap:
             lines.append(
-                f"swap consistency {s.annotator}: {s.consistency:.3f}, flip rate {s.flip_rate:.3f} on {s.n_items} items"
+                f"swap consistency {s.annotator}: {s.consistency:.3f}{_ci(s.consistency_ci95)}, "
+                f"flip rate {s.flip_rate:.3f} on {s.n_items} items"
             )
     if bias is not None and isinstance(bias.length, list):
         lines.append("length bias, P(longer chosen):")
         for row in bias.length:
             rate = "n/a" if row.p_longer is None else f"{row.p_longer:.3f}"
             lines.append(f"  {row.annotator:24s} {rate} (n={row.n_differ}), logit slope {row.logit_slope}")
+    flags = flag_lines(report)
+    if flags:
+        lines.append(f"flagged intervals ({len(flags)}; not vouched for, read as rough):")
+        lines.extend(f"  {line}" for line in flags)
     return "\n".join(lines)

@@ -9,7 +9,8 @@ import gradio as gr
 
 from annotation.services import Services
 from app import annotate, dashboard
-from app.headline import HEADERS
+from app.headline import HEADERS, flag_summary
+from app.render import markdown_text
 from app.ui_events import guarded, user_of
 
 # the dashboard event's outputs, in order; the figures by their name in analysis.plots.all_figures
@@ -49,7 +50,11 @@ def build_dashboard_tab(services: Services) -> gr.Dropdown:
         key, label, elem_id = FIGURES[6]
         plots[key] = gr.Plot(label=label, elem_id=elem_id)
         swap_tbl = gr.Dataframe(label="Swap consistency (raters labeled in both orders)", interactive=False)
-        strata_tbl = gr.Dataframe(label="Agreement by stratum", interactive=False)
+        strata_tbl = gr.Dataframe(
+            label="Agreement by stratum (exploratory: per-stratum intervals, not simultaneous; "
+            "see the heterogeneity p-value and the pooled row)",
+            interactive=False,
+        )
         auto = gr.Checkbox(label="Refresh every 30 s while labels arrive", value=False)
         timer = gr.Timer(30, active=False)
         disagree_tbl = gr.Dataframe(
@@ -74,6 +79,9 @@ def build_dashboard_tab(services: Services) -> gr.Dropdown:
             f"{data.report.n_items} items; humans {len(data.report.humans)}, judges {len(data.report.judges)}; "
             f"CIs: {settings.ci} over {settings.n_resampling_units} {settings.resampling_unit}s"
         )
+        flagged = flag_summary(data.report)
+        if flagged:
+            summary += f"\n\n{markdown_text(flagged)}"
         return (
             summary,
             data.headline,

@@ -51,3 +51,8 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "conversation",
     "metadata",
 )
+
+# DataFrame.attrs key of a labels frame: the task's scale points in order (single-answer tasks on a
+# scale of whole numbers), so weighted kappa takes its categories and distances from the scale, not
+# from the points the raters happened to use
+SCALE_ATTR = "judgelab_scale"

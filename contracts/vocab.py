@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 ANNOTATOR_KINDS = ("human", "llm_judge")
@@ -85,6 +85,76 @@ def plurality(values: Iterable[str | None], *, on_shared: OnShared = "none") -> 
         mid = ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
         return str(round_half_up(mid))
     return None
+
+
+# the per-item verdict of one rater, and the majority over raters: every output that shows a verdict per
+# item (the report, the dashboard, the wide and DPO exports) applies these two rules and names them
+VERDICT_RULE = (
+    "a rater's verdict on an item: the common value of its labels (both orders, replicates); pairwise labels "
+    "that disagree give the most likely option of their mean probabilities when every label has them, else tie; "
+    "scores give their median rounded half up; bothbad counts as tie"
+)
+MAJORITY_RULE = "the majority: the strict plurality of the raters' verdicts, with at least {min_votes} votes"
+DEFAULT_MIN_VOTES = 2
+# how a both-bad verdict counts in agreement: as a tie (one class, MT-Bench) or as its own category
+BOTHBAD_RULES = ("tie", "distinct")
+
+
+def rater_verdict(values: Sequence[str], probabilities: Sequence[object] | None = None) -> str | None:
+    """One rater's verdict on one item from its labels (both presented orders, replicates), by
+    :data:`VERDICT_RULE`; ``probabilities`` (aligned with ``values``) are the labels' pairwise
+    probability dicts where they have them. ``analysis.frames.votes`` is the vectorized form (tested
+    equal).
+
+    >>> rater_verdict(["A", "A"]), rater_verdict(["A", "B"]), rater_verdict(["bothbad"])
+    ('A', 'tie', 'tie')
+    >>> rater_verdict(["A", "B"], [{"A": 0.9, "B": 0.1}, {"A": 0.4, "B": 0.6}])
+    'A'
+    >>> rater_verdict(["6", "7"]), rater_verdict(["4", "4", "5"])
+    ('7', '4')
+    """
+    votes = [v for v in values if v is not None]
+    if not votes:
+        return None
+    pairwise = all(v in PAIRWISE_VALUES for v in votes)
+    if pairwise:
+        votes = ["tie" if v == "bothbad" else v for v in votes]
+    probs = list(probabilities or [])
+    if (
+        pairwise
+        and len(votes) > 1
+        and len(probs) == len(votes)
+        and all(isinstance(p, dict) and ("A" in p or "B" in p) for p in probs)
+    ):
+        mean = {option: sum(_probability(p, option) for p in probs) / len(probs) for option in ("A", "B", "tie")}
+        return max(("A", "B", "tie"), key=lambda option: mean[option])
+    if len(set(votes)) == 1:
+        return votes[0]
+    if not pairwise:
+        ordered = sorted(float(v) for v in votes)
+        half = len(ordered) // 2
+        mid = ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
+        return str(round_half_up(mid)) if all(float(v).is_integer() for v in votes) else str(mid)
+    return "tie"
+
+
+def _probability(p: object, option: str) -> float:
+    assert isinstance(p, dict)
+    value = float(p.get(option, 0.0))
+    return value + float(p.get("bothbad", 0.0)) if option == "tie" else value
+
+
+def majority_verdict(verdicts: Iterable[str | None], *, min_votes: int = DEFAULT_MIN_VOTES) -> str | None:
+    """The majority of raters' verdicts by :data:`MAJORITY_RULE`: None with fewer than ``min_votes``
+    verdicts or a shared top count.
+
+    >>> majority_verdict(["A"]), majority_verdict(["A"], min_votes=1), majority_verdict(["A", "A", "B"])
+    (None, 'A', 'A')
+    """
+    present = [v for v in verdicts if v is not None]
+    if len(present) < min_votes:
+        return None
+    return plurality(present)
 
 
 def round_half_up(x: float) -> int:

@@ -15,8 +15,8 @@ from scipy import stats
 import analysis
 import contracts
 from analysis.compare import _one_sided_p
-from analysis.frames import majority
-from contracts.vocab import plurality
+from analysis.frames import majority, votes
+from contracts.vocab import majority_verdict, plurality, rater_verdict
 
 MODULES = sorted(
     name
@@ -34,6 +34,8 @@ MUST_HAVE_EXAMPLES = [
     "contracts.vocab.plurality",
     "contracts.vocab.sql_in",
     "contracts.vocab.flip_pairwise",
+    "contracts.vocab.rater_verdict",
+    "contracts.vocab.majority_verdict",
 ]
 
 
@@ -78,6 +80,56 @@ def test_the_vectorized_majority_is_the_plurality_rule() -> None:
             if (verdict := plurality(group["vote"].tolist())) is not None
         }
         assert fast == slow
+
+
+def test_the_vectorized_verdict_is_the_rater_verdict_rule() -> None:
+    """analysis.frames.votes (one vote per item and rater, vectorized: what the report and the
+    dashboard read) and contracts.rater_verdict (what the wide and DPO exports apply) agree on random
+    labels: both orders, replicates, probabilities on some raters, scores with medians between points."""
+    rng = np.random.default_rng(5)
+    for trial in range(60):
+        pairwise = trial % 2 == 0
+        rows = []
+        for item in range(int(rng.integers(1, 15))):
+            for r in range(int(rng.integers(1, 4))):
+                with_probs = pairwise and r == 0 and trial % 4 == 0  # a logprob judge: every label has them
+                for order in ("ab", "ba")[: int(rng.integers(1, 3))]:
+                    for replicate in range(int(rng.integers(1, 3))):
+                        if pairwise:
+                            value = str(rng.choice(["A", "B", "tie", "bothbad"]))
+                            p = rng.dirichlet([1, 1, 1])
+                            probs = {"A": p[0], "B": p[1], "tie": p[2]} if with_probs else None
+                            num = {"A": 1.0, "B": 0.0}.get(value, 0.5)
+                        else:
+                            num = float(rng.integers(1, 6))
+                            value, probs = str(int(num)), None
+                        rows.append((item, f"r{r}", "human", "submitted", value, num, order, replicate, probs))
+        labels = pd.DataFrame(
+            rows,
+            columns=[
+                "item_id",
+                "annotator",
+                "kind",
+                "status",
+                "value",
+                "value_num",
+                "presented_order",
+                "replicate",
+                "probabilities",
+            ],
+        )
+        fast = {(row.item_id, row.annotator): row.vote for row in votes(labels).itertuples()}
+        slow = {
+            key: rater_verdict(group["value"].tolist(), group["probabilities"].tolist())
+            for key, group in labels.groupby(["item_id", "annotator"])
+        }
+        assert fast == slow, trial
+        # and the exports' majority over those verdicts is the analysis' majority of 2+ votes
+        frame = votes(labels)
+        by_item = frame.groupby("item_id")["vote"].agg(list)
+        raters = sorted(frame["annotator"].unique())
+        expected = {i: m for i, v in by_item.items() if (m := majority_verdict(v)) is not None}
+        assert majority(frame, raters, min_votes=2).to_dict() == expected
 
 
 def test_the_one_sided_t_test_matches_the_t_distribution() -> None:

@@ -47,6 +47,7 @@ TERMS = {
     "system": ["System ranking", "Bradley-Terry"],
     "calibration": ["Calibration", "ECE", "Brier"],
     "strata": ["stratum"],
+    "vs_ceiling": ["Judge minus the human ceiling"],
 }
 
 

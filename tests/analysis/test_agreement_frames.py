@@ -58,8 +58,36 @@ def test_majority_side() -> None:
             (3, "judge", "A", "ab"),
         ]
     )
+    # the judge faces each leave-one-out majority of at least 2 votes, as a human does: without h1,
+    # item 3 (B); without h2, item 3 (B); without h3, items 1 (A) and 3 (B). Items 1 and 2 lack a
+    # majority in the other five cases (a split, or one vote)
     res = agreement(labels, "judge", "kind:human", majority_b=True, n_boot=0)
-    assert (res.n, res.agreement) == (2, 0.5)
+    assert (res.n, res.agreement, res.n_items) == (4, 0.25, 2)
+    assert (res.min_votes, res.n_no_majority) == (2, 5)
+    # the majority of all three humans (one vote allowed) was the old rule: items 1 (A) and 3 (B)
+    from analysis.agreement import comparisons
+    from analysis.frames import majority, votes
+
+    assert majority(votes(labels), ["h1", "h2", "h3"]).to_dict() == {1: "A", 3: "B"}
+    one_vote = comparisons(labels, "h1", "kind:human", majority_b=True, min_votes=1)
+    assert one_vote["vote_b"].tolist() == ["B", "B"]  # h1 vs {h2, h3}: split on item 1, h2 alone on item 2
+    assert len(comparisons(labels, "h1", "kind:human", majority_b=True, min_votes=2)) == 1
+
+
+def test_judge_like_a_human_scores_like_the_human_row_against_majorities() -> None:
+    """A judge that is statistically one more human scores like the humans' row against the
+    majority (the issue's audit: +-3 points, sign by the parity of the humans, with the old rule)."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for item in range(3000):
+        truth = rng.choice(["A", "B"])
+        for rater in ["h1", "h2", "h3", "h4", "judge"]:
+            value = truth if rng.random() < 0.8 else ("B" if truth == "A" else "A")
+            rows.append((item, rater, value, "ab"))
+    labels = frame(rows)
+    judge = agreement(labels, "judge", "kind:human", majority_b=True, n_boot=0)
+    humans = agreement(labels, "kind:human", "kind:human", majority_b=True, n_boot=0)
+    assert abs(judge.agreement - humans.agreement) < 0.01
 
 
 def test_swapped_judge_collapses_to_one_vote_inconsistent_is_tie() -> None:

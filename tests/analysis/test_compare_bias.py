@@ -365,5 +365,7 @@ def test_a_humans_calibration_is_scored_against_the_other_humans() -> None:
     labels = frame(rows)
     labels["confidence_p"] = 0.75
     items = pd.DataFrame({"item_id": range(40)})
-    cal = build_report(labels, items, n_boot=0).calibration["h1"]
+    cal = build_report(labels, items, n_boot=0, min_votes=1).calibration["h1"]
     assert cal.n == 40 and cal.accuracy == pytest.approx(0.5)
+    # by default a majority needs 2 votes: one other human is no majority, so no calibration for h1
+    assert "h1" not in build_report(labels, items, n_boot=0).calibration

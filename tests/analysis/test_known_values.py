@@ -99,3 +99,25 @@ def test_undefined_metrics_say_why_with_numbers() -> None:
         fleiss_kappa(np.array([[2, 0], [1, 2]]))
     with pytest.raises(ArgumentError, match="level='cardinal'"):
         krippendorff_alpha(KRIPPENDORFF_2011, level="cardinal")  # type: ignore[arg-type]
+
+
+def test_weighted_kappa_takes_its_categories_from_the_task_scale() -> None:
+    """On a 1-5 scale where nobody used 3, linear kappa over the used points (1, 2, 4, 5 as ranks
+    0-3) is not the textbook one, whose distances are the scale's: scikit-learn with labels=1..5."""
+    from sklearn.metrics import cohen_kappa_score
+
+    from analysis.agreement import agreement
+    from contracts.columns import SCALE_ATTR
+    from tests.analysis.helpers import frame
+
+    a = [1, 2, 4, 5, 5, 4, 2, 1, 4, 5, 2, 2]
+    b = [1, 4, 4, 5, 4, 5, 1, 2, 5, 5, 2, 1]
+    rows = [(i, "h1", str(x), "ab") for i, x in enumerate(a)] + [(i, "judge", str(y), "ab") for i, y in enumerate(b)]
+    labels = frame(rows)
+    used = agreement(labels, "judge", "h1", weights="linear", n_boot=0).kappa
+    labels.attrs[SCALE_ATTR] = ["1", "2", "3", "4", "5"]
+    textbook = agreement(labels, "judge", "h1", weights="linear", n_boot=0)
+    assert textbook.kappa == pytest.approx(cohen_kappa_score(b, a, labels=[1, 2, 3, 4, 5], weights="linear"))
+    assert textbook.categories == ["1", "2", "3", "4", "5"]
+    assert used == pytest.approx(cohen_kappa_score(b, a, weights="linear"))  # sklearn's default: the used labels
+    assert abs(textbook.kappa - used) > 0.005

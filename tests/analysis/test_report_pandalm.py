@@ -82,14 +82,19 @@ def test_report_matches_independent_computation(pandalm_json: tuple[dict, Path])
     assert section["with_ties"]["agreement"] == pytest.approx(np.mean(np.array(judge) == np.array(human)))
     assert section["with_ties"]["kappa"] == pytest.approx(cohen_kappa_score(judge, human, labels=["A", "B", "tie"]))
 
-    # against the human majority (strict plurality; no-majority items dropped)
+    # against each leave-one-out majority of the humans in turn (two other humans: a majority of 2
+    # votes needs them to agree; no-majority items dropped), pooled
     maj, jv = [], []
     for row, hum in zip(test, humans, strict=True):
-        counts = pd.Series(hum).value_counts()
-        if gpt[row["idx"]] is None or (len(counts) > 1 and counts.iloc[0] == counts.iloc[1]):
+        if gpt[row["idx"]] is None:
             continue
-        maj.append(counts.index[0])
-        jv.append(gpt[row["idx"]])
+        for gone in range(len(hum)):
+            others = [h for i, h in enumerate(hum) if i != gone]
+            counts = pd.Series(others).value_counts()
+            if len(others) < 2 or (len(counts) > 1 and counts.iloc[0] == counts.iloc[1]):
+                continue
+            maj.append(counts.index[0])
+            jv.append(gpt[row["idx"]])
     assert section["majority"]["n"] == len(maj)
     assert section["majority"]["agreement"] == pytest.approx(np.mean(np.array(maj) == np.array(jv)))
     assert section["majority"]["kappa"] == pytest.approx(cohen_kappa_score(jv, maj, labels=["A", "B", "tie"]))

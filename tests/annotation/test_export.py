@@ -141,3 +141,47 @@ def test_bad_export_arguments(services: Services, tmp_path: Path) -> None:
         with pytest.raises(JudgelabError, match="no labels from"):
             export(s, "t", "dpo", tmp_path / "d.jsonl", raters=["nobody"])
     assert not list(tmp_path.glob("*.xlsx")) and not (tmp_path / "d.jsonl").exists()
+
+
+def test_one_verdict_rule_in_the_report_the_wide_export_and_dpo(services: Services, tmp_path: Path) -> None:
+    """A logprob judge run in both orders whose labels disagree (position-driven): the report and the
+    dashboard read it by the mean of its probabilities, and so do the wide and DPO exports (before,
+    the wide export wrote "tie" for every item and ``export dpo --raters JUDGE`` wrote nothing). A
+    judge without probabilities is a tie on such items, and the DPO export says so instead of
+    writing an empty file."""
+    from analysis.frames import votes
+    from annotation.errors import JudgelabError
+    from annotation.export import wide_frame
+    from annotation.label_frames import task_frames
+
+    with services.session() as s:
+        import_file(s, SAMPLE, task="t")
+        items = [i.id for i in s.query(Item).order_by(Item.id).limit(8)]
+        logprob = ensure_annotator(s, "lp@1", kind="llm_judge").id
+        plain = ensure_annotator(s, "plain@1", kind="llm_judge").id
+        labels = []
+        for n, item in enumerate(items):
+            lean = 0.8 if n % 2 else 0.3  # the item-frame P(A), averaged over both orders: A on odd items
+            labels.append(
+                LabelIn(item, logprob, "A", presented_order="ab", probabilities={"A": lean + 0.1, "B": 0.9 - lean})
+            )
+            labels.append(
+                LabelIn(item, logprob, "B", presented_order="ba", probabilities={"A": lean - 0.1, "B": 1.1 - lean})
+            )
+            labels.append(LabelIn(item, plain, "A", presented_order="ab"))
+            labels.append(LabelIn(item, plain, "B", presented_order="ba"))
+        submit_labels(s, labels, changed_by="test")
+    with services.session() as s:
+        frame, _, _ = task_frames(s, "t")
+        analysis_votes = votes(frame).set_index(["item_id", "annotator"])["vote"]
+        wide = wide_frame(s, "t").set_index("item_id")
+        ext = {i.id: i.external_id for i in s.query(Item).filter(Item.id.in_(items))}
+        dpo = dpo_frame(s, "t", ["lp@1"])
+        with pytest.raises(JudgelabError, match=r"8 items are ties"):
+            dpo_frame(s, "t", ["plain@1"])
+    for item in items:
+        assert wide.loc[ext[item], "label:lp@1"] == analysis_votes[(item, "lp@1")]
+        assert wide.loc[ext[item], "label:plain@1"] == analysis_votes[(item, "plain@1")] == "tie"
+    assert sorted(wide["label:lp@1"].dropna().unique()) == ["A", "B"]
+    assert len(dpo) == 8 and set(dpo["n_votes"]) == {1} and "mean probabilities" in dpo["rule"].iloc[0]
+    assert "rule" in wide.columns and "human_votes" in wide.columns

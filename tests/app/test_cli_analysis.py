@@ -120,7 +120,10 @@ def test_mtbench_report_resamples_questions_and_cluster_none_resamples_items(
     plain = agreement(collapse(labels), ["gpt-4/pair-v2"], "kind:human", n_boot=300, seed=0, resampler=rs)
     assert judge_i["agreement_ci95"] == pytest.approx(list(plain.agreement_ci95), abs=1e-12)
     assert main(["--db", str(db), "report", "--task", "mt", "--n-boot", "50"]) == 0
-    assert "CIs: question_id-level percentile bootstrap" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "CIs: 95%, question_id-level bootstrap" in out
+    # 15 questions are too few units for the bootstrap's coverage claim: the text says which intervals
+    assert "flagged intervals (" in out and "few units: 15 resampling units" in out
 
 
 def test_orders_rule_counts_a_judge_in_both_orders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
