@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from dataclasses import dataclass
+from datetime import UTC
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -14,10 +15,11 @@ from sqlalchemy.orm import Session
 
 from annotation.catalog import ensure_annotator
 from annotation.errors import JudgelabError
-from annotation.models import ROLES, Annotator, User
+from annotation.models import ROLES, Annotator, User, utcnow
+from annotation.password_policy import MIN_CHARS, check_password
 
 _HASHER = PasswordHasher()
-MIN_PASSWORD_CHARS = 8
+MIN_PASSWORD_CHARS = MIN_CHARS
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,7 @@ def add_user(session: Session, name: str, *, role: str, password: str) -> Accoun
     """Create a human annotator with a login. The password is kept only as an argon2 hash."""
     if role not in ROLES:
         raise JudgelabError(f"unknown role {role!r}", fix=f"use one of {list(ROLES)}")
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise JudgelabError(
-            f"the password for {name!r} is too short ({len(password)} characters)",
-            fix=f"use at least {MIN_PASSWORD_CHARS} characters, or let judgelab generate one",
-        )
+    check_password(name, password, role=role)
     annotator = ensure_annotator(session, name, kind="human")
     if session.get(User, annotator.id) is not None:
         raise JudgelabError(
@@ -51,30 +49,71 @@ def add_user(session: Session, name: str, *, role: str, password: str) -> Accoun
 
 
 def set_password(session: Session, name: str, password: str) -> None:
+    """A new password; every session of the user ends."""
     user = _user(session, name)
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise JudgelabError(
-            f"password too short ({len(password)} characters)", fix=f"use at least {MIN_PASSWORD_CHARS}"
-        )
+    check_password(name, password, role=user.role)
     user.password_hash = _HASHER.hash(password)
+    user.sessions_valid_after = utcnow()
+
+
+def disable_user(session: Session, name: str, *, disabled: bool = True) -> None:
+    """Disable (or enable again) a login; disabling ends every session of the user."""
+    user = _user(session, name)
+    user.disabled = disabled
+    if disabled:
+        user.sessions_valid_after = utcnow()
+
+
+def remove_user(session: Session, name: str) -> None:
+    """Remove a login (the annotator and its labels stay); every session of the user ends with it."""
+    session.delete(_user(session, name))
+    session.flush()
+
+
+@dataclass(frozen=True)
+class LoginRecord:
+    """What the login check and the session check read: no write lock needed."""
+
+    annotator_id: int
+    name: str
+    role: str
+    password_hash: str
+    disabled: bool
+    sessions_valid_after: float | None  # POSIX seconds
+
+
+def login_record(session: Session, name: str) -> LoginRecord | None:
+    row = session.execute(
+        select(Annotator.id, Annotator.name, User.role, User.password_hash, User.disabled, User.sessions_valid_after)
+        .join(Annotator, User.annotator_id == Annotator.id)
+        .where(Annotator.name == name)
+    ).first()
+    if row is None:
+        return None
+    after = row.sessions_valid_after
+    stamp = after.replace(tzinfo=after.tzinfo or UTC).timestamp() if after is not None else None
+    return LoginRecord(row.id, row.name, row.role, row.password_hash, bool(row.disabled), stamp)
+
+
+def verify(record: LoginRecord | None, password: str) -> Account | None:
+    """The account when ``password`` is right and the login is enabled, else None; an unknown user
+    costs the same time as a known one (user names cannot be probed by timing)."""
+    if record is None:
+        with contextlib.suppress(VerificationError, InvalidHashError):
+            _HASHER.verify(_dummy_hash(), password)
+        return None
+    try:
+        _HASHER.verify(record.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if record.disabled:
+        return None
+    return Account(record.annotator_id, record.name, record.role)
 
 
 def authenticate(session: Session, name: str, password: str) -> Account | None:
     """The account when ``password`` is right, else None (same answer for unknown user and bad password)."""
-    row = session.execute(
-        select(User, Annotator).join(Annotator, User.annotator_id == Annotator.id).where(Annotator.name == name)
-    ).first()
-    if row is None:
-        # spend the same time as a real check so user names cannot be probed by timing
-        with contextlib.suppress(VerificationError, InvalidHashError):
-            _HASHER.verify(_dummy_hash(), password)
-        return None
-    user, annotator = row
-    try:
-        _HASHER.verify(user.password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return None
-    return Account(annotator.id, annotator.name, user.role)
+    return verify(login_record(session, name), password)
 
 
 def get_account(session: Session, name: str) -> Account | None:

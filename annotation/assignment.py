@@ -206,17 +206,29 @@ def next_item(session: Session, task: Task, annotator_id: int, *, seed: int = 0)
 
 
 def may_label(session: Session, task: Task, item_id: int, annotator_id: int) -> bool:
-    """Whether this annotator may store a label for the item (ids come from the page): they hold
-    one of its slots (their label of any status, or a reservation, even one that expired while the
-    page stayed open), or the item still has a free slot."""
-    holders = _item_holders(session, item_id, utcnow())
-    if annotator_id in holders or len(holders) < task.overlap:
-        return True
+    """Whether this annotator may store a label for the item (ids come from the page): only an item
+    served to them. They labeled it before (changing an answer, a double click), or hold a
+    reservation for it; a reservation that expired while the page stayed open counts while the item
+    still has a free slot. A forged id of an item never served to them is refused (it let an
+    annotator choose their items, and six of them at once push an item past its overlap). On
+    PostgreSQL the item row is locked first, so concurrent submits of one item are counted one after
+    another (SQLite's write lock already serializes them)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # FOR NO KEY UPDATE, as the next-item read takes it (a plain FOR UPDATE deadlocks with the
+        # key-share locks of label inserts)
+        session.execute(select(Item.id).where(Item.id == item_id).with_for_update(key_share=True))
     own_label = select(Label.id).where(Label.item_id == item_id, Label.annotator_id == annotator_id)
-    own_reservation = select(Assignment.id).where(
-        Assignment.item_id == item_id, Assignment.annotator_id == annotator_id
-    )
-    return session.scalars(own_label).first() is not None or session.scalars(own_reservation).first() is not None
+    if session.scalars(own_label).first() is not None:
+        return True
+    expires = session.scalars(
+        select(Assignment.expires_at).where(Assignment.item_id == item_id, Assignment.annotator_id == annotator_id)
+    ).first()
+    if expires is None:
+        return False
+    now = utcnow()
+    if expires > now:
+        return True
+    return len(_item_holders(session, item_id, now) - {annotator_id}) < task.overlap
 
 
 def release(session: Session, item_id: int, annotator_id: int) -> None:

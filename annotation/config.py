@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     max_import_bytes: int = 2_000_000_000
     import_batch_size: int = 5_000
     model_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "judgelab" / "models")
+    # the web page (README "What judgelab guarantees", security)
+    max_request_bytes: int = 2_000_000  # a request body over this is refused before routing (413)
+    max_rationale_chars: int = 5_000  # what the page accepts in a rationale; a skip reason: 500
+    session_idle_s: int = 8 * 3600  # a login ends after this long without a request
+    session_max_s: int = 7 * 24 * 3600  # and after this long in any case
+    judge_config_dir: Path | None = None  # the operator's judge configs a web admin may start
+    web_judge_hosts: str = ""  # comma-separated host:port a web-typed judge config may send requests to
+    web_api_key_envs: str = ""  # comma-separated environment variables a web-typed config may name
 
     @field_validator("database_url")
     @classmethod
@@ -43,6 +51,12 @@ class Settings(BaseSettings):
                 f"JUDGELAB_DATABASE_URL {value!r} names no driver; write 'postgresql+psycopg://...' (psycopg 3)"
             )
         return value
+
+    def allowed_judge_hosts(self) -> list[str]:
+        return [h.strip().lower() for h in self.web_judge_hosts.split(",") if h.strip()]
+
+    def allowed_key_envs(self) -> list[str]:
+        return [e.strip() for e in self.web_api_key_envs.split(",") if e.strip()]
 
     def resolved_database_url(self) -> str:
         """The database URL to use: the configured one, else a SQLite file in the data dir."""
@@ -76,4 +90,11 @@ _EXPECTED = {
     "max_import_bytes": "a whole number of bytes",
     "import_batch_size": "a whole number of rows",
     "model_cache_dir": "a folder path",
+    "max_request_bytes": "a whole number of bytes",
+    "max_rationale_chars": "a whole number of characters",
+    "session_idle_s": "a whole number of seconds",
+    "session_max_s": "a whole number of seconds",
+    "judge_config_dir": "a folder path",
+    "web_judge_hosts": "comma-separated host:port pairs, e.g. 127.0.0.1:8000,gpu-a:8000",
+    "web_api_key_envs": "comma-separated environment variable names, e.g. OPENAI_API_KEY",
 }

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from annotation.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+READ_ONLY = "judgelab_read_only"  # execution option of the engine behind Services.read_session
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) -> Engine:
@@ -55,7 +56,10 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE: a writer takes the write lock up front, so two writers queue on the busy
         # timeout instead of failing with "database is locked" when a read lock is upgraded.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only connection (Services.read_session) begins DEFERRED: in WAL mode it reads a
+        # snapshot without waiting for, or holding up, any writer.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

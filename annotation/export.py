@@ -6,7 +6,6 @@ Files are written next to themselves and moved into place, so a failed export le
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from annotation.catalog import get_task
 from annotation.errors import JudgelabError
+from annotation.files import write_atomically
 from annotation.label_frames import items_frame, labels_frame
 from annotation.models import Annotator
 from contracts.columns import ITEM_COLUMNS, LABEL_COLUMNS
@@ -191,16 +191,31 @@ DPO_COLUMNS = [
 ]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (it starts with ``= + - @``, a tab or a
+    carriage return) gets a leading apostrophe (OWASP's advice for CSV injection); numbers and other
+    text are unchanged. Only the CSV export does this: JSONL and Parquet stay exact for re-import.
+
+    >>> print(neutralise_formula('=HYPERLINK("http://x")'), neutralise_formula("-1"), neutralise_formula(-1.5))
+    '=HYPERLINK("http://x") '-1 -1.5
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_frame(frame: pd.DataFrame, out: Path) -> None:
-    """Write by extension (.jsonl, .csv, .parquet), atomically."""
+    """Write by extension (.jsonl, .csv, .parquet), atomically (``annotation.files``); a CSV's text
+    cells cannot run as spreadsheet formulas (:func:`neutralise_formula`)."""
     suffix = out.suffix.lower()
     if suffix not in (".jsonl", ".csv", ".parquet"):
         raise JudgelabError(
             f"cannot tell the export file type from {out.name!r}",
             fix="end --out with .jsonl, .csv or .parquet (or use --format hf --out DIR)",
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
     data = frame.copy()
     for col in ("probabilities", "annotator_config", "metadata"):
         if col in data.columns and suffix != ".jsonl":
@@ -208,15 +223,20 @@ def write_frame(frame: pd.DataFrame, out: Path) -> None:
     for col in ("created_at", "updated_at"):
         if col in data.columns:
             data[col] = data[col].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
-    if suffix == ".jsonl":
-        with tmp.open("w", encoding="utf-8") as fh:
-            for record in data.to_dict("records"):
-                fh.write(json.dumps({k: _plain(v) for k, v in record.items()}, ensure_ascii=False) + "\n")
-    elif suffix == ".csv":
-        data.to_csv(tmp, index=False)
-    else:
-        data.to_parquet(tmp, index=False)
-    os.replace(tmp, out)
+
+    def write(tmp: Path) -> None:
+        if suffix == ".jsonl":
+            with tmp.open("w", encoding="utf-8") as fh:
+                for record in data.to_dict("records"):
+                    fh.write(json.dumps({k: _plain(v) for k, v in record.items()}, ensure_ascii=False) + "\n")
+        elif suffix == ".csv":
+            text_columns = [c for c in data.columns if not pd.api.types.is_numeric_dtype(data[c])]
+            safe = data.assign(**{c: data[c].map(neutralise_formula) for c in text_columns})
+            safe.to_csv(tmp, index=False)
+        else:
+            data.to_parquet(tmp, index=False)
+
+    write_atomically(out, write)
 
 
 def _plain(value: Any) -> Any:

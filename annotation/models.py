@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -66,6 +68,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # a disabled account cannot log in; sessions started before sessions_valid_after are over
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     annotator: Mapped[Annotator] = relationship(back_populates="user")
 

@@ -84,6 +84,8 @@ def _jsonl_rows(path: Path, text: str) -> list[Row]:
                 value=line[:80],
                 fix="write one JSON object per line",
             ) from None
+        except RecursionError:
+            raise _too_deep(f"{path}:{lineno}") from None
         if not isinstance(data, dict):
             raise InputError(
                 f"{path}:{lineno}",
@@ -92,6 +94,14 @@ def _jsonl_rows(path: Path, text: str) -> list[Row]:
             )
         rows.append(Row(f"{path}:{lineno}", data))
     return rows
+
+
+def _too_deep(where: str) -> InputError:
+    return InputError(
+        where,
+        "nests JSON too deeply to read (thousands of levels)",
+        fix="flatten the record: items and labels are a few levels deep",
+    )
 
 
 def _json_rows(path: Path, text: str) -> list[Row]:
@@ -105,6 +115,8 @@ def _json_rows(path: Path, text: str) -> list[Row]:
             raise InputError(
                 f"{path}:{exc.lineno}", f"is not valid JSON ({exc.msg})", fix="fix the JSON syntax"
             ) from None
+        except RecursionError:
+            raise _too_deep(str(path)) from None
         if isinstance(data, dict):
             for key in ("data", "rows", "items", "labels"):
                 if isinstance(data.get(key), list):
@@ -126,6 +138,8 @@ def _json_rows(path: Path, text: str) -> list[Row]:
             raise InputError(
                 f"{path}:{exc.lineno}", f"is not valid JSON ({exc.msg})", fix="fix the JSON syntax"
             ) from None
+        except RecursionError:
+            raise _too_deep(f"{path}:{line + text.count(chr(10), last, idx)}") from None
         record += 1
         if not isinstance(data, dict):
             raise InputError(f"{path}:{line}", f"record {record} is a JSON {type(data).__name__}, not an object")

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from annotation.config import Settings
-from annotation.db import make_engine, make_sessionmaker, session_scope, upgrade
+from annotation.db import READ_ONLY, make_engine, make_sessionmaker, session_scope, upgrade
 
 T = TypeVar("T")
 log = logging.getLogger("judgelab.db")
@@ -51,6 +51,19 @@ class Services:
                 yield session
             return
         with self.sqlite_lock, session_scope(self.sessions) as session:
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for reads only (the login check): on SQLite it neither takes the process's lock
+        nor the database's write lock, so a login never waits for an import and never holds up a
+        label. Writing through it is a bug (SQLite refuses it once another writer is active)."""
+        if self.sqlite_lock is None:
+            with session_scope(self.sessions) as session:
+                yield session
+            return
+        reader = make_sessionmaker(self.engine.execution_options(**{READ_ONLY: True}))
+        with session_scope(reader) as session:
             yield session
 
     def transaction(self, work: Callable[[Session], T], *, attempts: int = 4) -> T:

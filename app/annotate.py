@@ -58,6 +58,7 @@ class ItemViewModel:
     ask_confidence: bool = False
     confidence_choices: list[str] = field(default_factory=list)  # the task's declared confidence scale
     shown_at: float = 0.0
+    user: str | None = None  # whose view this is: the tab's state is theirs only
 
 
 def pairwise_choices(schema: PairwiseSchema) -> list[str]:
@@ -120,11 +121,21 @@ def answer_from_page(value: object) -> str | None:
     raise LabelError("field 'answer': must be the text of an answer button", value=value)
 
 
-def text_from_page(field: str, value: object) -> str:
+SKIP_REASON_CHARS = 500
+
+
+def text_from_page(field: str, value: object, *, limit: int) -> str:
+    """Text the page sent, at most ``limit`` characters (the rationale: ``JUDGELAB_MAX_RATIONALE_CHARS``;
+    a skip reason: 500): longer text is refused with the count, never stored."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise LabelError(f"field '{field}': must be text", value=value)
+    if len(value) > limit:
+        raise LabelError(
+            f"field '{field}': {len(value):,} characters, over the limit of {limit:,}",
+            fix=f"shorten the {field} to at most {limit:,} characters",
+        )
     return value
 
 
@@ -172,6 +183,7 @@ def _view(
         task=task.name,
         item_id=item_id,
         message=message,
+        user=account.name,
         pairwise=pairwise,
         ask_rationale=schema.ask_rationale,
         ask_confidence=schema.ask_confidence,
@@ -334,7 +346,10 @@ def back(services: Services, username: str | None, task: str, item_id: int | Non
         ).all()
         ordered = [r.item_id for r in rows]
         if not ordered:
-            return _view(session, task_row, account, item_id, message="Nothing to go back to yet.")
+            # never the id the page sent: it may name any item of any task
+            view = _next_view(session, task_row, account)
+            view.message = "Nothing to go back to yet."
+            return view
         if item_id in ordered:
             pos = ordered.index(item_id)
             target = ordered[pos - 1] if pos > 0 else ordered[0]

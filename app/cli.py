@@ -65,6 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true")
     add.set_defaults(func=cmd_users_add)
     users.add_parser("list", help="list users and roles").set_defaults(func=cmd_users_list)
+    passwd = users.add_parser(
+        "passwd", help="a new password (from stdin with --password-stdin, else generated); ends the user's sessions"
+    )
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true")
+    passwd.set_defaults(func=cmd_users_passwd)
+    for verb, helptext in (
+        ("disable", "disable a login; ends the user's sessions (labels stay)"),
+        ("enable", "enable a disabled login again"),
+        ("remove", "remove a login; ends the user's sessions (the annotator and its labels stay)"),
+    ):
+        cmd = users.add_parser(verb, help=helptext)
+        cmd.add_argument("name")
+        cmd.set_defaults(func=cmd_users_change, verb=verb)
 
     exp = sub.add_parser("export", help="export labels: long, wide, dpo (.jsonl/.csv/.parquet) or hf (a folder)")
     exp.add_argument("--task", required=True)
@@ -215,6 +229,32 @@ def cmd_users_add(args: argparse.Namespace, services: Services) -> int:
     print(f"user {account.name!r} added with role {account.role}")
     if generated:
         print(f"password (shown once): {password}")
+    return 0
+
+
+def cmd_users_passwd(args: argparse.Namespace, services: Services) -> int:
+    from annotation.accounts import generate_password, set_password
+
+    generated = not args.password_stdin
+    password = generate_password() if generated else sys.stdin.readline().rstrip("\n")
+    with services.session() as session:
+        set_password(session, args.name, password)
+    print(f"user {args.name!r}: password changed; every session of the user has ended")
+    if generated:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+def cmd_users_change(args: argparse.Namespace, services: Services) -> int:
+    from annotation.accounts import disable_user, remove_user
+
+    with services.session() as session:
+        if args.verb == "remove":
+            remove_user(session, args.name)
+        else:
+            disable_user(session, args.name, disabled=args.verb == "disable")
+    ended = "" if args.verb == "enable" else "; every session of the user has ended"
+    print(f"user {args.name!r}: {args.verb}d{ended}")
     return 0
 
 

@@ -195,10 +195,10 @@ def cmd_report(args: argparse.Namespace, services: Services) -> int:
         bothbad=args.bothbad,
     )
     if args.html:
+        from annotation.files import write_text_atomically
         from app.report_html import render_html
 
-        args.html.parent.mkdir(parents=True, exist_ok=True)
-        args.html.write_text(render_html(report), encoding="utf-8")
+        write_text_atomically(args.html, render_html(report))
         print(f"wrote {args.html}", file=sys.stderr if args.json else sys.stdout)
     if args.png:
         from app.report_png import save_pngs

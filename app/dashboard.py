@@ -167,24 +167,36 @@ def judge_runs(services: Services, username: str | None, task: str | None = None
         return [[*row[:7], str(row[7])[:19], str(row[8] or "")[:19], row[9] or ""] for row in session.execute(stmt)]
 
 
-def start_judge(services: Services, username: str | None, task: str, config_yaml: str) -> str:
-    """Start a judge run in a background thread of the app process (the same runner as the CLI)."""
-    import yaml
-
-    from annotation.judges.config import parse_config
+def start_judge(
+    services: Services, username: str | None, task: str, config_yaml: str, operator_config: str | None = None
+) -> str:
+    """Start a judge run in a background thread of the app process (the same runner as the CLI).
+    The config is one the operator placed in ``JUDGELAB_JUDGE_CONFIG_DIR`` (``operator_config``, by
+    file name) or inline YAML held to the web-safe subset (``annotation.judges.web_config``); the
+    whole config is checked (its API key variable set, its task's protocol) before answering, and a
+    start that fails is recorded on a ``failed`` run row with the reason."""
+    from annotation.judges.config import OpenAIConfig
     from annotation.judges.runner import plan, record_failed_start, run_judge
+    from annotation.judges.web_config import operator_config as read_operator_config
+    from annotation.judges.web_config import protected_files, web_config
 
     require(services, username, ADMIN_ROLES)
-    try:
-        data = yaml.safe_load(config_yaml)
-    except yaml.YAMLError as exc:
-        raise JudgelabError(f"the judge config is not valid YAML ({exc})", fix="fix the YAML") from None
-    if not isinstance(data, dict):
-        raise JudgelabError("the judge config must be a YAML mapping", fix="see docs/judges.md")
-    config = parse_config(data, source="judge config")
+    settings = services.settings
+    protected = protected_files(settings.resolved_database_url())
+    if operator_config:
+        config = read_operator_config(settings.judge_config_dir, operator_config, protected=protected)
+    else:
+        config = web_config(
+            config_yaml,
+            allowed_hosts=settings.allowed_judge_hosts(),
+            allowed_key_envs=settings.allowed_key_envs(),
+            protected=protected,
+        )
     with services.session() as session:
         get_task(session, task)
     try:
+        if isinstance(config, OpenAIConfig):
+            config.api_key()  # an unset variable fails here, not as a run stuck at 0 of n
         planned = plan(services, task, config, limit=None, retry_failed=False)  # what can fail, fails here
     except JudgelabError as exc:
         record_failed_start(services, task, config, str(exc))
@@ -201,6 +213,14 @@ def start_judge(services: Services, username: str | None, task: str, config_yaml
     return (
         f"started judge {config.annotator_name()} on task {task!r} (run {planned.run_id}); watch it in the runs table"
     )
+
+
+def operator_judge_configs(services: Services, username: str | None) -> list[str]:
+    """The judge configs the operator placed for web admins (file names)."""
+    from annotation.judges.web_config import operator_configs
+
+    require(services, username, ADMIN_ROLES)
+    return operator_configs(services.settings.judge_config_dir)
 
 
 def cancel_run(services: Services, username: str | None, run_id: int) -> str:

@@ -7,10 +7,12 @@ import os
 import sys
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from annotation.services import Services
+from app.guard import Guard
 from app.tab_annotate import KEYS_JS
-from app.ui import CSS, auth_callable, build_app
+from app.ui import CSS, auth_callable, build_app, session_check
 
 # Gradio's queue recomputes a pandas summary of up to 10,000 past events after *every* event
 # (GRADIO_ANALYTICS_CACHE_FREQUENCY=1): a quarter of the server's CPU with 20 annotators labeling
@@ -36,6 +38,14 @@ def launch(services: Services, *, host: str = "127.0.0.1", port: int = 7860, blo
     _record_matplotlib_absent()
     app = build_app(services)
     app.queue(default_concurrency_limit=16)
+    settings = services.settings
+    guard = Middleware(
+        Guard,
+        max_body_bytes=settings.max_request_bytes,
+        idle_s=settings.session_idle_s,
+        absolute_s=settings.session_max_s,
+        still_valid=session_check(services),
+    )
     app.launch(
         server_name=host,
         server_port=port,
@@ -43,7 +53,11 @@ def launch(services: Services, *, host: str = "127.0.0.1", port: int = 7860, blo
         auth_message="judgelab: log in",
         prevent_thread_lock=not block,
         quiet=True,
-        show_error=True,
+        # an expected error reaches the page through gr.Error (app.ui_events.guarded); any other
+        # exception's text stays in the server's log, not in the client's hands
+        show_error=False,
+        max_file_size=settings.max_request_bytes,
+        app_kwargs={"middleware": [guard]},
         head=KEYS_JS,
         css=CSS,
         theme=gr.themes.Soft(),

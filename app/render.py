@@ -1,20 +1,37 @@
-"""Item content as safe Markdown: raw HTML in prompts and responses is shown as text, never run."""
+"""Item content as safe HTML: raw HTML in prompts and responses is shown as text, never run."""
 
 from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 from typing import Any
 
-_FENCE = re.compile(r"(```.*?```)", re.DOTALL)
+from markdown_it import MarkdownIt
+
+
+@lru_cache(maxsize=1)
+def _renderer() -> MarkdownIt:
+    """CommonMark with raw HTML off (every tag in the data is text), images off (a remote image would
+    tell a third party who views which item, and when), links only to http(s) and mail."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True})
+    md.disable(["image"])
+    md.validateLink = _web_link  # type: ignore[method-assign]
+    return md
+
+
+def _web_link(url: str) -> bool:
+    return url.strip().lower().startswith(("http://", "https://", "mailto:"))
 
 
 def safe_markdown(text: str | None) -> str:
-    """Escape HTML outside fenced code blocks (inside them Markdown already shows it as text)."""
+    """Item content as HTML in which nothing from the data is markup: the text is parsed as Markdown
+    with raw HTML disabled (escape first: a ``<form>`` stays the text "<form>", whatever fences or
+    backslashes surround it), images disabled, only http(s)/mailto links. The page's Markdown
+    component shows this HTML as it is (its own sanitizer is a second wall, not the first)."""
     if not text:
-        return "*(empty)*"
-    parts = _FENCE.split(text)
-    return "".join(p if p.startswith("```") and p.endswith("```") else html.escape(p, quote=False) for p in parts)
+        return "<p><em>(empty)</em></p>"
+    return _renderer().render(text)
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")

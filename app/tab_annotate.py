@@ -80,7 +80,7 @@ def show(view: ItemViewModel, *, layout: bool = False) -> tuple[Any, ...]:
     if has_item and view.reference_md:
         prompt += f"\n\n**Reference answer**\n\n{view.reference_md}"
     values: dict[str, Any] = {
-        "state": {"task": view.task, "item_id": view.item_id, "shown_at": view.shown_at},
+        "state": {"task": view.task, "item_id": view.item_id, "shown_at": view.shown_at, "user": view.user},
         "progress": view.progress,
         "message": f"**{view.message}**" if view.message else "",
         "prompt": prompt,
@@ -151,6 +151,11 @@ def build_annotate_tab(services: Services) -> AnnotateTab:
         guide = annotate.guidelines(services, user_of(request), name)
         return (guide, *show_layout(view), *show(view, layout=True))
 
+    def mine(st: dict[str, Any], request: gr.Request) -> dict[str, Any]:
+        """The tab's state when it belongs to this user. Gradio keys a tab's state by the session
+        hash the client chooses: another user who learns it gets an empty state, not theirs."""
+        return st if isinstance(st, dict) and st.get("user") in (None, user_of(request)) else {}
+
     def on_screen(st: dict[str, Any], item: object) -> tuple[int | None, float | None]:
         """The item the page showed (and when, if the tab's state still shows it too); the answer
         events skip Gradio's preprocessing, so the values arrive as sent."""
@@ -162,6 +167,7 @@ def build_annotate_tab(services: Services) -> AnnotateTab:
     def on_submit(
         st: dict[str, Any], item: object, answer: object, why: object, conf: object, request: gr.Request
     ) -> tuple[Any, ...]:
+        st = mine(st, request)
         item_id, shown_at = on_screen(st, item)
         view = annotate.submit(
             services,
@@ -169,7 +175,7 @@ def build_annotate_tab(services: Services) -> AnnotateTab:
             st.get("task", ""),
             item_id,
             annotate.answer_from_page(answer),
-            rationale=annotate.text_from_page("rationale", why),
+            rationale=annotate.text_from_page("rationale", why, limit=services.settings.max_rationale_chars),
             confidence=conf,
             shown_at=shown_at,
         )
@@ -178,13 +184,15 @@ def build_annotate_tab(services: Services) -> AnnotateTab:
 
     @guarded
     def on_skip(st: dict[str, Any], item: object, reason: object, request: gr.Request) -> tuple[Any, ...]:
+        st = mine(st, request)
         item_id, _ = on_screen(st, item)
-        why = annotate.text_from_page("reason", reason)
+        why = annotate.text_from_page("reason", reason, limit=annotate.SKIP_REASON_CHARS)
         view = annotate.skip(services, user_of(request), st.get("task", ""), item_id, why)
         return show(view, layout=item_id is None)
 
     @guarded
     def on_back(st: dict[str, Any], item: object, request: gr.Request) -> tuple[Any, ...]:
+        st = mine(st, request)
         item_id, _ = on_screen(st, item)
         # going back from the end of a task re-enables the answer buttons
         return show(annotate.back(services, user_of(request), st.get("task", ""), item_id), layout=True)

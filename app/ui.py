@@ -10,7 +10,6 @@ from typing import Any
 
 import gradio as gr
 
-from annotation.accounts import authenticate
 from annotation.services import Services
 from app import annotate
 from app.annotate import ItemViewModel
@@ -80,10 +79,35 @@ def build_app(services: Services) -> gr.Blocks:
 
 
 def auth_callable(services: Services) -> Any:
-    """Gradio's login check over the users table (argon2)."""
+    """Gradio's login check over the users table (argon2), as an async function: the check runs off
+    the event loop in a small thread pool, reads without the write lock, and failed logins back off
+    per address and per user (``app.login.LoginGuard``)."""
+    from annotation.accounts import login_record, verify
+    from app.login import LoginGuard
 
     def check(username: str, password: str) -> bool:
-        with services.session() as session:
-            return authenticate(session, username, password) is not None
+        with services.read_session() as session:
+            record = login_record(session, username)
+        return verify(record, password) is not None
 
-    return check
+    guard = LoginGuard(check)
+
+    async def auth(username: str, password: str) -> bool:
+        return await guard(username, password)
+
+    return auth
+
+
+def session_check(services: Services) -> Any:
+    """For :class:`app.guard.Guard`: whether a login of ``username`` made at ``since`` (POSIX seconds)
+    still stands (the user exists, is enabled, and changed no password since)."""
+    from annotation.accounts import login_record
+
+    def still_valid(username: str, since: float) -> bool:
+        with services.read_session() as session:
+            record = login_record(session, username)
+        if record is None or record.disabled:
+            return False
+        return record.sessions_valid_after is None or record.sessions_valid_after <= since
+
+    return still_valid

@@ -5,6 +5,7 @@ when the process's write lock is free."""
 from __future__ import annotations
 
 import functools
+import html
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,7 +30,8 @@ def guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except EXPECTED as exc:
-            raise gr.Error(message_for(exc)) from None
+            # the toast shows HTML: a rater, task or model name in the message stays text
+            raise gr.Error(html.escape(message_for(exc), quote=False)) from None
 
     return wrapped  # type: ignore[return-value]
 

@@ -12,20 +12,22 @@ import asyncio
 import contextlib
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from annotation.catalog import ensure_annotator, get_task
+from annotation.catalog import config_hash, ensure_annotator, get_task
 from annotation.errors import JudgelabError
 from annotation.judges.backends import Backend, Completion, GiveUp, create_backend
 from annotation.judges.config import JudgeConfig
 from annotation.judges.parsing import majority, option_probabilities, parse_choice, parse_reasoning
 from annotation.judges.prompts import ItemView, JudgeRequest, build_request
-from annotation.models import LABEL_STATUSES, PRESENTED_ORDERS, Item, JudgeRun, Label, Task, utcnow
+from annotation.models import LABEL_STATUSES, PRESENTED_ORDERS, Annotator, Item, JudgeRun, Label, Task, utcnow
 from annotation.schema import parse_schema
 from annotation.services import Services
 from annotation.store import LabelIn, submit_labels
@@ -73,8 +75,14 @@ class _Plan:
     pairwise: bool
 
 
+RENDER_LIMIT_S = 60.0  # rendering every request of a run may take this long, no more
+MAX_PROMPT_CHARS = 400_000  # one rendered request may be this long, no more
+
+
 def plan(services: Services, task_name: str, config: JudgeConfig, *, limit: int | None, retry_failed: bool) -> _Plan:
-    """Create the annotator and the run row; list the (item, order) requests still to do."""
+    """Create the annotator and the run row first (so a slow plan is visible and cancellable); then,
+    outside the database session, render the (item, order) requests still to do, within
+    :data:`RENDER_LIMIT_S` and :data:`MAX_PROMPT_CHARS`; a failure ends the run row ``failed``."""
     template = config.template_text()
     with services.session() as session:
         task = get_task(session, task_name)
@@ -90,7 +98,7 @@ def plan(services: Services, task_name: str, config: JudgeConfig, *, limit: int 
             )
         schema = parse_schema(task.label_schema)
         scale = (int(schema.min), int(schema.max)) if schema.kind == "scale" else None
-        annotator = ensure_annotator(session, config.annotator_name(), kind="llm_judge", config=config.identity())
+        annotator = judge_annotator(session, config)
         items = session.execute(
             select(Item.id, Item.prompt, Item.response_a, Item.response_b, Item.reference, Item.conversation)
             .where(Item.task_id == task.id)
@@ -99,28 +107,89 @@ def plan(services: Services, task_name: str, config: JudgeConfig, *, limit: int 
         if limit is not None:
             items = items[:limit]
         done_statuses = [s for s in LABEL_STATUSES if not (retry_failed and s == "failed")]
-        done = set(
-            session.execute(
+        done: set[tuple[int, str]] = set(
+            (int(r[0]), str(r[1]))
+            for r in session.execute(
                 select(Label.item_id, Label.presented_order).where(
                     Label.annotator_id == annotator.id, Label.replicate == 0, Label.status.in_(done_statuses)
                 )
             ).all()
         )
-        orders = PRESENTED_ORDERS if config.swap else PRESENTED_ORDERS[:1]
-        requests, skipped = [], 0
-        for row in items:
-            view = ItemView(row.id, row.prompt, row.response_a, row.response_b, row.reference, row.conversation)
-            for order in orders:
-                if (row.id, order) in done:
-                    skipped += 1
-                    continue
-                requests.append(
-                    build_request(config, template, instructions=task.instructions, item=view, order=order, scale=scale)
-                )
-        run = JudgeRun(annotator_id=annotator.id, task_id=task.id, status="running", n_total=len(requests))
+        run = JudgeRun(annotator_id=annotator.id, task_id=task.id, status="running", n_total=0)
         session.add(run)
         session.flush()
-        return _Plan(run.id, annotator.id, annotator.name, requests, skipped, task.protocol == "pairwise")
+        run_id, annotator_id, judge, instructions = run.id, annotator.id, annotator.name, task.instructions
+        pairwise = task.protocol == "pairwise"
+    try:
+        requests, skipped = _render(config, template, instructions, items, done, scale)
+    except Exception as exc:
+        with services.session() as session:
+            row = session.get(JudgeRun, run_id)
+            if row is not None:
+                row.status, row.error, row.finished_at = "failed", _reason(exc), utcnow()
+        raise
+    with services.session() as session:
+        row = session.get(JudgeRun, run_id)
+        if row is not None:
+            row.n_total = len(requests)
+    return _Plan(run_id, annotator_id, judge, requests, skipped, pairwise)
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, JudgelabError) else f"{type(exc).__name__}: {exc}"
+
+
+def _render(
+    config: JudgeConfig,
+    template: str,
+    instructions: str,
+    items: Sequence[Any],
+    done: set[tuple[int, str]],
+    scale: tuple[int, int] | None,
+) -> tuple[list[JudgeRequest], int]:
+    """Every request still to do, rendered with a time and size limit."""
+    orders = PRESENTED_ORDERS if config.swap else PRESENTED_ORDERS[:1]
+    requests: list[JudgeRequest] = []
+    skipped = 0
+    started = time.monotonic()
+    for row in items:
+        view = ItemView(row.id, row.prompt, row.response_a, row.response_b, row.reference, row.conversation)
+        for order in orders:
+            if (row.id, order) in done:
+                skipped += 1
+                continue
+            request = build_request(config, template, instructions=instructions, item=view, order=order, scale=scale)
+            size = sum(len(str(m.get("content", ""))) for m in request.messages)
+            if size > MAX_PROMPT_CHARS:
+                raise JudgelabError(
+                    f"the template renders item {row.id} into {size:,} characters, over {MAX_PROMPT_CHARS:,}",
+                    fix="shorten the template (a loop or a repeated field makes prompts grow)",
+                )
+            if time.monotonic() - started > RENDER_LIMIT_S:
+                raise JudgelabError(
+                    f"rendering the requests took over {RENDER_LIMIT_S:.0f} s (at item {row.id})",
+                    fix="simplify the template",
+                )
+            requests.append(request)
+    return requests, skipped
+
+
+def judge_annotator(session: Session, config: JudgeConfig) -> Annotator:
+    """The judge's annotator row, created when absent. A ``name:`` that is already a judge with another
+    identity (model, template, sampling...) is refused: its labels would mix two raters."""
+    name = config.annotator_name()
+    identity = config.identity()
+    existing = session.scalars(select(Annotator).where(Annotator.name == name)).first()
+    if (
+        existing is not None
+        and existing.kind == "llm_judge"
+        and existing.config_hash not in (None, config_hash(identity))
+    ):
+        raise JudgelabError(
+            f"judge {name!r} exists with another configuration (model, template, sampling or mode differ)",
+            fix="give this judge another name: (or none: judgelab names it model@hash)",
+        )
+    return ensure_annotator(session, name, kind="llm_judge", config=identity)
 
 
 def to_label(p: _Plan, config: JudgeConfig, req: JudgeRequest, result: Completion | GiveUp) -> LabelIn:
@@ -379,7 +448,10 @@ def record_failed_start(services: Services, task_name: str, config: JudgeConfig,
         task = session.scalars(select(Task).where(Task.name == task_name)).first()
         if task is None:
             return None
-        annotator = ensure_annotator(session, config.annotator_name(), kind="llm_judge", config=config.identity())
+        try:
+            annotator = judge_annotator(session, config)
+        except JudgelabError:
+            return None  # a name taken by another judge: nothing to file the failure under
         run = JudgeRun(annotator_id=annotator.id, task_id=task.id, status="failed", error=error, finished_at=utcnow())
         session.add(run)
         session.flush()

@@ -13,8 +13,11 @@ sample of the same model.
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -120,37 +123,63 @@ class Cell:
 
 
 def run_grid(
-    ns: tuple[int, ...] = (20, 50, 200, 1000), reps: int = 400, n_boot: int = 1000, seed: int = 0, methods=None
+    ns: tuple[int, ...] = (20, 50, 200, 1000),
+    reps: int = 400,
+    n_boot: int = 1000,
+    seed: int = 0,
+    methods: dict[str, Any] | None = None,
+    workers: int = 1,
 ) -> list[Cell]:
-    methods = methods or METHOD_OF
+    """Every cell of the grid; ``workers`` > 1 runs the four (scenario, clustering) blocks in that
+    many processes (each block is seeded on its own, so the result does not depend on it)."""
+    blocks = [(scenario, q, clustered) for scenario, q in QS.items() for clustered in (False, True)]
+    jobs = [(scenario, q, clustered, ns, reps, n_boot, seed, methods or METHOD_OF) for scenario, q, clustered in blocks]
+    if workers <= 1:
+        return [cell for job in jobs for cell in _block(*job)]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return [cell for cells in pool.map(_block_args, jobs) for cell in cells]
+
+
+def _block_args(job: tuple[Any, ...]) -> list[Cell]:
+    return _block(*job)
+
+
+def _block(
+    scenario: str,
+    q: float,
+    clustered: bool,
+    ns: tuple[int, ...],
+    reps: int,
+    n_boot: int,
+    seed: int,
+    methods: dict[str, Any],
+) -> list[Cell]:
     cells: list[Cell] = []
-    for scenario, q in QS.items():
-        for clustered in (False, True):
-            true = truth(q, clustered)
-            for n in ns:
-                ids = np.arange(n)
-                clusters = ids // CLUSTER if clustered else None
-                rs = Resampler.create(
-                    ids, n_boot=n_boot, seed=seed + n, clusters=clusters, unit="prompt" if clustered else "item"
-                )
-                rng = np.random.default_rng([seed, n, int(clustered), int(q * 1000)])
-                row = {s: Cell(n, scenario, clustered, s) for s in methods}
-                for rep in range(reps):
-                    parts = per_item_parts(simulate(rng, n, q, clustered))
-                    for s, method in methods.items():
-                        key, stat = STAT_OF[s]
-                        per_item = parts[key]
-                        keep = per_item.sum(axis=1) > 0
-                        draws = rs.draws(pd.Index(ids[keep]), per_item[keep], seed=rep)
-                        iv = method(stat, draws)
-                        c = row[s]
-                        c.runs += 1
-                        if iv.flag is not None or not np.isfinite(iv.low):
-                            c.flagged += 1
-                            continue
-                        c.covered += int(iv.low <= true[s] <= iv.high)
-                        c.width += iv.high - iv.low
-                cells.extend(row.values())
+    true = truth(q, clustered)
+    for n in ns:
+        ids = np.arange(n)
+        clusters = ids // CLUSTER if clustered else None
+        rs = Resampler.create(
+            ids, n_boot=n_boot, seed=seed + n, clusters=clusters, unit="prompt" if clustered else "item"
+        )
+        rng = np.random.default_rng([seed, n, int(clustered), int(q * 1000)])
+        row = {s: Cell(n, scenario, clustered, s) for s in methods}
+        for rep in range(reps):
+            parts = per_item_parts(simulate(rng, n, q, clustered))
+            for s, method in methods.items():
+                key, stat = STAT_OF[s]
+                per_item = parts[key]
+                keep = per_item.sum(axis=1) > 0
+                draws = rs.draws(pd.Index(ids[keep]), per_item[keep], seed=rep)
+                iv = method(stat, draws)
+                c = row[s]
+                c.runs += 1
+                if iv.flag is not None or not np.isfinite(iv.low):
+                    c.flagged += 1
+                    continue
+                c.covered += int(iv.low <= true[s] <= iv.high)
+                c.width += iv.high - iv.low
+        cells.extend(row.values())
     return cells
 
 

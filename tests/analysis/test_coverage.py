@@ -18,7 +18,8 @@ from tests.analysis import coverage_sim
 
 @pytest.fixture(scope="module")
 def grid() -> list[coverage_sim.Cell]:
-    return coverage_sim.run_grid(reps=400, n_boot=1000, seed=0)
+    # CI has two cores and runs the tests one at a time: the grid's four blocks use both
+    return coverage_sim.run_grid(reps=400, n_boot=1000, seed=0, workers=2)
 
 
 def test_unflagged_intervals_cover_at_least_93_percent(grid: list[coverage_sim.Cell]) -> None:

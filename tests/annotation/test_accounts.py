@@ -33,6 +33,8 @@ def test_bad_role_short_password_and_duplicate(services: Services) -> None:
             add_user(s, "x", role="boss", password="long enough")
         with pytest.raises(JudgelabError, match="too short"):
             add_user(s, "x", role="admin", password="short")
-        add_user(s, "y", role="admin", password="long enough")
+        with pytest.raises(JudgelabError, match="admins need 12"):  # long enough for an annotator only
+            add_user(s, "x", role="admin", password="long enough")
+        add_user(s, "y", role="admin", password="long enough, really")
         with pytest.raises(JudgelabError, match="already exists"):
-            add_user(s, "y", role="admin", password="long enough")
+            add_user(s, "y", role="admin", password="long enough, really")

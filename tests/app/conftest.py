@@ -30,7 +30,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-PASSWORD = "password-123"
+PASSWORD = "tulip-orbit-canyon-42"
 HOSTILE = (
     '<img src=x onerror=alert(1)> and <script>alert("xss")</script> then [click](javascript:alert(2)) and ' + "x" * 3000
 )

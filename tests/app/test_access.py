@@ -36,8 +36,9 @@ TABLE: dict[str, tuple[tuple[Any, ...], set[str]]] = {
     "dashboard": (("b-main", "", ""), RESEARCH),
     "dashboard_tick": (("b-main", "", ""), RESEARCH),
     "dashboard_auto": ((False,), RESEARCH),
-    "start_judge": (("b-main", "just: [not, a, judge]"), ADMIN),  # allowed, then refused as a config
+    "start_judge": (("b-main", "just: [not, a, judge]", None), ADMIN),  # allowed, then refused as a config
     "cancel_judge": ((987654,), ADMIN),  # allowed, then "no running judge run"
+    "judge_configs": ((), ADMIN),  # the operator's judge configs (names only)
 }
 
 

@@ -26,8 +26,8 @@ def _setup(services: Services, overlap: int = 3, users: int = 5, path: Path = SA
     with services.session() as s:
         import_file(s, path, task="t", overlap=overlap)
         for i in range(users):
-            add_user(s, f"ann{i}", role="annotator", password="password-123")
-        add_user(s, "rita", role="researcher", password="password-123")
+            add_user(s, f"ann{i}", role="annotator", password="tulip-orbit-canyon-42")
+        add_user(s, "rita", role="researcher", password="tulip-orbit-canyon-42")
     return [f"ann{i}" for i in range(users)]
 
 

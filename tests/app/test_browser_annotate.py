@@ -106,12 +106,15 @@ def test_label_five_items_with_the_keyboard(running_app: RunningApp, chromium_pa
 
 
 def test_item_view_is_sent_as_written(running_app: RunningApp) -> None:
-    """The responses reach the page unchanged apart from HTML escaping: no dedent, no trimming."""
+    """The responses reach the page as written, rendered by the escape-first renderer: no dedent, no
+    trimming (an indented code block stays a code block, not prose)."""
     from app.page_client import PageClient
+    from app.render import safe_markdown
 
     view = open_view(PageClient(running_app.url, "adam", PASSWORD))
     left, right = view[4], view[5]
-    assert INDENTED_CODE in (left, right)
+    assert safe_markdown(INDENTED_CODE) in (left, right)
+    assert "<pre><code>x = 1 + 1\nprint(x)" in safe_markdown(INDENTED_CODE)
 
 
 def test_annotator_cannot_call_researcher_endpoint(running_app: RunningApp) -> None:

@@ -158,6 +158,9 @@ def test_admin_starts_watches_and_cancels_a_judge(sqlite_services: Services, tmp
     )
     with pytest.raises(AccessError):
         dashboard.start_judge(sqlite_services, "rita", "t", config)
+    with pytest.raises(JudgelabError, match="has not allowed this host"):  # until the operator allows it
+        dashboard.start_judge(sqlite_services, "adam", "t", config)
+    sqlite_services.settings.web_judge_hosts = vllm_server.base_url.split("//")[1].split("/")[0]
     message = dashboard.start_judge(sqlite_services, "adam", "t", config)
     assert "started judge smol-admin" in message
     deadline = time.monotonic() + 120

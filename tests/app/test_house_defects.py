@@ -134,8 +134,9 @@ def test_report_by_an_unknown_field_is_an_argument_error(labeled_db: Path, capsy
 def test_start_judge_shows_and_records_why_it_did_not_start(sqlite_services: Services) -> None:
     with sqlite_services.session() as s:
         import_file(s, SAMPLE, task="t")
-        add_user(s, "root", role="admin", password="x" * 12)
+        add_user(s, "root", role="admin", password="tulip-orbit-canyon-42")
     config = "model: m\nprotocol: single\nbackend: openai\nbase_url: http://127.0.0.1:9/v1\n"
+    sqlite_services.settings.web_judge_hosts = "127.0.0.1:9"  # the operator allows this judge server
     with pytest.raises(JudgelabError, match="pairwise but the judge's protocol is 'single'"):
         dashboard.start_judge(sqlite_services, "root", "t", config)
     with sqlite_services.session() as s:
