@@ -352,7 +352,11 @@ def agreement_from_comparisons(
             f"agreement needs at least one item rated by both sides; {what} share 0 items",
             fix="label some of the same items with both sides (raise the task's overlap, or run the judge on them)",
         )
-    cats = list(categories) if categories is not None else sorted(set(comps["vote_a"]) | set(comps["vote_b"]), key=str)
+    cats = (
+        list(categories)
+        if categories is not None
+        else sorted(set(comps["vote_a"].unique()) | set(comps["vote_b"].unique()), key=str)
+    )
     k = len(cats)
     index = {c: i for i, c in enumerate(cats)}
     item_codes, items = pd.factorize(comps["item_id"], sort=True)
@@ -424,7 +428,7 @@ def agreement(
         categories = ["A", "B", "tie", "bothbad"] if ties else ["A", "B"]
     else:
         categories = ordered
-    present = set(comps["vote_a"]) | set(comps["vote_b"])
+    present = set(comps["vote_a"].unique()) | set(comps["vote_b"].unique())  # unique(): arrow strings iterate slowly
     if scale is not None and present <= set(scale):
         # the task's scale: weighted kappa's distances count every point, used or not
         categories = list(scale)
@@ -440,7 +444,7 @@ def agreement(
         what=f"{a!r} and {b!r}" + ("" if ties else " (after dropping comparisons with a tie)"),
         resampler=resampler,
     )
-    distinct = "bothbad" in set(comps["vote_a"]) | set(comps["vote_b"])
+    distinct = "bothbad" in present
     result = dataclasses.replace(
         result, orders=orders_rule(labels, orders), bothbad="distinct" if distinct or bothbad == "distinct" else "tie"
     )

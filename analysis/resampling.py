@@ -89,7 +89,10 @@ class Resampler:
         if (positions < 0).any():
             raise ValueError("the resampler was built over other items than this statistic uses")
         full = np.zeros((len(self.item_ids), per_item.shape[1]), dtype=np.float64)
-        np.add.at(full, positions, per_item)
+        if len(np.unique(positions)) == len(positions):
+            full[positions] = per_item  # one row per item: a plain assignment, 20x faster than add.at
+        else:
+            np.add.at(full, positions, per_item)
         return full
 
     def sums(self, item_ids: Sequence[object] | pd.Index, per_item: Array) -> Array:
@@ -107,8 +110,10 @@ class Resampler:
         used = np.zeros(len(self.item_ids), dtype=bool)
         used[self.item_ids.get_indexer(pd.Index(np.asarray(item_ids, dtype=object)))] = True
         present = np.unique(codes[used])
-        unit_sums = np.zeros((int(codes.max()) + 1 if codes.size else 0, per_item.shape[1]))
-        np.add.at(unit_sums, codes, full)
+        n_codes = int(codes.max()) + 1 if codes.size else 0
+        unit_sums = np.column_stack(
+            [np.bincount(codes, weights=full[:, j], minlength=n_codes) for j in range(full.shape[1])]
+        ).reshape(n_codes, full.shape[1])
         samples = np.asarray(self.counts @ full.astype(np.float32), dtype=np.float64)
         return Draws(total, samples, total - unit_sums[present], self.unit, seed)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine, text
 
@@ -49,3 +51,53 @@ def check_database(engine: Engine) -> HealthReport:
             count = int(conn.execute(text(sql)).scalar() or 0)
             report.add(name, count == 0, f"{count} rows")
     return report
+
+
+class WalWatch:
+    """Notices a SQLite database whose write-ahead log vanished under a running server.
+
+    While the server has the database open in WAL mode its ``-wal`` file exists. When another
+    process opens and closes the same file (a careless ``sqlite3`` shell, a template or backup that
+    reads it), that process's close can drop the server's POSIX locks and checkpoint and delete the
+    WAL; writes acknowledged since may be lost without ``db check`` noticing. :meth:`check` (called
+    every few seconds by ``serve``) compares the file's identity and the WAL's presence with what it
+    saw at start and logs one loud error when they change."""
+
+    def __init__(self, db_path: str, log: Callable[[str], None]) -> None:
+        self.db = Path(db_path)
+        self.wal = self.db.with_name(self.db.name + "-wal")
+        self.log = log
+        self.inode = self._inode(self.db)
+        self.seen_wal = self.wal.exists()
+        self.warned = False
+
+    @staticmethod
+    def _inode(path: Path) -> int | None:
+        try:
+            return path.stat().st_ino  # stat only: opening the file is what drops the locks
+        except OSError:
+            return None
+
+    def check(self) -> bool:
+        """True while all is as at start; False (and one logged error) once it is not."""
+        if self.inode is None:
+            return True
+        problem = None
+        if self._inode(self.db) != self.inode:
+            problem = f"the database file {self.db} was replaced or removed under the running server"
+        elif self.wal.exists():
+            self.seen_wal = True
+        elif self.seen_wal:
+            problem = (
+                f"the database's write-ahead log {self.wal} disappeared: another process opened and closed "
+                "the database, which can drop this server's locks"
+            )
+        if problem is None:
+            return True
+        if not self.warned:
+            self.log(
+                f"{problem}; labels written from now on may be lost. Stop the server, run "
+                "'judgelab db check', and start it again"
+            )
+            self.warned = True
+        return False

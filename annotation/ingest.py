@@ -1,12 +1,15 @@
 """``judgelab import``: read a file in any supported format and write its items and labels in ONE
-transaction. Every row is parsed and checked before anything is written; a bad row raises an
-:class:`InputError` naming file, line and field, and the database is left as it was.
+transaction. A bad row raises an :class:`InputError` naming file, line and field, and the
+transaction rolls back: the database is left as it was. Generic and label files in JSONL are read as
+a stream, ``batch_size`` rows at a time (memory stays flat with the file's size; each batch is
+checked, then written inside the one transaction); other files are read whole.
 Re-importing the same file adds nothing (items are keyed by (task, external id), labels by their key).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from annotation.formats.mtbench import parse_mtbench
 from annotation.formats.pandalm import parse_pandalm
 from annotation.formats.records import ItemRecord, Parsed
 from annotation.models import Item, Task, utcnow
-from annotation.readers import Row, read_rows
+from annotation.readers import Row, container_of, iter_jsonl_rows, read_rows
 from annotation.store import LabelIn, submit_labels
 
 FORMATS = ("auto", "jsonl", "csv", "parquet", "json", "labels", "mtbench", "pandalm")
@@ -83,6 +86,13 @@ def parse_file(
     if fmt not in FORMATS:
         raise JudgelabError(f"unknown import format {fmt!r}", fix=f"use one of {list(FORMATS)}")
     rows = read_rows(path, max_bytes=max_bytes)
+    return parse_rows(rows, path, fmt=fmt, protocol=protocol, max_chars=max_chars, judge=judge)
+
+
+def parse_rows(
+    rows: list[Row], path: Path, *, fmt: str, protocol: str | None, max_chars: int, judge: str | None
+) -> tuple[str, Parsed, int]:
+    """Check the rows of a whole file (see :func:`parse_file`)."""
     kind = detect_format(rows, path) if fmt in ("auto", "jsonl", "csv", "parquet", "json") else fmt
     if kind == "mtbench":
         parsed = parse_mtbench(rows, max_chars=max_chars)
@@ -95,12 +105,12 @@ def parse_file(
             keys = set(rows[0].data) if rows else set()
             protocol = "single" if "response" in keys and "response_a" not in keys else "pairwise"
         parsed = parse_generic(rows, protocol=protocol, max_chars=max_chars)
-    _no_duplicate_ids(parsed.items)
+    _no_duplicate_ids(parsed.items, {})
     return kind, parsed, len(rows)
 
 
-def _no_duplicate_ids(items: list[ItemRecord]) -> None:
-    seen: dict[str, str] = {}
+def _no_duplicate_ids(items: list[ItemRecord], seen: dict[str, str]) -> None:
+    """Refuse an item id seen before in this file (``seen``: id -> where, kept across batches)."""
     for item in items:
         if item.external_id in seen:
             raise InputError(
@@ -128,65 +138,147 @@ def import_file(
     judge: str | None = None,
 ) -> ImportSummary:
     """Import ``path`` into ``task`` within the caller's transaction (roll back on error)."""
-    kind, parsed, n_rows = parse_file(
-        path, fmt=fmt, protocol=protocol, max_chars=max_chars, max_bytes=max_bytes, judge=judge
-    )
-    existing_task = session.scalars(select(Task).where(Task.name == task)).first()
-    if existing_task is None and not parsed.items:
-        raise InputError(
-            str(path),
-            f"holds only labels, and there is no task {task!r} for them",
-            fix="import the items first (same --task), then this file",
+    if fmt not in FORMATS:
+        raise JudgelabError(f"unknown import format {fmt!r}", fix=f"use one of {list(FORMATS)}")
+    writer = _Writer(session, path, task, instructions, overlap, label_schema, max_chars, batch_size)
+    if container_of(path) == "jsonl" and fmt in ("auto", "jsonl", "labels"):
+        rows = iter_jsonl_rows(path, max_bytes=max_bytes)
+        first = list(itertools.islice(rows, batch_size))
+        kind = detect_format(first, path) if fmt != "labels" else "labels"
+        if kind in ("generic", "labels"):
+            if protocol is None and kind == "generic":
+                keys = set(first[0].data)
+                protocol = "single" if "response" in keys and "response_a" not in keys else "pairwise"
+            chunk, n_rows = first, 0
+            while chunk:
+                n_rows += len(chunk)
+                if kind == "labels":
+                    parsed = parse_labels(chunk, protocol=protocol or "pairwise", max_chars=max_chars)
+                else:
+                    parsed = parse_generic(chunk, protocol=protocol or "pairwise", max_chars=max_chars)
+                writer.write(kind, parsed)
+                chunk = list(itertools.islice(rows, batch_size))
+            return writer.summary(kind, n_rows)
+        rows_all = first + list(rows)  # MT-Bench and PandaLM read across rows: whole file
+        kind, parsed, n_rows = parse_rows(rows_all, path, fmt=fmt, protocol=protocol, max_chars=max_chars, judge=judge)
+    else:
+        kind, parsed, n_rows = parse_file(
+            path, fmt=fmt, protocol=protocol, max_chars=max_chars, max_bytes=max_bytes, judge=judge
         )
-    task_row = ensure_task(
-        session,
-        task,
-        protocol=existing_task.protocol if existing_task and kind == "labels" else parsed.protocol,
-        instructions=instructions,
-        overlap=overlap,
-        label_schema=label_schema,
-    )
-    added, present = _write_items(session, task_row.id, parsed.items, batch_size)
-    ids = dict(session.execute(select(Item.external_id, Item.id).where(Item.task_id == task_row.id)).all())
-    annotators: dict[str, int] = {}
-    labels: list[LabelIn] = []
-    where: list[str] = []
-    for rec in parsed.labels:
-        item_id = ids.get(rec.external_id)
-        if item_id is None:
-            raise InputError(
-                rec.where,
-                f"refers to item {rec.external_id!r}, which task {task!r} does not have",
-                field="item_id" if kind == "labels" else "idx",
-                fix="import the items first, or check the --task name",
+    writer.write(kind, parsed)
+    return writer.summary(kind, n_rows)
+
+
+class _Writer:
+    """Writes parsed batches of one file into one task, within the caller's transaction, and counts."""
+
+    def __init__(
+        self,
+        session: Session,
+        path: Path,
+        task: str,
+        instructions: str | None,
+        overlap: int | None,
+        label_schema: dict[str, Any] | None,
+        max_chars: int,
+        batch_size: int,
+    ) -> None:
+        self.session, self.path, self.task = session, path, task
+        self.instructions, self.overlap, self.label_schema = instructions, overlap, label_schema
+        self.max_chars, self.batch_size = max_chars, batch_size
+        self.task_id: int | None = None
+        self.seen: dict[str, str] = {}
+        self.annotators: dict[str, int] = {}
+        self.counts = {"added": 0, "present": 0, "inserted": 0, "updated": 0, "unchanged": 0, "failed": 0}
+
+    def write(self, kind: str, parsed: Parsed) -> None:
+        session, task = self.session, self.task
+        _no_duplicate_ids(parsed.items, self.seen)
+        if self.task_id is None:
+            existing_task = session.scalars(select(Task).where(Task.name == task)).first()
+            if existing_task is None and not parsed.items:
+                raise InputError(
+                    str(self.path),
+                    f"holds only labels, and there is no task {task!r} for them",
+                    fix="import the items first (same --task), then this file",
+                )
+            self.task_id = ensure_task(
+                session,
+                task,
+                protocol=existing_task.protocol if existing_task and kind == "labels" else parsed.protocol,
+                instructions=self.instructions,
+                overlap=self.overlap,
+                label_schema=self.label_schema,
+            ).id
+        added, present = _write_items(session, self.task_id, parsed.items, self.batch_size)
+        self.counts["added"] += added
+        self.counts["present"] += present
+        if not parsed.labels:
+            return
+        wanted = sorted({rec.external_id for rec in parsed.labels})
+        ids: dict[str, int] = {}
+        for start in range(0, len(wanted), 1000):
+            part = wanted[start : start + 1000]
+            ids.update(
+                session.execute(
+                    select(Item.external_id, Item.id).where(Item.task_id == self.task_id, Item.external_id.in_(part))
+                ).all()
             )
-        if rec.annotator not in annotators:
-            try:
-                annotators[rec.annotator] = ensure_annotator(
-                    session, rec.annotator, kind=rec.kind, config=rec.annotator_config
-                ).id
-            except JudgelabError as exc:
-                raise InputError(rec.where, exc.what, field="annotator", fix=exc.fix) from None
-        labels.append(dataclasses.replace(rec.label, item_id=item_id, annotator_id=annotators[rec.annotator]))
-        where.append(rec.where)
-    # a label that does not fit the task's schema raises LabelError naming file:line and field
-    result = submit_labels(session, labels, changed_by=f"import:{path.name}", max_chars=max_chars, where=where)
-    return ImportSummary(
-        task=task,
-        format=kind,
-        rows=n_rows,
-        items_added=added,
-        items_present=present,
-        labels_inserted=result.inserted,
-        labels_updated=result.updated,
-        labels_unchanged=result.unchanged,
-        labels_failed=sum(1 for lab in labels if lab.status == "failed"),
-        annotators=sorted(annotators),
-    )
+        labels: list[LabelIn] = []
+        where: list[str] = []
+        for rec in parsed.labels:
+            item_id = ids.get(rec.external_id)
+            if item_id is None:
+                raise InputError(
+                    rec.where,
+                    f"refers to item {rec.external_id!r}, which task {task!r} does not have",
+                    field="item_id" if kind == "labels" else "idx",
+                    fix="import the items first, or check the --task name",
+                )
+            if rec.annotator not in self.annotators:
+                try:
+                    self.annotators[rec.annotator] = ensure_annotator(
+                        session, rec.annotator, kind=rec.kind, config=rec.annotator_config
+                    ).id
+                except JudgelabError as exc:
+                    raise InputError(rec.where, exc.what, field="annotator", fix=exc.fix) from None
+            labels.append(dataclasses.replace(rec.label, item_id=item_id, annotator_id=self.annotators[rec.annotator]))
+            where.append(rec.where)
+        # a label that does not fit the task's schema raises LabelError naming file:line and field
+        result = submit_labels(
+            session, labels, changed_by=f"import:{self.path.name}", max_chars=self.max_chars, where=where
+        )
+        self.counts["inserted"] += result.inserted
+        self.counts["updated"] += result.updated
+        self.counts["unchanged"] += result.unchanged
+        self.counts["failed"] += sum(1 for lab in labels if lab.status == "failed")
+
+    def summary(self, kind: str, n_rows: int) -> ImportSummary:
+        c = self.counts
+        return ImportSummary(
+            task=self.task,
+            format=kind,
+            rows=n_rows,
+            items_added=c["added"],
+            items_present=c["present"],
+            labels_inserted=c["inserted"],
+            labels_updated=c["updated"],
+            labels_unchanged=c["unchanged"],
+            labels_failed=c["failed"],
+            annotators=sorted(self.annotators),
+        )
 
 
 def _write_items(session: Session, task_id: int, items: list[ItemRecord], batch_size: int) -> tuple[int, int]:
-    existing = set(session.scalars(select(Item.external_id).where(Item.task_id == task_id)).all())
+    if not items:
+        return 0, 0
+    wanted = [it.external_id for it in items]
+    existing: set[str] = set()
+    for start in range(0, len(wanted), 1000):
+        part = wanted[start : start + 1000]
+        existing.update(
+            session.scalars(select(Item.external_id).where(Item.task_id == task_id, Item.external_id.in_(part))).all()
+        )
     now = utcnow()
     new = [
         {

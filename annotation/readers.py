@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,55 @@ def read_rows(path: Path, *, max_bytes: int) -> list[Row]:
     if kind == "json":
         return _json_rows(path, text)
     return _csv_rows(path, text)
+
+
+def iter_jsonl_rows(path: Path, *, max_bytes: int) -> Iterator[Row]:
+    """The rows of a JSONL file one at a time (memory flat in the file's size), each checked as
+    :func:`read_rows` checks it, errors naming ``file:line``."""
+    if not path.exists():
+        raise InputError(str(path), "no such file", fix="check the path")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InputError(
+            str(path),
+            f"the file has {size:,} bytes, over the import limit of {max_bytes:,}",
+            fix="split it, or raise JUDGELAB_MAX_IMPORT_BYTES",
+        )
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{path}:{lineno}",
+                    f"is not valid UTF-8 (byte {raw[exc.start]:#04x} at column {exc.start + 1})",
+                    fix="save the file as UTF-8",
+                ) from None
+            if lineno == 1:
+                line = line.removeprefix("\ufeff")
+            if line.strip():
+                yield _jsonl_row(path, lineno, line)
+
+
+def _jsonl_row(path: Path, lineno: int, line: str) -> Row:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}:{lineno}",
+            f"is not valid JSON ({exc.msg} at column {exc.colno})",
+            value=line[:80],
+            fix="write one JSON object per line",
+        ) from None
+    except RecursionError:
+        raise _too_deep(f"{path}:{lineno}") from None
+    if not isinstance(data, dict):
+        raise InputError(
+            f"{path}:{lineno}",
+            f"is a JSON {type(data).__name__}, not an object",
+            fix="write one JSON object per line",
+        )
+    return Row(f"{path}:{lineno}", data)
 
 
 def _decode(path: Path, raw: bytes) -> str:

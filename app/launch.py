@@ -46,6 +46,7 @@ def launch(services: Services, *, host: str = "127.0.0.1", port: int = 7860, blo
         absolute_s=settings.session_max_s,
         still_valid=session_check(services),
     )
+    _watch_wal(services)
     app.launch(
         server_name=host,
         server_port=port,
@@ -64,3 +65,25 @@ def launch(services: Services, *, host: str = "127.0.0.1", port: int = 7860, blo
         footer_links=[],
     )
     return app
+
+
+def _watch_wal(services: Services) -> None:
+    """On SQLite, check every 5 s that the database file and its WAL are still the server's
+    (``annotation.health.WalWatch``); a change is logged once, loudly."""
+    import logging
+    import threading
+    import time
+
+    from annotation.health import WalWatch
+
+    url = services.settings.resolved_database_url()
+    if not url.startswith("sqlite:///"):
+        return
+    log = logging.getLogger("judgelab.serve")
+    watch = WalWatch(url.removeprefix("sqlite:///"), log.error)
+
+    def loop() -> None:
+        while watch.check():
+            time.sleep(5)
+
+    threading.Thread(target=loop, name="judgelab-wal-watch", daemon=True).start()

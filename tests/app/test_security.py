@@ -330,3 +330,50 @@ def test_a_login_burst_does_not_stall_logged_in_users(server: tuple[str, Path]) 
     assert refused and set(refused) <= {400}
     log = (LOG / "serve-security.log").read_text()
     assert "failed login for 'victim0'" in log and "too many failures" in log
+
+
+# ------------------------------------------------------------------ 2 and 17: the database file, large files
+
+
+def test_serve_notices_its_wal_disappearing(tmp_path: Path) -> None:
+    import sqlite3
+
+    from annotation.health import WalWatch
+
+    db = tmp_path / "w.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    said: list[str] = []
+    watch = WalWatch(str(db), said.append)
+    assert watch.check() and said == []
+    Path(str(db) + "-wal").unlink()  # what another process's open-and-close can do
+    assert not watch.check() and not watch.check()
+    assert len(said) == 1 and "write-ahead log" in said[0] and "db check" in said[0]
+    conn.close()
+
+
+def test_jsonl_imports_stream_in_batches_and_roll_back_whole(sqlite_services: Services, tmp_path: Path) -> None:
+    from annotation.errors import InputError
+
+    rows = [{"id": f"i{n}", "prompt": "p", "response_a": "a", "response_b": "b"} for n in range(35)]
+    good = tmp_path / "good.jsonl"
+    good.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with sqlite_services.session() as s:
+        summary = import_file(s, good, task="big", batch_size=10)
+    assert (summary.rows, summary.items_added) == (35, 35)
+    # a duplicate id in the fourth batch names both lines; nothing of this file stays
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        "".join(json.dumps({**r, "id": f"n{n}"}) + "\n" for n, r in enumerate(rows))
+        + json.dumps({**rows[0], "id": "n3"})
+        + "\n"
+    )
+    refused = pytest.raises(InputError, match=r"bad.jsonl:36.*duplicate item id 'n3' \(first at .*bad.jsonl:4\)")
+    with refused, sqlite_services.session() as s:
+        import_file(s, bad, task="big", batch_size=10)
+    with sqlite_services.session() as s:
+        n = s.scalar(select(func.count()).select_from(Item).where(Item.task_id == get_task(s, "big").id))
+    assert n == 35
