@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import threading
 import time
 from pathlib import Path
@@ -139,6 +140,18 @@ class BackgroundJudge:
         self.thread.join(timeout=15)
 
 
+def _stop_on_every_signal() -> None:
+    """SIGTERM (``docker stop``, systemd) and SIGHUP (a closed terminal) stop the demo as Ctrl-C does:
+    the app, the judge and the vLLM server it started, in the ``finally`` below. (A SIGKILL cannot be
+    caught: the vLLM child then dies with its parent, ``local_server.spawn_child``.)"""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+
+
 def run_demo(args: argparse.Namespace, services: Services) -> int:
     from app.launch import launch
 
@@ -152,6 +165,7 @@ def run_demo(args: argparse.Namespace, services: Services) -> int:
     local = None
     judge = None
     app = None
+    _stop_on_every_signal()
     try:
         if not args.no_judge:
             if args.judge_url:
@@ -161,7 +175,8 @@ def run_demo(args: argparse.Namespace, services: Services) -> int:
                 from annotation.judges.local_server import LocalServer
 
                 say("- judge: preparing the local model and starting vLLM (CPU); about a minute the first time")
-                local = LocalServer(services.settings.model_cache_dir).start(verbose=True)
+                local = LocalServer(services.settings.model_cache_dir)  # named first: a stop mid-start stops it
+                local.start(verbose=True)
                 base_url, model = local.base_url, local.model
             judge = BackgroundJudge(services, judge_config(base_url, model))
             say(f"- judge: {judge.config.annotator_name()} labels task '{JUDGED_TASK}' in the background")
@@ -178,9 +193,11 @@ def run_demo(args: argparse.Namespace, services: Services) -> int:
         say("Ctrl-C stops everything this command started.")
         while True:
             time.sleep(1)
-    except KeyboardInterrupt:
-        say("\nstopping ...")
+    except KeyboardInterrupt as why:
+        say(f"\nstopping ({why or 'Ctrl-C'}) ...")
     finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # one stop at a time: a second signal waits for this one
+            signal.signal(sig, signal.SIG_IGN)
         if app is not None:
             app.close()
             say("- app stopped")

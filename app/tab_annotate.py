@@ -17,17 +17,27 @@ from app.ui_events import guarded, on_the_loop_when_free, user_of
 KEYS_JS = """
 <script>
 document.addEventListener('keydown', (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+  // the shortcuts label the Annotate tab's item: only while that tab is on screen
+  const submit = document.querySelector('#jl-submit');
+  if (!submit || submit.offsetParent === null) return;
+  // a focused control does what it says (Enter on Skip skips, on the guidelines opens them); the
+  // shortcuts act when focus is on the page itself, or on the answer buttons
   const t = e.target;
-  const tag = (t && t.tagName) || '';
-  if (tag === 'TEXTAREA' || (tag === 'INPUT' && !['radio', 'checkbox'].includes(t.type))) return;
-  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const onAnswers = t && t.closest && t.closest('#jl-choice');
+  if (t && t !== document.body && !onAnswers) {
+    const tag = t.tagName || '';
+    if (['TEXTAREA', 'INPUT', 'BUTTON', 'SELECT', 'A', 'SUMMARY', 'OPTION', 'LABEL'].includes(tag)) return;
+    if (t.isContentEditable) return;
+    const controls = 'button, a, summary, label, [role=button], [role=tab], [role=option], [role=listbox]';
+    if (t.closest(controls + ', [contenteditable]')) return;
+  }
   const radios = document.querySelectorAll('#jl-choice input[type=radio]');
   if (/^[0-9]$/.test(e.key) && radios.length) {
     const idx = e.key === '0' ? 9 : parseInt(e.key, 10) - 1;
     if (radios[idx]) { radios[idx].click(); e.preventDefault(); }
   } else if (e.key === 'Enter') {
-    const b = document.querySelector('#jl-submit');
-    if (b) { b.click(); e.preventDefault(); }
+    submit.click(); e.preventDefault();
   } else if (e.key === 'Backspace') {
     const b = document.querySelector('#jl-back');
     if (b) { b.click(); e.preventDefault(); }
@@ -136,7 +146,9 @@ def build_annotate_tab(services: Services) -> AnnotateTab:
             c["confidence"] = gr.Radio(label="Confidence", choices=list(annotate.CONFIDENCES), visible=False, scale=2)
         with gr.Row():
             back_btn = gr.Button("Back", elem_id="jl-back", size="sm")
-            c["skip_reason"] = gr.Textbox(placeholder="reason for skipping", show_label=False, scale=2)
+            c["skip_reason"] = gr.Textbox(
+                placeholder="reason for skipping", show_label=False, scale=2, elem_id="jl-skip-reason"
+            )
             skip_btn = gr.Button("Skip", elem_id="jl-skip", size="sm")
             submit_btn = gr.Button("Submit", variant="primary", elem_id="jl-submit")
         gr.Markdown("Keys: **1-4** choose, **Enter** submit, **Backspace** back.", elem_id="jl-keys")

@@ -126,3 +126,39 @@ def test_annotator_cannot_call_researcher_endpoint(running_app: RunningApp) -> N
     researcher = Client(running_app.url, auth=("rita", PASSWORD), verbose=False)
     rows = researcher.predict("b-main", api_name="/task_progress")
     assert isinstance(rows, dict) and "data" in rows
+
+
+def test_a_focused_control_and_a_hidden_tab_are_not_shortcuts(running_app: RunningApp, chromium_path: str) -> None:
+    """Issue 16, 1 and 2: with an answer chosen, a skip reason typed and Skip focused, Enter skips (it
+    submitted the answer before); keys pressed on the Dashboard tab label nothing (they labeled the
+    hidden Annotate item)."""
+    from playwright.sync_api import sync_playwright
+
+    def labels() -> list[tuple[str, str | None, str | None]]:
+        with sqlite3.connect(running_app.db) as conn:
+            return conn.execute(
+                "SELECT l.status, l.value, l.metadata FROM labels l JOIN annotators a ON a.id = l.annotator_id "
+                "WHERE a.name = 'ann2' ORDER BY l.id"
+            ).fetchall()
+
+    before = labels()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        _login(page, running_app.url, "ann2")
+        shown = _item_text(page)
+        page.locator("body").press("1")  # an answer chosen
+        page.locator("#jl-skip-reason textarea, #jl-skip-reason input").first.fill("unreadable")
+        page.locator("#jl-skip").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function("(p) => document.querySelector('#jl-prompt').innerText !== p", arg=shown, timeout=30_000)
+        after_skip = labels()
+        page.get_by_role("tab", name="Dashboard (researchers)").click()
+        page.locator("body").click(position={"x": 5, "y": 5})
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(1500)
+        browser.close()
+    new = after_skip[len(before) :]
+    assert len(new) == 1 and new[0][0] == "skipped" and "unreadable" in (new[0][2] or ""), new
+    assert labels() == after_skip  # nothing labeled from the Dashboard

@@ -97,3 +97,69 @@ def test_demo_humans_and_judge_side_by_side(tmp_path: Path, vllm_server: Any) ->
     text = "".join(lines)
     assert proc.returncode == 0, text
     assert "app stopped" in text and "judge run" in text, text
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_every_stop_signal_stops_the_demo_cleanly(tmp_path: Path, stop: signal.Signals) -> None:
+    """``docker stop`` (SIGTERM) and a closed terminal (SIGHUP) run the same cleanup as Ctrl-C: the
+    app stops and frees its port (and the judge and the vLLM server it started, in the same
+    ``finally``)."""
+    import socket
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "--db", str(tmp_path / "d.db"), "demo", "--no-judge", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    out: list[str] = []
+    for line in proc.stdout:
+        out.append(line)
+        if "Ctrl-C stops everything" in line:
+            break
+    proc.send_signal(stop)
+    rest, _ = proc.communicate(timeout=60)
+    text = "".join(out) + rest
+    assert proc.returncode == 0, text
+    assert f"stopping ({stop.name})" in text and "- app stopped" in text
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0, "the port is still served"
+
+
+def test_a_server_child_dies_with_its_parent_even_on_sigkill() -> None:
+    """The vLLM server is spawned with a parent-death signal: when the parent is killed without any
+    cleanup (SIGKILL), the child gets SIGTERM from the kernel and ends."""
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from annotation.judges.local_server import spawn_child\n"
+            "child = spawn_child([sys.executable, '-c', 'import time; time.sleep(300)'], log=None)\n"
+            "print(child.pid, flush=True)\n"
+            "time.sleep(300)\n",
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.1)
+    assert not _alive(child), "the child outlived its killed parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in state  # a zombie has ended; only its exit status waits to be read
