@@ -121,29 +121,7 @@ def _decode(path: Path, raw: bytes) -> str:
 
 
 def _jsonl_rows(path: Path, text: str) -> list[Row]:
-    rows: list[Row] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{path}:{lineno}",
-                f"is not valid JSON ({exc.msg} at column {exc.colno})",
-                value=line[:80],
-                fix="write one JSON object per line",
-            ) from None
-        except RecursionError:
-            raise _too_deep(f"{path}:{lineno}") from None
-        if not isinstance(data, dict):
-            raise InputError(
-                f"{path}:{lineno}",
-                f"is a JSON {type(data).__name__}, not an object",
-                fix="write one JSON object per line",
-            )
-        rows.append(Row(f"{path}:{lineno}", data))
-    return rows
+    return [_jsonl_row(path, lineno, line) for lineno, line in enumerate(text.splitlines(), start=1) if line.strip()]
 
 
 def _too_deep(where: str) -> InputError:
