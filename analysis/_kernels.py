@@ -18,6 +18,12 @@ F64 = NDArray[np.float64]
 # ------------------------------------------------------------------ rates
 
 
+def ratio(sums: F64) -> F64:
+    """sums[:, 0] / sums[:, 1]: a rate from its ``[hits, trials]`` parts, per resample."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(sums[:, 0] / sums[:, 1], dtype=np.float64)
+
+
 def difference_of_rates(sums: F64) -> F64:
     """sums[:, 0] / sums[:, 1] - sums[:, 2] / sums[:, 3]: one rate minus another, per resample."""
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -10,17 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis._kernels import difference_of_rates
+from analysis._kernels import difference_of_rates, ratio
 from analysis.errors import MetricUndefinedError
 from analysis.frames import TIES, select_raters, submitted, votes
-from analysis.intervals import proportion, second_column
-from analysis.resampling import Resampler, estimate
+from analysis.intervals import Interval, proportion, second_column
+from analysis.resampling import Resampler, estimate, unit_of
 from contracts.vocab import PAIRWISE_NUMBERS, PAIRWISE_VALUES
-
-
-def _ratio(sums: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(sums[:, 0] / sums[:, 1], dtype=float)
 
 
 def _rate_with_ci(
@@ -30,22 +25,20 @@ def _rate_with_ci(
     n_boot: int,
     seed: int,
     resampler: Resampler | None = None,
-    interval: bool = False,
-) -> tuple[float, Any, int]:
-    """A rate over rows grouped by item, with its Clopper-Pearson (effective n) CI: the pair [low,
-    high], or the whole :class:`analysis.intervals.Interval` with ``interval``."""
+) -> tuple[float, Interval, int]:
+    """A rate over rows grouped by item, with its Clopper-Pearson (effective n) CI."""
     frame = pd.DataFrame({"item": item_ids.to_numpy(), "hit": hits.astype(float), "one": 1.0})
     grouped = frame.groupby("item")[["hit", "one"]].sum()
     value, ci = estimate(
         grouped.to_numpy(),
-        _ratio,
+        ratio,
         method=partial(proportion, trials=second_column),
         n_boot=n_boot,
         seed=seed,
         resampler=resampler,
         item_ids=grouped.index,
     )
-    return value, (ci if interval else list(ci.pair)), len(grouped)
+    return value, ci, len(grouped)
 
 
 def position_bias(
@@ -77,7 +70,7 @@ def position_bias(
                 "annotator": name,
                 "kind": str(mine["kind"].iloc[0]),
                 "p_first": value,
-                "p_first_ci95": ci,
+                "p_first_ci95": list(ci.pair),
                 "n": len(decisive),
                 "n_items": n_items,
                 "tie_rate": float(mine["value"].isin(TIES).mean()),
@@ -116,25 +109,20 @@ def swap_consistency(
         ba = both["ba"].replace({"bothbad": "tie"})
         flips = ((ab == "A") & (ba == "B")) | ((ab == "B") & (ba == "A"))
         items = both.index.get_level_values("item_id").to_series(index=both.index)
-        _, ci, _ = _rate_with_ci(
-            items, (ab == ba).to_numpy(), n_boot=n_boot, seed=seed, resampler=resampler, interval=True
-        )
+        _, ci, _ = _rate_with_ci(items, (ab == ba).to_numpy(), n_boot=n_boot, seed=seed, resampler=resampler)
+        drawn = unit_of(resampler, n_boot) is not None
         out.append(
             {
                 "annotator": name,
                 "n_items": len(both),
                 "consistency": float((ab == ba).mean()),
                 "flip_rate": float(flips.mean()),
-                "consistency_ci95": ci.pair if _drawn(n_boot, resampler) else None,
-                "ci_method": ci.method if _drawn(n_boot, resampler) else None,
+                "consistency_ci95": ci.pair if drawn else None,
+                "ci_method": ci.method if drawn else None,
                 "ci_flag": ci.flag,
             }
         )
     return out
-
-
-def _drawn(n_boot: int, resampler: Resampler | None) -> bool:
-    return resampler is not None or n_boot > 0
 
 
 def length_bias(
@@ -171,13 +159,13 @@ def length_bias(
             value, ci, _ = _rate_with_ci(
                 differ["item_id"], longer_chosen.to_numpy(), n_boot=n_boot, seed=seed, resampler=resampler
             )
-            row.update(p_longer=value, p_longer_ci95=ci)
+            row.update(p_longer=value, p_longer_ci95=list(ci.pair))
         else:
             row.update(p_longer=None, p_longer_ci95=None)
         x = np.log(mine["len_a"].to_numpy(float) / mine["len_b"].to_numpy(float))
         y = (mine["vote"] == "A").to_numpy(float)
         row["logit_slope"] = logistic_slope(x, y)
-        if row["logit_slope"] is not None and (resampler is not None or n_boot > 0):
+        if row["logit_slope"] is not None and unit_of(resampler, n_boot) is not None:
             units = units_of(resampler, mine["item_id"])
             low, high, flag = logistic_slope_ci(x, y, units)
             row.update(logit_slope_ci95=[low, high], logit_slope_ci_flag=flag)
@@ -399,7 +387,7 @@ def leniency(
                 item_ids=table.index,
             )
             row[name] = float(value)
-            row[f"{name}_ci95"] = list(ci.pair) if _drawn(n_boot, resampler) else None
+            row[f"{name}_ci95"] = list(ci.pair) if unit_of(resampler, n_boot) is not None else None
             row[f"{name}_ci_flag"] = ci.flag
         out.append(row)
     return out

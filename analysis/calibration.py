@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis.errors import MetricUndefinedError
 from analysis.intervals import bca
-from analysis.resampling import Resampler, estimates
+from analysis.resampling import Resampler, estimates, unit_of
 
 
 def confidence_of(row: pd.Series) -> float | None:
@@ -96,7 +96,7 @@ def calibration(
         "curve": curve,
         "risk_coverage": coverage,
     }
-    if item_ids is not None and (resampler is not None or n_boot > 0):
+    if item_ids is not None and unit_of(resampler, n_boot) is not None:
         out.update(_calibration_intervals(c, y, which, bins, item_ids, n_boot=n_boot, seed=seed, resampler=resampler))
     return out
 

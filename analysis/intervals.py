@@ -228,14 +228,8 @@ def bca(stat: Statistic, draws: Draws, level: float = 0.95) -> Interval:
 
 def percentile(stat: Statistic, draws: Draws, level: float = 0.95) -> Interval:
     """The plain percentile interval (what judgelab gave before; kept for comparison in the tests)."""
-    values, undefined = _finite(stat(draws.samples))
-    if values.size == 0:
-        return Interval(float("nan"), float("nan"), "percentile", "undefined: no resample defined")
-    tail = (1 - level) / 2
-    low, high = (float(x) for x in np.quantile(values, [tail, 1 - tail]))
     point = float(stat(draws.total)[0])
-    equal = float(np.mean(values == point))
-    return Interval(low, high, "percentile", _flags("bca", draws.n_units, undefined, low, high, equal))
+    return percentile_interval(stat(draws.samples), point, units=draws.n_units, level=level)
 
 
 def percentile_interval(

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import bias, consistency, system
+from analysis._kernels import ratio
 from analysis.agreement import AgreementResult, Level, agreement, correlations
 from analysis.calibration import rater_calibration
 from analysis.compare import DEFAULT_EPSILON, alt_test, human_ceiling, judge_minus_ceiling
@@ -22,7 +23,7 @@ from analysis.frames import check_labels, collapse, is_pairwise, majority, votes
 from analysis.intervals import percentile_interval, proportion, second_column
 from analysis.reliability import alpha, fleiss
 from analysis.report_model import Report
-from analysis.resampling import Resampler, estimate, resampled_rows, resampler_for, resampling_clusters
+from analysis.resampling import Resampler, estimate, resampled_rows, resampler_for, resampling_clusters, unit_of
 from analysis.strata import EXPLORATORY, by_stratum, heterogeneity
 from contracts.columns import SCALE_ATTR
 from contracts.vocab import LABEL_STATUSES
@@ -332,7 +333,7 @@ def _score_correlations(
     shared = mine.index.intersection(human_mean.index)
     x, y = mine.loc[shared].to_numpy(), human_mean.loc[shared].to_numpy()
     out: dict[str, Any] = {"n_items": len(shared), **correlations(x, y)}
-    if resampler is None and n_boot <= 0:
+    if unit_of(resampler, n_boot) is None:
         return out
     rows, unit, n_units = resampled_rows(shared, n_boot=n_boot, seed=seed, resampler=resampler)
     samples: dict[str, list[float]] = {k: [] for k in ("spearman", "kendall", "pearson", "mae")}
@@ -379,7 +380,7 @@ def _matrix(
     k = len(raters)
     agree = np.full((k, k), np.nan)
     n = np.zeros((k, k), dtype=int)
-    drawn = resampler is not None or n_boot > 0
+    drawn = unit_of(resampler, n_boot) is not None
     cis: list[list[Any]] = [[None] * k for _ in range(k)]
     flags: list[list[str | None]] = [[None] * k for _ in range(k)]
     rate = partial(proportion, trials=second_column)
@@ -395,7 +396,7 @@ def _matrix(
                 parts = np.column_stack([hits, np.ones_like(hits)])
                 _, interval = estimate(
                     parts,
-                    _ratio,
+                    ratio,
                     method=rate,
                     n_boot=n_boot,
                     seed=seed,
@@ -408,11 +409,6 @@ def _matrix(
     if drawn:
         out.update(ci95=cis, ci_flags=flags)
     return out
-
-
-def _ratio(sums: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(sums[:, 0] / sums[:, 1], dtype=float)
 
 
 def _transitivity(collapsed: pd.DataFrame, items: pd.DataFrame, rater: str) -> dict[str, Any]:

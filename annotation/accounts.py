@@ -16,10 +16,9 @@ from sqlalchemy.orm import Session
 from annotation.catalog import ensure_annotator
 from annotation.errors import JudgelabError
 from annotation.models import ROLES, Annotator, User, utcnow
-from annotation.password_policy import MIN_CHARS, check_password
+from annotation.password_policy import check_password
 
 _HASHER = PasswordHasher()
-MIN_PASSWORD_CHARS = MIN_CHARS
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,8 @@ def container_of(path: Path) -> str:
     )
 
 
-def read_rows(path: Path, *, max_bytes: int) -> list[Row]:
-    """All rows of ``path`` as dicts, in file order. Raises :class:`InputError` naming the place."""
+def _check_file(path: Path, max_bytes: int) -> None:
+    """The file exists and is within the import limit (checked before reading a byte)."""
     if not path.exists():
         raise InputError(str(path), "no such file", fix="check the path")
     size = path.stat().st_size
@@ -46,6 +46,11 @@ def read_rows(path: Path, *, max_bytes: int) -> list[Row]:
             f"the file has {size:,} bytes, over the import limit of {max_bytes:,}",
             fix="split it, or raise JUDGELAB_MAX_IMPORT_BYTES",
         )
+
+
+def read_rows(path: Path, *, max_bytes: int) -> list[Row]:
+    """All rows of ``path`` as dicts, in file order. Raises :class:`InputError` naming the place."""
+    _check_file(path, max_bytes)
     kind = container_of(path)
     if kind == "parquet":
         return _parquet_rows(path)
@@ -61,15 +66,7 @@ def read_rows(path: Path, *, max_bytes: int) -> list[Row]:
 def iter_jsonl_rows(path: Path, *, max_bytes: int) -> Iterator[Row]:
     """The rows of a JSONL file one at a time (memory flat in the file's size), each checked as
     :func:`read_rows` checks it, errors naming ``file:line``."""
-    if not path.exists():
-        raise InputError(str(path), "no such file", fix="check the path")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise InputError(
-            str(path),
-            f"the file has {size:,} bytes, over the import limit of {max_bytes:,}",
-            fix="split it, or raise JUDGELAB_MAX_IMPORT_BYTES",
-        )
+    _check_file(path, max_bytes)
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             try:

@@ -16,6 +16,7 @@ import analysis
 import contracts
 from analysis.compare import _one_sided_p
 from analysis.frames import majority, votes
+from contracts.columns import LABEL_REQUIRED
 from contracts.vocab import majority_verdict, plurality, rater_verdict
 
 MODULES = sorted(
@@ -106,17 +107,7 @@ def test_the_vectorized_verdict_is_the_rater_verdict_rule() -> None:
                         rows.append((item, f"r{r}", "human", "submitted", value, num, order, replicate, probs))
         labels = pd.DataFrame(
             rows,
-            columns=[
-                "item_id",
-                "annotator",
-                "kind",
-                "status",
-                "value",
-                "value_num",
-                "presented_order",
-                "replicate",
-                "probabilities",
-            ],
+            columns=[*LABEL_REQUIRED, "replicate", "probabilities"],  # rows are built in this order
         )
         fast = {(row.item_id, row.annotator): row.vote for row in votes(labels).itertuples()}
         slow = {

@@ -77,7 +77,7 @@ def alpha_stat(sums: np.ndarray) -> np.ndarray:
     return alpha_from_coincidence(sums.reshape(-1, K, K), VALUES, level="nominal")
 
 
-def _values(parts: dict[str, np.ndarray], sums_of: str) -> dict[str, float]:
+def _values(parts: dict[str, np.ndarray]) -> dict[str, float]:
     total = {k: v.sum(axis=0)[None, :] for k, v in parts.items()}
     return {
         "agreement": float(AGREE(total["pair"])[0]),
@@ -89,7 +89,7 @@ def _values(parts: dict[str, np.ndarray], sums_of: str) -> dict[str, float]:
 
 def truth(q: float, clustered: bool, seed: int = 12345, n: int = 400_000) -> dict[str, float]:
     rng = np.random.default_rng(seed)
-    return _values(per_item_parts(simulate(rng, n, q, clustered)), "")
+    return _values(per_item_parts(simulate(rng, n, q, clustered)))
 
 
 STAT_OF = {
