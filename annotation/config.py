@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     judge_config_dir: Path | None = None  # the operator's judge configs a web admin may start
     web_judge_hosts: str = ""  # comma-separated host:port a web-typed judge config may send requests to
     web_api_key_envs: str = ""  # comma-separated environment variables a web-typed config may name
+    web_judge_example: str = ""  # the Judges tab's example config (the demo points it at its own vLLM)
 
     @field_validator("database_url")
     @classmethod
@@ -97,4 +98,5 @@ _EXPECTED = {
     "judge_config_dir": "a folder path",
     "web_judge_hosts": "comma-separated host:port pairs, e.g. 127.0.0.1:8000,gpu-a:8000",
     "web_api_key_envs": "comma-separated environment variable names, e.g. OPENAI_API_KEY",
+    "web_judge_example": "a judge config in YAML, e.g. 'model: m\\nbase_url: http://127.0.0.1:8000/v1'",
 }

@@ -41,6 +41,7 @@ LONG_COLUMNS = [
     "task",
     *(_LONG_NAMES.get(c, c) for c in LABEL_COLUMNS if c not in _NOT_EXPORTED),
     "annotator_config",
+    "skip_reason",  # a skipped label's reason, also in its metadata (the importer reads it from there)
 ]
 
 
@@ -55,6 +56,10 @@ def long_frame(session: Session, task_name: str) -> pd.DataFrame:
     )
     out = frame.drop(columns=["label_id", "item_id"]).rename(columns=_LONG_NAMES)
     out["annotator_config"] = [configs.get(name) for name in out["annotator"]]
+    out["skip_reason"] = [
+        (meta or {}).get("reason") if status == "skipped" and isinstance(meta, dict) else None
+        for status, meta in zip(out["status"], out["metadata"], strict=True)
+    ]
     out.insert(0, "task", task.name)
     return out[LONG_COLUMNS]
 
@@ -217,8 +222,10 @@ def write_frame(frame: pd.DataFrame, out: Path) -> None:
             fix="end --out with .jsonl, .csv or .parquet (or use --format hf --out DIR)",
         )
     data = frame.copy()
+    if "judge_run_id" in data.columns:
+        data["judge_run_id"] = data["judge_run_id"].astype("Int64")  # an id, not a float with NaN
     for col in ("probabilities", "annotator_config", "metadata"):
-        if col in data.columns and suffix != ".jsonl":
+        if col in data.columns and suffix == ".csv":
             data[col] = data[col].map(lambda v: json.dumps(v) if isinstance(v, (dict, list)) else v)
     for col in ("created_at", "updated_at"):
         if col in data.columns:
@@ -234,9 +241,41 @@ def write_frame(frame: pd.DataFrame, out: Path) -> None:
             safe = data.assign(**{c: data[c].map(neutralise_formula) for c in text_columns})
             safe.to_csv(tmp, index=False)
         else:
-            data.to_parquet(tmp, index=False)
+            _write_parquet(data, tmp)
 
     write_atomically(out, write)
+
+
+def _write_parquet(data: pd.DataFrame, path: Path) -> None:
+    """Parquet with typed columns: ``probabilities`` a map of value to probability, ``metadata`` and
+    ``annotator_config`` structs (pyarrow's inference over every row); a column whose rows cannot
+    share one struct type (a key holding a number in one row and text in another) is written as JSON
+    text, which the importer reads as well."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {}
+    for col in data.columns:
+        values = [None if _missing(v) else v for v in data[col].tolist()]
+        if col == "probabilities":
+            pairs = [None if not isinstance(v, dict) else list(v.items()) for v in values]
+            columns[col] = pa.array(pairs, type=pa.map_(pa.string(), pa.float64()))
+        elif col in ("metadata", "annotator_config"):
+            objects = [v if isinstance(v, dict) and v else None for v in values]
+            try:
+                array = pa.array(objects)
+                if not pa.types.is_struct(array.type) and not pa.types.is_null(array.type):
+                    raise TypeError(array.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+                array = pa.array([None if v is None else json.dumps(v) for v in objects], type=pa.string())
+            columns[col] = array
+        else:
+            columns[col] = pa.Array.from_pandas(data[col])
+    pq.write_table(pa.table(columns), path)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NA
 
 
 def _plain(value: Any) -> Any:

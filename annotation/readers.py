@@ -231,4 +231,22 @@ def _parquet_rows(path: Path) -> list[Row]:
     except Exception as exc:  # pyarrow raises several types for a broken file
         raise InputError(str(path), f"is not a readable Parquet file ({exc})", fix="re-export the file") from None
     records = table.to_pylist()
+    import pyarrow as pa
+
+    # structured columns as JSON objects: a map (the export's probabilities) is a list of pairs in
+    # pyarrow, a struct (metadata, a judge's config) holds every key of every row, null where a row
+    # has none: a Parquet struct cannot tell an absent key from a null, and both read as absent
+    maps = [f.name for f in table.schema if pa.types.is_map(f.type)]
+    structs = [f.name for f in table.schema if pa.types.is_struct(f.type)]
+    for record in records:
+        for name in maps:
+            if record.get(name) is not None:
+                record[name] = dict(record[name])
+        for name in structs:
+            if isinstance(record.get(name), dict):
+                record[name] = _without_nulls(record[name])
     return [Row(f"{path}: row {i + 1}", r) for i, r in enumerate(records)]
+
+
+def _without_nulls(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: _without_nulls(v) if isinstance(v, dict) else v for k, v in value.items() if v is not None}

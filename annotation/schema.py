@@ -79,18 +79,33 @@ class PairwiseSchema(_Asks):
         return PAIRWISE_NUMBERS[value]
 
 
+ANCHOR_CHARS = 80
+
+
 class ScaleSchema(_Asks):
     """An ordinal scale of integers, e.g. Likert 1-5 or 1-10."""
 
     kind: Literal["scale"] = "scale"
     min: int = 1
     max: int = 5
+    # what a point means, shown next to it on the page (e.g. {1: "unusable", 5: "excellent"})
+    anchors: dict[int, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _ordered(self) -> ScaleSchema:
         if self.max <= self.min:
             raise ValueError(f"scale max ({self.max}) must be greater than min ({self.min})")
+        for point, text in self.anchors.items():
+            if not self.min <= point <= self.max:
+                raise ValueError(f"anchor {point} is not a point of the scale {self.min}-{self.max}")
+            if not text.strip() or len(text) > ANCHOR_CHARS:
+                raise ValueError(f"anchor {point}: give a label of 1 to {ANCHOR_CHARS} characters")
         return self
+
+    def button(self, point: str) -> str:
+        """A point's button text: the number, and its anchor when the schema names one."""
+        anchor = self.anchors.get(int(point))
+        return f"{point} · {anchor}" if anchor else point
 
     @property
     def choices(self) -> list[str]:

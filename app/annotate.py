@@ -14,7 +14,7 @@ from annotation.assignment import Progress, may_label, next_item_and_progress, p
 from annotation.catalog import get_task
 from annotation.errors import AccessError, LabelError
 from annotation.models import Item, Label, Task
-from annotation.schema import PairwiseSchema, parse_schema
+from annotation.schema import PairwiseSchema, ScaleSchema, parse_schema
 from annotation.services import Services
 from annotation.store import LabelIn, submit_label
 from app.render import conversation_markdown, safe_markdown
@@ -49,7 +49,8 @@ class ItemViewModel:
     left_md: str = ""
     right_md: str = ""
     reference_md: str = ""
-    choices: list[str] = field(default_factory=list)  # what the buttons say, in key order 1..n
+    choices: list[str] = field(default_factory=list)  # what the buttons send, in key order 1..n
+    buttons: list[tuple[str, str]] = field(default_factory=list)  # (what a button says, what it sends)
     current: str | None = None  # the annotator's current answer (when going back)
     progress: str = ""
     message: str = ""
@@ -59,6 +60,24 @@ class ItemViewModel:
     confidence_choices: list[str] = field(default_factory=list)  # the task's declared confidence scale
     shown_at: float = 0.0
     user: str | None = None  # whose view this is: the tab's state is theirs only
+    waiting: bool = False  # a researcher's or admin's page before they open the Annotate tab: no item served
+    summary: str = ""  # the end-of-queue screen's counts
+
+    @property
+    def keys(self) -> str:
+        """The answer keys of this task, e.g. "1-5" (the page maps 1-9 and 0 to the first ten buttons)."""
+        return key_range(len(self.choices))
+
+
+def key_range(n: int) -> str:
+    """The number keys that choose among ``n`` answer buttons.
+
+    >>> key_range(4), key_range(10), key_range(11)
+    ('1-4', '1-9, 0', '1-9, 0 (the first ten; click the rest)')
+    """
+    if n <= 9:
+        return f"1-{n}" if n > 1 else "1"
+    return "1-9, 0" if n == 10 else "1-9, 0 (the first ten; click the rest)"
 
 
 def pairwise_choices(schema: PairwiseSchema) -> list[str]:
@@ -155,10 +174,15 @@ def confidence_from_page(value: object) -> float | None:
     return number
 
 
-def task_names(services: Services, username: str | None) -> list[str]:
+def task_names(services: Services, username: str | None, *, labeled: bool = False) -> list[str]:
+    """The tasks by name; ``labeled``: only those with a submitted label (what a dashboard can show)."""
     require(services, username, ANNOTATE_ROLES)
+    stmt = select(Task.name).order_by(Task.name)
+    if labeled:
+        has = select(Label.id).join(Item, Label.item_id == Item.id)
+        stmt = stmt.where(has.where(Item.task_id == Task.id, Label.status == "submitted").exists())
     with services.session() as session:
-        return list(session.scalars(select(Task.name).order_by(Task.name)))
+        return list(session.scalars(stmt))
 
 
 def guidelines(services: Services, username: str | None, task: str) -> str:
@@ -190,9 +214,12 @@ def _view(
         confidence_choices=schema.confidence_choices,
     )
     view.choices = pairwise_choices(schema) if isinstance(schema, PairwiseSchema) else list(schema.choices)
+    named = schema.button if isinstance(schema, ScaleSchema) else str
+    view.buttons = [(named(c), c) for c in view.choices]
     view.progress = (progress_now or progress(session, task, account.annotator_id)).line()
     if item_id is None:
         view.message = message or "Nothing left for you in this task. Thank you!"
+        view.summary = _done_summary(session, task, account)
         return view
     item = session.get(Item, item_id)
     assert item is not None
@@ -283,9 +310,12 @@ def submit(
         if not may_label(session, task_row, item.id, account.annotator_id):
             return _overlap_reached(session, task_row, account)
         if not choice:
-            return _view(session, task_row, account, item.id, message="Pick an answer first (keys 1-4).")
+            view = _view(session, task_row, account, item.id)
+            view.message = f"Pick an answer first (keys {view.keys})."
+            return view
         order = presented_order(account.annotator_id, item.id)
         value = choice_to_value(choice, order) if task_row.protocol == "pairwise" else str(choice)
+        answered = _my_items(session, task_row, account.annotator_id)
         submit_label(
             session,
             LabelIn(
@@ -300,9 +330,92 @@ def submit(
             changed_by=account.name,
         )
         release(session, item.id, account.annotator_id)
-        return _next_view(session, task_row, account)
+        return _after(session, task_row, account, item.id, answered, "Saved.")
 
     return services.transaction(work)
+
+
+def _my_items(session: Any, task: Task, annotator_id: int) -> list[int]:
+    """The items this annotator labeled or skipped in the task, in the order they first answered."""
+    rows = session.execute(
+        select(Label.item_id)
+        .join(Item, Label.item_id == Item.id)
+        .where(Item.task_id == task.id, Label.annotator_id == annotator_id, Label.replicate == 0)
+        .order_by(Label.created_at, Label.id)
+    ).all()
+    return list(dict.fromkeys(r.item_id for r in rows))
+
+
+def _after(session: Any, task: Task, account: Account, item_id: int, answered: list[int], done: str) -> ItemViewModel:
+    """What follows an answer to ``item_id``: after a change to an earlier answer (reached with Back
+    or the history), the item answered after it, and so on forward; else the next new item."""
+    if item_id in answered and answered.index(item_id) + 1 < len(answered):
+        following = answered[answered.index(item_id) + 1]
+        return _view(session, task, account, following, message=f"{done} Next in your history (Back goes back).")
+    view = _next_view(session, task, account)
+    if view.item_id is not None:
+        view.message = done
+    return view
+
+
+def _done_summary(session: Any, task: Task, account: Account) -> str:
+    counts = dict.fromkeys(("submitted", "skipped"), 0)
+    for status in session.scalars(
+        select(Label.status)
+        .join(Item, Label.item_id == Item.id)
+        .where(Item.task_id == task.id, Label.annotator_id == account.annotator_id, Label.replicate == 0)
+    ):
+        counts[status] = counts.get(status, 0) + 1
+    return (
+        f"You answered {counts['submitted']} and skipped {counts['skipped']} items of '{task.name}'. "
+        "To review or change an answer, open your history below (skipped items too)."
+    )
+
+
+def history(services: Services, username: str | None, task: str) -> list[tuple[str, int]]:
+    """This annotator's answered and skipped items of the task, newest first, as (what the list shows,
+    item id): the number in their order, the start of the prompt, and their answer."""
+    with services.session() as session:
+        account = require_in(session, username, ANNOTATE_ROLES)
+        task_row = get_task(session, task)
+        rows = session.execute(
+            select(Label.item_id, Label.status, Label.value, Label.presented_order, Item.prompt)
+            .join(Item, Label.item_id == Item.id)
+            .where(Item.task_id == task_row.id, Label.annotator_id == account.annotator_id, Label.replicate == 0)
+            .order_by(Label.created_at, Label.id)
+        ).all()
+    out = []
+    pairwise = task_row.protocol == "pairwise"
+    for n, r in enumerate(rows, start=1):
+        prompt = " ".join((r.prompt or "").split())
+        snippet = prompt[:60] + ("…" if len(prompt) > 60 else "")
+        if r.status == "submitted":
+            answer = value_to_choice(r.value, r.presented_order or "ab") if pairwise else r.value
+        else:
+            answer = r.status
+        out.append((f"#{n} · {snippet} · {answer}", int(r.item_id)))
+    return out[::-1]
+
+
+def revisit(services: Services, username: str | None, task: str, item_id: int | None) -> ItemViewModel:
+    """An item from the annotator's history, to change its answer (or answer a skipped one)."""
+    with services.session() as session:
+        account = require_in(session, username, ANNOTATE_ROLES)
+        task_row = get_task(session, task)
+        if item_id is None or item_id not in _my_items(session, task_row, account.annotator_id):
+            raise AccessError("that item is not in your history of this task", fix="pick one from your history list")
+        return _view(session, task_row, account, item_id, message="From your history: change the answer and submit.")
+
+
+def role(services: Services, username: str | None) -> str:
+    """The logged-in user's role (the page shows the tabs of that role)."""
+    return require(services, username, ANNOTATE_ROLES).role
+
+
+def waiting(task: str, username: str | None) -> ItemViewModel:
+    """A researcher's or admin's Annotate tab before they open it: nothing served or reserved, so a
+    page opened to read the dashboard never holds an item nor adds a "human" label by accident."""
+    return ItemViewModel(task=task, item_id=None, user=username, waiting=True, message="")
 
 
 def skip(services: Services, username: str | None, task: str, item_id: int | None, reason: str | None) -> ItemViewModel:
@@ -315,6 +428,7 @@ def skip(services: Services, username: str | None, task: str, item_id: int | Non
         if not may_label(session, task_row, item.id, account.annotator_id):
             return _overlap_reached(session, task_row, account)
         order = presented_order(account.annotator_id, item.id)
+        answered = _my_items(session, task_row, account.annotator_id)
         submit_label(
             session,
             LabelIn(
@@ -328,7 +442,7 @@ def skip(services: Services, username: str | None, task: str, item_id: int | Non
             changed_by=account.name,
         )
         release(session, item.id, account.annotator_id)
-        return _next_view(session, task_row, account)
+        return _after(session, task_row, account, item.id, answered, "Skipped.")
 
     return services.transaction(work)
 
@@ -338,13 +452,7 @@ def back(services: Services, username: str | None, task: str, item_id: int | Non
     account = require(services, username, ANNOTATE_ROLES)
     with services.session() as session:
         task_row = get_task(session, task)
-        rows = session.execute(
-            select(Label.item_id, Label.id)
-            .join(Item, Label.item_id == Item.id)
-            .where(Item.task_id == task_row.id, Label.annotator_id == account.annotator_id)
-            .order_by(Label.created_at, Label.id)
-        ).all()
-        ordered = [r.item_id for r in rows]
+        ordered = _my_items(session, task_row, account.annotator_id)
         if not ordered:
             # never the id the page sent: it may name any item of any task
             view = _next_view(session, task_row, account)

@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--instructions", type=Path, help="a markdown file with the task's guidelines")
     imp.add_argument("--overlap", type=int, help="annotators per item (new tasks; default 3)")
     imp.add_argument("--scale", help="for single tasks: the scale as MIN-MAX, e.g. 1-10 (default 1-5)")
+    imp.add_argument(
+        "--anchors", help='for scale tasks: what points mean, shown on the page, e.g. "1=unusable,5=excellent"'
+    )
     imp.add_argument("--judge", help="pandalm judge files: the judge's name (default: from the file name)")
     imp.add_argument("--ask-rationale", action="store_true", help="new tasks: annotators may write why")
     imp.add_argument("--ask-confidence", action="store_true", help="new tasks: annotators give a 1-5 confidence")
@@ -110,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--judge-url", help="use this vLLM (OpenAI-compatible) server, e.g. http://gpu:8000/v1")
     demo.add_argument("--judge-model", help="with --judge-url: the served model name")
     demo.add_argument("--no-judge", action="store_true", help="skip judging")
+    demo.add_argument(
+        "--reset-passwords", action="store_true", help="new passwords for the demo accounts (else the last run's)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     from app import cli_analysis, cli_judge
@@ -172,6 +178,25 @@ def cmd_db_check(args: argparse.Namespace, services: Services) -> int:
     return 0 if report.ok else 1
 
 
+def parse_anchors(text: str) -> dict[int, str]:
+    """``--anchors "1=unusable,5=excellent"``: what scale points mean, shown on the annotator's page.
+
+    >>> parse_anchors("1=unusable, 5=excellent")
+    {1: 'unusable', 5: 'excellent'}
+    """
+    out: dict[int, str] = {}
+    for part in text.split(","):
+        point, sep, label = part.partition("=")
+        if not sep or not point.strip().lstrip("-").isdigit() or not label.strip():
+            raise JudgelabError(
+                "--anchors must list POINT=LABEL pairs",
+                value=part.strip(),
+                fix='write e.g. --anchors "1=poor,5=excellent"',
+            )
+        out[int(point)] = label.strip()
+    return out
+
+
 def cmd_import(args: argparse.Namespace, services: Services) -> int:
     from annotation.ingest import import_file
 
@@ -186,6 +211,10 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
                 "--scale must look like MIN-MAX", value=args.scale, fix="write e.g. --scale 1-10"
             ) from None
         schema = {"kind": "scale", "min": low, "max": high}
+    if args.anchors:
+        if schema is None or schema.get("kind") != "scale":
+            schema = {"kind": "scale", "min": 1, "max": 5}
+        schema["anchors"] = parse_anchors(args.anchors)
     if schema is not None:
         schema.update(ask_rationale=args.ask_rationale, ask_confidence=args.ask_confidence)
     instructions = args.instructions.read_text(encoding="utf-8") if args.instructions else None

@@ -3,6 +3,7 @@ user name, ...). Researchers and admins only, checked in every function."""
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from annotation.models import Annotator, JudgeRun, Task
 from annotation.services import Services
 from app.annotate import require
 from app.headline import headline_rows
+from app.render import safe_markdown
 from contracts.vocab import ADMIN_ROLES, RESEARCH_ROLES
 
 log = logging.getLogger("judgelab.dashboard")
@@ -52,8 +54,11 @@ def dashboard(
     require(services, username, RESEARCH_ROLES)
     with services.session() as session:
         labels, items, models = task_frames(session, task)
-    if labels.empty:
-        raise JudgelabError(f"task {task!r} has no labels yet", fix="import labels, annotate, or run a judge")
+    if labels.empty or not (labels["status"] == "submitted").any():
+        raise JudgelabError(
+            f"task {task!r} has no submitted labels yet (skips and failed judgments are not labels)",
+            fix="import labels, annotate, or run a judge",
+        )
     selectors = [x.strip() for x in (raters or "").split(",") if x.strip()]
     if selectors:
         keep = select_raters(labels, selectors)  # its errors say the fix; app.messages shows them
@@ -95,50 +100,100 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
+DISAGREEMENT_COLUMNS = ["judge", "item", "category", "judge vote", "human majority", "judge confidence"]
+
+
 def disagreements(labels: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
-    """Items where a judge's vote differs from the human majority: the pair, every label and
-    rationale, and the judge's confidence (highest first)."""
+    """Items where a judge's vote differs from the human majority, the judge's confidence highest
+    first: one row per (judge, item), with the item's internal id (``item_id``) for the record view,
+    which shows the pair and every label (:func:`record`)."""
     from analysis.calibration import confidences
     from analysis.frames import majority, votes
 
     v = votes(labels)
     humans = sorted(labels.loc[labels["kind"] == "human", "annotator"].unique())
     judges = sorted(labels.loc[labels["kind"] == "llm_judge", "annotator"].unique())
+    empty = pd.DataFrame(columns=[*DISAGREEMENT_COLUMNS, "item_id"])
     if not humans or not judges:
-        return pd.DataFrame(columns=["judge", "item", "judge vote", "human majority", "judge confidence"])
+        return empty
     maj = majority(v, humans)
     sub = labels[labels["status"] == "submitted"].assign(conf=confidences(labels[labels["status"] == "submitted"]))
     rows = []
     info = items.set_index("item_id")
     for judge in judges:
         mine = v[v["annotator"] == judge].set_index("item_id")["vote"]
+        conf_of = sub[sub["annotator"] == judge].groupby("item_id")["conf"].max()
         for item_id in mine.index.intersection(maj.index):
             if mine[item_id] == maj[item_id]:
                 continue
-            its = sub[sub["item_id"] == item_id]
-            every = "; ".join(
-                f"{r.annotator}={r.value}"
-                + (f" ({_clip(r.rationale, 200)})" if isinstance(r.rationale, str) and r.rationale else "")
-                for r in its.itertuples()
-            )
-            conf = its.loc[its["annotator"] == judge, "conf"].max()
+            conf = conf_of.get(item_id)
+            category = info.loc[item_id, "category"]
             rows.append(
                 {
                     "judge": judge,
                     "item": info.loc[item_id, "external_id"],
+                    "category": "" if category is None or pd.isna(category) else str(category),
                     "judge vote": mine[item_id],
                     "human majority": maj[item_id],
-                    "judge confidence": None if pd.isna(conf) else round(conf, 3),
-                    "prompt": _clip(str(info.loc[item_id, "prompt"]), 300),
-                    "response A": _clip(str(info.loc[item_id, "response_a"]), 300),
-                    "response B": _clip(str(info.loc[item_id, "response_b"]), 300),
-                    "labels": every,
+                    "judge confidence": None if conf is None or pd.isna(conf) else round(float(conf), 3),
+                    "item_id": int(item_id),
                 }
             )
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=["judge", "item", "judge vote", "human majority", "judge confidence"])
-    return frame.sort_values("judge confidence", ascending=False, na_position="last")
+        return empty
+    return frame.sort_values(
+        ["judge confidence", "judge", "item_id"], ascending=[False, True, True], na_position="last"
+    )
+
+
+def record(services: Services, username: str | None, task: str, item_id: int) -> str:
+    """One item as the annotators saw it, for the disagreement browser: the prompt, the two
+    responses side by side (rendered as on the annotator page: nothing from the data is markup), and
+    every label with its rater, kind, verdict, the order the rater was shown and the rationale."""
+    from annotation.models import Item, Label
+
+    require(services, username, RESEARCH_ROLES)
+    with services.session() as session:
+        task_row = get_task(session, task)
+        item = session.get(Item, int(item_id))
+        if item is None or item.task_id != task_row.id:
+            raise JudgelabError("this item is not part of the task", fix="refresh the dashboard")
+        rows = session.execute(
+            select(Annotator.name, Annotator.kind, Label.status, Label.value, Label.presented_order, Label.rationale)
+            .join(Annotator, Label.annotator_id == Annotator.id)
+            .where(Label.item_id == item.id)
+            .order_by(Annotator.kind, Annotator.name, Label.replicate, Label.presented_order)
+        ).all()
+        texts = (item.external_id, item.prompt, item.response_a, item.response_b, item.model_a, item.model_b)
+    external, prompt, a, b, model_a, model_b = texts
+    shown = {"ab": "A left, B right", "ba": "B left, A right"}
+    label_rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str(cell))}</td>"
+            for cell in (
+                name,
+                kind,
+                value if status == "submitted" else status,
+                shown.get(order or "", order or ""),
+                _clip(rationale or "", 600),
+            )
+        )
+        + "</tr>"
+        for name, kind, status, value, order, rationale in rows
+    )
+    side = '<div class="jl-side"><h4>Response {0}{1}</h4><div class="jl-record-text">{2}</div></div>'
+    model = {"A": f" ({html.escape(model_a)})" if model_a else "", "B": f" ({html.escape(model_b)})" if model_b else ""}
+    return (
+        f'<div class="jl-record"><h3>Item {html.escape(str(external))}</h3>'
+        f'<h4>Prompt</h4><div class="jl-record-text">{safe_markdown(prompt)}</div>'
+        f'<div class="jl-sides">{side.format("A", model["A"], safe_markdown(a))}'
+        f"{side.format('B', model['B'], safe_markdown(b))}</div>"
+        '<h4>Labels</h4><table class="jl-table"><thead><tr><th>rater</th><th>kind</th><th>verdict (A/B as stored)'
+        "</th><th>shown to the rater</th><th>rationale</th></tr></thead>"
+        f"<tbody>{label_rows}</tbody></table></div>"
+    )
 
 
 def judge_runs(services: Services, username: str | None, task: str | None = None) -> list[list[Any]]:

@@ -3,6 +3,7 @@ text cells. The HTML report and the dashboard both show it; neither parses marku
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 from analysis.report_model import Agreement, AltTest, CeilingDifference, Interval, Reliability, Report, Undefined
@@ -157,3 +158,18 @@ def headline_rows(report: Report) -> list[HeadlineRow]:
             )
         )
     return rows
+
+
+def headline_html(report: Report) -> str:
+    """The headline table as HTML for the dashboard: every cell escaped (rater names are data), the
+    columns sized to the page (the verdict wraps instead of running off-screen)."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADERS)
+    body = "".join(
+        f'<tr class="jl-{row.verdict_class}">'
+        + "".join(f"<td>{html.escape(cell)}</td>" for cell in row.cells())
+        + "</tr>"
+        for row in headline_rows(report)
+    )
+    if not body:
+        body = f'<tr><td colspan="{len(HEADERS)}">no judge or human agreement to show yet</td></tr>'
+    return f'<table class="jl-table jl-headline"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

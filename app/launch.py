@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 
 from annotation.services import Services
 from app.guard import Guard
-from app.tab_annotate import KEYS_JS
+from app.tab_annotate import page_js
 from app.ui import CSS, auth_callable, build_app, session_check
 
 # Gradio's queue recomputes a pandas summary of up to 10,000 past events after *every* event
@@ -59,7 +59,7 @@ def launch(services: Services, *, host: str = "127.0.0.1", port: int = 7860, blo
         show_error=False,
         max_file_size=settings.max_request_bytes,
         app_kwargs={"middleware": [guard]},
-        head=KEYS_JS,
+        head=page_js(),
         css=CSS,
         theme=gr.themes.Soft(),
         footer_links=[],

@@ -40,7 +40,7 @@ class PageClient:
     def endpoints(self) -> list[str]:
         return sorted(self._fn)
 
-    def _join(self, api_name: str, data: tuple[Any, ...]) -> str:
+    def _join(self, api_name: str, data: tuple[Any, ...], event_data: dict[str, Any] | None = None) -> str:
         name = api_name.lstrip("/")
         if name not in self._fn:
             raise PageError(f"no endpoint {name!r}; the app has {self.endpoints}")
@@ -51,7 +51,7 @@ class PageClient:
             "data": payload,
             "fn_index": index,
             "session_hash": self.session,
-            "event_data": None,
+            "event_data": event_data,  # what a select event carries (the row, the tab)
             "trigger_id": None,
         }
         response = self.http.post("/gradio_api/queue/join", json=body)
@@ -59,10 +59,12 @@ class PageClient:
             raise PageError(f"{name}: join refused ({response.status_code}: {response.text[:200]})")
         return str(response.json()["event_id"])
 
-    def call_many(self, calls: list[tuple[str, tuple[Any, ...]]]) -> list[list[Any]]:
+    def call_many(
+        self, calls: list[tuple[str, tuple[Any, ...]]], event_data: dict[str, Any] | None = None
+    ) -> list[list[Any]]:
         """Send several events at once on this session (a double click sends the same one twice)
         and return each one's outputs, in the order given."""
-        ids = [self._join(name, data) for name, data in calls]
+        ids = [self._join(name, data, event_data) for name, data in calls]
         results: dict[str, list[Any]] = {}
         with self.http.stream("GET", "/gradio_api/queue/data", params={"session_hash": self.session}) as stream:
             for line in stream.iter_lines():
@@ -81,8 +83,8 @@ class PageClient:
             raise PageError(f"the stream closed before events {missing} completed")
         return [results[i] for i in ids]
 
-    def call(self, api_name: str, *data: Any) -> list[Any]:
-        return self.call_many([(api_name, data)])[0]
+    def call(self, api_name: str, *data: Any, event_data: dict[str, Any] | None = None) -> list[Any]:
+        return self.call_many([(api_name, data)], event_data)[0]
 
     def close(self) -> None:
         self.http.close()

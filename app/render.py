@@ -8,6 +8,8 @@ from functools import lru_cache
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_inline import newline
+from markdown_it.rules_inline.state_inline import StateInline
 
 
 @lru_cache(maxsize=1)
@@ -17,7 +19,24 @@ def _renderer() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True})
     md.disable(["image"])
     md.validateLink = _web_link  # type: ignore[method-assign]
+    md.inline.ruler.at("newline", _newline_keeping_indent)
     return md
+
+
+INDENT_SPACE = "\u00a0"  # a no-break space: HTML keeps it where it collapses a run of spaces
+
+
+def _newline_keeping_indent(state: StateInline, silent: bool) -> bool:
+    """CommonMark's line break, except that the next line keeps its leading spaces (as no-break
+    spaces; a tab as four): unfenced code and indented text inside a paragraph keep their structure.
+    Block structure is untouched: an indented code block, a nested list or a quote parse as before."""
+    start = state.pos
+    if not newline(state, silent):
+        return False
+    skipped = state.src[start + 1 : state.pos]
+    if skipped and not silent:
+        state.pending += skipped.replace("\t", "    ").replace(" ", INDENT_SPACE)
+    return True
 
 
 def _web_link(url: str) -> bool:
@@ -28,7 +47,15 @@ def safe_markdown(text: str | None) -> str:
     """Item content as HTML in which nothing from the data is markup: the text is parsed as Markdown
     with raw HTML disabled (escape first: a ``<form>`` stays the text "<form>", whatever fences or
     backslashes surround it), images disabled, only http(s)/mailto links. The page's Markdown
-    component shows this HTML as it is (its own sanitizer is a second wall, not the first)."""
+    component shows this HTML as it is (its own sanitizer is a second wall, not the first). Line
+    breaks are kept, and so are the leading spaces of every line of a paragraph (unfenced code keeps
+    its indentation):
+
+    >>> print(safe_markdown("def f(x):\\n    return x").replace(INDENT_SPACE, "~"))
+    <p>def f(x):<br />
+    ~~~~return x</p>
+    <BLANKLINE>
+    """
     if not text:
         return "<p><em>(empty)</em></p>"
     return _renderer().render(text)

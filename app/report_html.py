@@ -11,6 +11,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from analysis.plots import all_figures
 from analysis.report_model import Ceiling, Report
 from app.headline import HEADERS, flag_lines, headline_rows
+from app.report_text import more_sections
 
 
 @lru_cache(maxsize=1)
@@ -40,5 +41,6 @@ def render_html(report: Report) -> str:
             ceiling=ceiling,
             swap=swap,
             figures=figures,
+            more=more_sections(report),
         )
     )

@@ -101,8 +101,82 @@ def render_text(report: Report) -> str:
         for row in bias.length:
             rate = "n/a" if row.p_longer is None else f"{row.p_longer:.3f}"
             lines.append(f"  {row.annotator:24s} {rate} (n={row.n_differ}), logit slope {row.logit_slope}")
+    lines.extend(more_sections(report))
     flags = flag_lines(report)
     if flags:
         lines.append(f"flagged intervals ({len(flags)}; not vouched for, read as rough):")
         lines.extend(f"  {line}" for line in flags)
     return "\n".join(lines)
+
+
+def _num(value: float | None, ci: Interval | None = None, flag: str | None = None) -> str:
+    return "n/a" if value is None else f"{value:.3f}{_ci(ci)}{FLAG_MARK if flag else ''}"
+
+
+def more_sections(report: Report) -> list[str]:
+    """Leniency, the system rankings and their correlations, consistency, strata: every section the
+    JSON report holds, in words."""
+    lines: list[str] = []
+    bias = report.bias
+    if bias is not None and isinstance(bias.leniency, list) and bias.leniency:
+        lines.append("leniency (judge minus humans):")
+        for lenient in bias.leniency:
+            row = lenient
+            parts = []
+            if row.tie_rate_diff is not None:
+                parts.append(f"tie rate {_num(row.tie_rate_diff, row.tie_rate_diff_ci95, row.tie_rate_diff_ci_flag)}")
+            if row.mean_diff is not None:
+                parts.append(f"mean score {_num(row.mean_diff, row.mean_diff_ci95, row.mean_diff_ci_flag)}")
+            if row.positive_rate_diff is not None:
+                rate = _num(row.positive_rate_diff, row.positive_rate_diff_ci95, row.positive_rate_diff_ci_flag)
+                parts.append(f"share above the midpoint {rate}")
+            lines.append(f"  {row.judge:24s} {'; '.join(parts) or 'n/a'} (items={row.n_items})")
+    for j in report.judges_vs_humans:
+        if isinstance(j.majority, Agreement) and j.majority.agreement is not None:
+            k = round(j.majority.n * (1 - j.majority.agreement))
+            lines.append(f"disagreements of {j.judge} with the human majority: {k} of {j.majority.n} comparisons")
+    system = report.system
+    if system is not None and not isinstance(system, Undefined):
+        if isinstance(system.humans, list) and system.humans:
+            lines.append("system ranking by the humans (Bradley-Terry):")
+            for r in system.humans:
+                lines.append(
+                    f"  {r.rank}. {r.model:22s} score {_num(r.bt_score, r.bt_score_ci95, r.ci_flag)}, "
+                    f"win rate {r.win_rate:.3f}"
+                )
+        for judge, ranking in system.judges.items():
+            if isinstance(ranking, Undefined):
+                lines.append(f"system ranking by {judge}: undefined ({ranking.error})")
+                continue
+            order = ", ".join(r.model for r in ranking.ranking)
+            lines.append(f"system ranking by {judge}: {order}")
+            vs = ranking.vs_humans
+            if vs is not None:
+                lines.append(
+                    f"  vs the humans' ranking ({vs.n_models} models): Spearman "
+                    f"{_num(vs.spearman, vs.spearman_ci95, vs.spearman_ci_flag)}, Kendall tau "
+                    f"{_num(vs.kendall, vs.kendall_ci95, vs.kendall_ci_flag)}"
+                )
+    for rater, t in (report.consistency or {}).items():
+        if isinstance(t, Undefined):
+            continue
+        rate = "n/a" if t.violation_rate is None else f"{t.violation_rate:.3f}"
+        lines.append(
+            f"transitivity {rater}: {t.circular} circular of {t.n_triples} triples, "
+            f"{t.equivalence_contradictions} tie contradictions (violation rate {rate})"
+        )
+    strata = report.strata
+    if strata is not None:
+        lines.append(f"agreement by {strata.by} (exploratory: per-stratum intervals, not simultaneous):")
+        for stratum in strata.rows:
+            where = f"{stratum.rater} / {strata.by}={stratum.stratum(strata.by)}"
+            if stratum.error:
+                lines.append(f"  {where}: undefined ({stratum.error})")
+            else:
+                rate = _num(stratum.agreement, stratum.agreement_ci95, stratum.ci_flag)
+                lines.append(f"  {where}: {rate} (n={stratum.n}, items={stratum.n_items})")
+        for test in strata.heterogeneity:
+            p = "n/a" if test.p_value is None else f"{test.p_value:.3f}"
+            q = "n/a" if test.q is None else f"{test.q:.2f}"
+            lines.append(f"  heterogeneity {test.rater}: Q = {q}, df {test.df}, p = {p} over {test.n_strata} strata")
+    return lines

@@ -4,6 +4,8 @@ and clients that read a view by position import these names."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,42 +13,122 @@ import gradio as gr
 
 from annotation.services import Services
 from app import annotate
-from app.annotate import ItemViewModel
+from app.annotate import PAIRWISE_TEXT, ItemViewModel
 from app.ui_events import guarded, on_the_loop_when_free, user_of
 
-KEYS_JS = """
+
+def page_js() -> str:
+    """The page's script (in ``<head>``): the keyboard, the chosen side's highlight, the "more below"
+    cue on a response that scrolls, closing an open dropdown on Tab, and a clear "log in again" when
+    the server no longer knows the login (a restart, a logout elsewhere, an expired session)."""
+    sides = json.dumps({"left": PAIRWISE_TEXT["left"], "right": PAIRWISE_TEXT["right"]})
+    return PAGE_JS.replace("__SIDES__", sides)
+
+
+# the tabs each role sees (the others stay hidden; every handler checks the role again)
+TABS_BY_ROLE = {
+    "annotator": frozenset({"annotate"}),
+    "researcher": frozenset({"annotate", "progress", "dashboard"}),
+    "admin": frozenset({"annotate", "progress", "dashboard", "judges"}),
+}
+
+
+PAGE_JS = r"""
 <script>
-document.addEventListener('keydown', (e) => {
-  if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
-  // the shortcuts label the Annotate tab's item: only while that tab is on screen
-  const submit = document.querySelector('#jl-submit');
-  if (!submit || submit.offsetParent === null) return;
-  // a focused control does what it says (Enter on Skip skips, on the guidelines opens them); the
-  // shortcuts act when focus is on the page itself, or on the answer buttons
-  const t = e.target;
-  const onAnswers = t && t.closest && t.closest('#jl-choice');
-  if (t && t !== document.body && !onAnswers) {
-    const tag = t.tagName || '';
-    if (['TEXTAREA', 'INPUT', 'BUTTON', 'SELECT', 'A', 'SUMMARY', 'OPTION', 'LABEL'].includes(tag)) return;
-    if (t.isContentEditable) return;
-    const controls = 'button, a, summary, label, [role=button], [role=tab], [role=option], [role=listbox]';
-    if (t.closest(controls + ', [contenteditable]')) return;
-  }
-  const radios = document.querySelectorAll('#jl-choice input[type=radio]');
-  if (/^[0-9]$/.test(e.key) && radios.length) {
-    const idx = e.key === '0' ? 9 : parseInt(e.key, 10) - 1;
-    if (radios[idx]) { radios[idx].click(); e.preventDefault(); }
-  } else if (e.key === 'Enter') {
-    submit.click(); e.preventDefault();
-  } else if (e.key === 'Backspace') {
-    const b = document.querySelector('#jl-back');
-    if (b) { b.click(); e.preventDefault(); }
-  }
-});
+(() => {
+  const SIDES = __SIDES__;
+  const $ = (s) => document.querySelector(s);
+  const onAnnotate = () => { const s = $('#jl-submit'); return s && s.offsetParent !== null ? s : null; };
+  document.addEventListener('keydown', (e) => {
+    const t = e.target;
+    if (e.key === 'Tab' && t && t.closest && t.closest('.jl-picker')) {
+      // a dropdown's list closes when Tab moves on (it stayed open over the page)
+      t.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+    // the shortcuts label the Annotate tab's item: only while that tab is on screen
+    const submit = onAnnotate();
+    if (!submit) return;
+    // a focused control does what it says (Enter on Skip skips, on the guidelines opens them); the
+    // shortcuts act when focus is on the page itself, or on the answer buttons
+    const onAnswers = t && t.closest && t.closest('#jl-choice');
+    if (t && t !== document.body && !onAnswers) {
+      const tag = t.tagName || '';
+      if (['TEXTAREA', 'INPUT', 'BUTTON', 'SELECT', 'A', 'SUMMARY', 'OPTION', 'LABEL'].includes(tag)) return;
+      if (t.isContentEditable) return;
+      const controls = 'button, a, summary, label, [role=button], [role=tab], [role=option], [role=listbox]';
+      if (t.closest(controls + ', [contenteditable]')) return;
+    }
+    const radios = document.querySelectorAll('#jl-choice input[type=radio]');
+    if (/^[0-9]$/.test(e.key) && radios.length) {
+      const idx = e.key === '0' ? 9 : parseInt(e.key, 10) - 1;
+      if (radios[idx]) { radios[idx].click(); e.preventDefault(); }
+    } else if (e.key === 'Enter') {
+      submit.click(); e.preventDefault();
+    } else if (e.key === 'Backspace') {
+      const b = $('#jl-back');
+      if (b) { b.click(); e.preventDefault(); }
+    }
+  });
+  // the chosen side is highlighted; a response that scrolls says so until its end is in view
+  let queued = false;
+  const sync = () => {
+    queued = false;
+    const checked = document.querySelector('#jl-choice input[type=radio]:checked');
+    const value = checked ? checked.value : '';
+    const left = $('#jl-left'), right = $('#jl-right');
+    if (left && right) {
+      const l = value === SIDES.left ? 'better' : value === SIDES.right ? 'worse' : value ? 'even' : '';
+      const r = l === 'better' ? 'worse' : l === 'worse' ? 'better' : l;
+      if (left.dataset.chosen !== l) left.dataset.chosen = l;
+      if (right.dataset.chosen !== r) right.dataset.chosen = r;
+    }
+    document.querySelectorAll('#jl-left, #jl-right').forEach((el) => {
+      const more = el.scrollHeight - el.scrollTop - el.clientHeight > 4 ? '1' : '';
+      if (el.dataset.more !== more) el.dataset.more = more;
+    });
+  };
+  const later = () => { if (!queued) { queued = true; requestAnimationFrame(sync); } };
+  document.addEventListener('scroll', later, true);
+  document.addEventListener('change', later, true);
+  document.addEventListener('click', later, true);
+  window.addEventListener('resize', later);
+  const watch = () => new MutationObserver(later).observe(document.body,
+    {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['class', 'style']});
+  if (document.body) watch(); else document.addEventListener('DOMContentLoaded', watch);
+  // the server no longer knows this login: say so once, instead of an error on every component
+  const expired = () => {
+    if ($('#jl-expired') || !onAnnotate() && !$('#jl-dash-refresh')) return;
+    const box = document.createElement('div');
+    box.id = 'jl-expired';
+    box.setAttribute('role', 'alert');
+    const text = document.createElement('span');
+    text.textContent = 'Your session has expired (the server restarted, or you logged out or were idle). ';
+    const link = document.createElement('a');
+    link.href = window.location.pathname;
+    link.textContent = 'Log in again';
+    box.append(text, link);
+    // styled here: the page's CSS is scoped to the app's container, which this hides
+    box.style.cssText = 'position:fixed;top:0;left:0;right:0;z-index:1000;padding:14px;text-align:center;' +
+      'font-size:1.1em;background:#fff3cd;color:#5c4400;border-bottom:2px solid #e0b000;font-family:sans-serif';
+    link.style.cssText = 'font-weight:bold;margin-left:0.5em';
+    document.body.append(box);
+    document.querySelectorAll('.gradio-container').forEach((el) => { el.style.display = 'none'; });
+  };
+  const plainFetch = window.fetch.bind(window);
+  window.fetch = async (...args) => {
+    const response = await plainFetch(...args);
+    const url = String(args[0] && args[0].url ? args[0].url : args[0]);
+    if (response.status === 401 && url.includes('/gradio_api/') && !url.endsWith('/login')) expired();
+    return response;
+  };
+})();
 </script>
 """
 
-# Every item event (open, choose task, submit, skip, back) returns these outputs, in this order.
+
+# Every item event (open, choose task, submit, skip, back, history) returns these outputs, in this order.
 ITEM_OUTPUTS = (
     "state",  # per browser tab: task, item id, when it was shown (a gr.State)
     "progress",
@@ -59,18 +141,40 @@ ITEM_OUTPUTS = (
     "confidence",
     "skip_reason",
     "shown_item",  # the id of the item on screen, sent back with each answer
+    "item_area",  # the item and its answer bar: hidden at the end of the queue
+    "done",  # the end-of-queue screen
 )
-# what only changes with the task (left/right titles, the right column for single-answer tasks)
-LAYOUT_OUTPUTS = ("left_title", "right_col")
-# the "open" event first fills the task pickers of every tab and the guidelines
-OPEN_PICKERS = ("task", "guidelines", "progress_task", "dashboard_task", "judge_task")
+# what only changes with the task (left/right titles, the right column for single-answer tasks, the keys)
+LAYOUT_OUTPUTS = ("left_title", "right_col", "keys")
+# the "open" event first fills the Annotate tab's task picker and guidelines, shows the tabs of the
+# user's role and says who is logged in (the researcher's pickers follow, app.ui)
+OPEN_PICKERS = (
+    "task",
+    "guidelines",
+    "tabs",
+    "progress_tab",
+    "dashboard_tab",
+    "judges_tab",
+    "who",
+)
+
+
+@dataclass
+class TabShown:
+    """What runs when the user brings a tab on screen (app.ui wires it to the tabs' select event)."""
+
+    handler: Callable[..., tuple[Any, ...]]
+    inputs: list[Any]
+    outputs: list[Any]
 
 
 @dataclass
 class AnnotateTab:
+    tab: gr.Tab
     task: gr.Dropdown
     guidelines: gr.Markdown
     components: dict[str, Any]  # ITEM_OUTPUTS and LAYOUT_OUTPUTS by name
+    shown: TabShown | None = None
 
     @property
     def outputs(self) -> list[Any]:
@@ -90,7 +194,13 @@ def show(view: ItemViewModel, *, layout: bool = False) -> tuple[Any, ...]:
     if has_item and view.reference_md:
         prompt += f"\n\n**Reference answer**\n\n{view.reference_md}"
     values: dict[str, Any] = {
-        "state": {"task": view.task, "item_id": view.item_id, "shown_at": view.shown_at, "user": view.user},
+        "state": {
+            "task": view.task,
+            "item_id": view.item_id,
+            "shown_at": view.shown_at,
+            "user": view.user,
+            "opened": not view.waiting,
+        },
         "progress": view.progress,
         "message": f"**{view.message}**" if view.message else "",
         "prompt": prompt,
@@ -101,67 +211,118 @@ def show(view: ItemViewModel, *, layout: bool = False) -> tuple[Any, ...]:
         "confidence": None,
         "skip_reason": "",
         "shown_item": view.item_id,
+        "item_area": gr.skip(),
+        "done": "",
     }
     if layout or not has_item:
-        values["choice"] = gr.update(choices=view.choices, value=view.current, interactive=has_item)
+        values["choice"] = gr.update(
+            choices=view.buttons,
+            value=view.current,
+            interactive=has_item,
+            label=f"Your answer (keys {view.keys}, Enter submits)",
+        )
         values["rationale"] = gr.update(visible=view.ask_rationale, value="")
         values["confidence"] = gr.update(visible=view.ask_confidence, value=None, choices=view.confidence_choices)
+        values["item_area"] = gr.update(visible=has_item)
+        values["done"] = _done_text(view) if not has_item else ""
     return tuple(values[name] for name in ITEM_OUTPUTS)
+
+
+def _done_text(view: ItemViewModel) -> str:
+    if view.waiting:
+        return "### Annotate\n\nPick a task above to label items (nothing is reserved for you until you do)."
+    return f"### {view.message or 'Nothing left for you in this task.'}\n\n{view.summary}"
 
 
 def show_layout(view: ItemViewModel) -> tuple[Any, ...]:
     values = {
         "left_title": "### Left" if view.pairwise else "### Response",
         "right_col": gr.update(visible=view.pairwise),
+        "keys": f"Keys: **{view.keys}** choose, **Enter** submit, **Backspace** back." if view.choices else "",
     }
     return tuple(values[name] for name in LAYOUT_OUTPUTS)
 
 
 def build_annotate_tab(services: Services) -> AnnotateTab:
-    """The tab's components and events (call inside ``gr.Blocks``)."""
-    c: dict[str, Any] = {"state": gr.State({})}
-    with gr.Tab("Annotate"):
+    """The tab's components and events (call inside ``gr.Tabs``)."""
+    c: dict[str, Any] = {}
+    # inside the Tab: a component that is a direct child of the Tabs is drawn as one more tab button
+    with gr.Tab("Annotate", id="annotate") as tab:
+        c["state"] = gr.State({})
         with gr.Row():
-            task = gr.Dropdown(label="Task", choices=[], interactive=True, scale=2, allow_custom_value=True)
+            task = gr.Dropdown(
+                label="Task",
+                choices=[],
+                interactive=True,
+                scale=2,
+                allow_custom_value=True,
+                elem_classes=["jl-picker"],
+                elem_id="jl-task",
+            )
             c["progress"] = gr.Markdown(elem_id="jl-progress")
         with gr.Accordion("Guidelines", open=False):
             guidelines = gr.Markdown()
         c["message"] = gr.Markdown(elem_id="jl-message")
-        c["prompt"] = gr.Markdown(elem_classes=["jl-prompt"], elem_id="jl-prompt", sanitize_html=True, line_breaks=True)
-        with gr.Row(equal_height=False):
-            with gr.Column():
-                c["left_title"] = gr.Markdown("### Left")
-                c["left"] = gr.Markdown(
-                    elem_classes=["jl-response"], elem_id="jl-left", sanitize_html=True, line_breaks=True
-                )
-            with gr.Column() as right_col:
-                gr.Markdown("### Right")
-                c["right"] = gr.Markdown(
-                    elem_classes=["jl-response"], elem_id="jl-right", sanitize_html=True, line_breaks=True
-                )
-            c["right_col"] = right_col
-        c["choice"] = gr.Radio(label="Your answer (keys 1-4, Enter submits)", choices=[], elem_id="jl-choice")
-        with gr.Row():
-            c["rationale"] = gr.Textbox(label="Why? (optional)", lines=2, visible=False, scale=3)
-            c["confidence"] = gr.Radio(label="Confidence", choices=list(annotate.CONFIDENCES), visible=False, scale=2)
-        with gr.Row():
-            back_btn = gr.Button("Back", elem_id="jl-back", size="sm")
-            c["skip_reason"] = gr.Textbox(
-                placeholder="reason for skipping", show_label=False, scale=2, elem_id="jl-skip-reason"
+        c["done"] = gr.Markdown(elem_id="jl-done")
+        with gr.Column(elem_id="jl-item-area") as item_area:
+            gr.Markdown("### Prompt", elem_id="jl-prompt-title")
+            c["prompt"] = gr.Markdown(
+                elem_classes=["jl-prompt"], elem_id="jl-prompt", sanitize_html=True, line_breaks=True
             )
-            skip_btn = gr.Button("Skip", elem_id="jl-skip", size="sm")
-            submit_btn = gr.Button("Submit", variant="primary", elem_id="jl-submit")
-        gr.Markdown("Keys: **1-4** choose, **Enter** submit, **Backspace** back.", elem_id="jl-keys")
+            with gr.Row(equal_height=False):
+                with gr.Column():
+                    c["left_title"] = gr.Markdown("### Left")
+                    c["left"] = gr.Markdown(elem_id="jl-left", sanitize_html=True, line_breaks=True)
+                with gr.Column() as right_col:
+                    gr.Markdown("### Right")
+                    c["right"] = gr.Markdown(elem_id="jl-right", sanitize_html=True, line_breaks=True)
+                c["right_col"] = right_col
+            # the answer bar stays on screen (sticky) however long the item is
+            with gr.Column(elem_id="jl-answer-bar"):
+                c["choice"] = gr.Radio(label="Your answer (Enter submits)", choices=[], elem_id="jl-choice")
+                with gr.Row():
+                    c["rationale"] = gr.Textbox(label="Why? (optional)", lines=2, visible=False, scale=3)
+                    c["confidence"] = gr.Radio(
+                        label="Confidence", choices=list(annotate.CONFIDENCES), visible=False, scale=2
+                    )
+                with gr.Row():
+                    back_btn = gr.Button("Back", elem_id="jl-back", size="sm")
+                    c["skip_reason"] = gr.Textbox(
+                        placeholder="reason for skipping (optional)",
+                        show_label=False,
+                        scale=2,
+                        elem_id="jl-skip-reason",
+                    )
+                    skip_btn = gr.Button("Skip", elem_id="jl-skip", size="sm")
+                    submit_btn = gr.Button("Submit", variant="primary", elem_id="jl-submit")
+                c["keys"] = gr.Markdown(elem_id="jl-keys")
+        c["item_area"] = item_area
+        with gr.Accordion("Your history (answered and skipped)", open=False, elem_id="jl-history-box") as history_box:
+            history = gr.Dropdown(
+                label="Open an item you answered or skipped, to change the answer",
+                choices=[],
+                interactive=True,
+                elem_classes=["jl-picker"],
+                elem_id="jl-history",
+            )
         # the item on screen, sent back by the page with each answer: a double click sends the
         # same item twice (the server-side state may already show the next one)
         c["shown_item"] = gr.Number(visible=False, precision=0, elem_id="jl-item")
-    tab = AnnotateTab(task, guidelines, c)
+    annotate_tab = AnnotateTab(tab, task, guidelines, c)
 
     @guarded
     def on_task(name: str, request: gr.Request) -> tuple[Any, ...]:
         view = annotate.open_task(services, user_of(request), name)
         guide = annotate.guidelines(services, user_of(request), name)
         return (guide, *show_layout(view), *show(view, layout=True))
+
+    @guarded
+    def on_tab(st: dict[str, Any], name: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """A researcher or admin opens the Annotate tab: only now is an item served (and reserved)."""
+        st = mine(st, request)
+        if st.get("opened") or not name:
+            return tuple(gr.skip() for _ in range(1 + len(LAYOUT_OUTPUTS) + len(ITEM_OUTPUTS)))
+        return on_task(name, request)
 
     def mine(st: dict[str, Any], request: gr.Request) -> dict[str, Any]:
         """The tab's state when it belongs to this user. Gradio keys a tab's state by the session
@@ -209,15 +370,27 @@ def build_annotate_tab(services: Services) -> AnnotateTab:
         # going back from the end of a task re-enables the answer buttons
         return show(annotate.back(services, user_of(request), st.get("task", ""), item_id), layout=True)
 
+    @guarded
+    def on_history(st: dict[str, Any], request: gr.Request) -> Any:
+        st = mine(st, request)
+        entries = annotate.history(services, user_of(request), st.get("task", "")) if st.get("task") else []
+        return gr.update(choices=entries, value=None)
+
+    @guarded
+    def on_revisit(st: dict[str, Any], chosen: object, request: gr.Request) -> tuple[Any, ...]:
+        st = mine(st, request)
+        view = annotate.revisit(services, user_of(request), st.get("task", ""), annotate.item_id_from_page(chosen))
+        return show(view, layout=True)
+
     # postprocess=False: the item views are sent as built. Gradio's Markdown postprocessing runs
     # inspect.cleandoc over each value, which dedents a response whose lines are all indented (an
     # indented code block became prose) and strips its edges; the annotator must see the response as
     # written. It also saves a thread hop per output on every submit. The answers skip preprocessing
     # as well: the handlers read the raw values themselves (annotate.*_from_page: a wrong type or
     # value names the field), saving a thread hop per input.
-    task.input(
-        on_task, [task], [guidelines, *tab.layout_outputs, *tab.outputs], api_name="choose_task", postprocess=False
-    )
+    opened = [guidelines, *annotate_tab.layout_outputs, *annotate_tab.outputs]
+    task.input(on_task, [task], opened, api_name="choose_task", postprocess=False)
+    annotate_tab.shown = TabShown(on_tab, [c["state"], task], opened)
     state, shown = c["state"], c["shown_item"]
     for button, handler, inputs, name in (
         (submit_btn, on_submit, [state, shown, c["choice"], c["rationale"], c["confidence"]], "submit"),
@@ -227,10 +400,12 @@ def build_annotate_tab(services: Services) -> AnnotateTab:
         button.click(
             on_the_loop_when_free(services, handler),
             inputs,
-            tab.outputs,
+            annotate_tab.outputs,
             api_name=name,
             concurrency_limit=None,
             postprocess=False,
             preprocess=False,
         )
-    return tab
+    history_box.expand(on_history, [state], [history], api_name="history")
+    history.input(on_revisit, [state, history], annotate_tab.outputs, api_name="revisit", postprocess=False)
+    return annotate_tab

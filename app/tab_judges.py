@@ -18,12 +18,15 @@ NOTE = (
 )
 
 
-def build_judges_tab(services: Services) -> gr.Dropdown:
-    with gr.Tab("Judges (admins)"):
+def build_judges_tab(services: Services) -> tuple[gr.Tab, gr.Dropdown]:
+    with gr.Tab("Judges (admins)", id="judges", visible=False) as tab:
         task = gr.Dropdown(label="Task", choices=[], interactive=True, allow_custom_value=True)
         gr.Markdown(NOTE)
         placed = gr.Dropdown(label="Operator's judge config", choices=[], interactive=True, value=None)
-        config = gr.Code(label="Or a judge config (YAML, see docs/judges.md)", language="yaml", value=EXAMPLE_CONFIG)
+        config = gr.Code(
+            label="Or a judge config (YAML, see docs/judges.md)",
+            value=services.settings.web_judge_example or EXAMPLE_CONFIG,
+        )
         with gr.Row():
             start = gr.Button("Start", variant="primary")
             cancel_id = gr.Number(label="Run id to cancel", precision=0)
@@ -47,4 +50,4 @@ def build_judges_tab(services: Services) -> gr.Dropdown:
     start.click(on_start, [task, config, placed], [message], api_name="start_judge")
     placed.focus(on_list, [], [placed], api_name="judge_configs")
     cancel.click(on_cancel, [cancel_id], [message], api_name="cancel_judge")
-    return task  # the task picker, which the page's open event fills
+    return tab, task  # the tab (shown by role) and its task picker, which the page's open event fills

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import html
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from annotation.services import Services
 from app.messages import EXPECTED, message_for
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("judgelab.app")
 
 
 def user_of(request: gr.Request | None) -> str | None:
@@ -30,8 +32,11 @@ def guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except EXPECTED as exc:
-            # the toast shows HTML: a rater, task or model name in the message stays text
-            raise gr.Error(html.escape(message_for(exc), quote=False)) from None
+            # one line in the server's log (an expected refusal is not a crash: no traceback); the
+            # toast shows HTML, so a rater, task or model name in the message stays text
+            message = message_for(exc)
+            log.warning("%s: %s", fn.__name__, message)
+            raise gr.Error(html.escape(message, quote=False), print_exception=False) from None
 
     return wrapped  # type: ignore[return-value]
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import select
 
 from annotation.catalog import ensure_annotator, get_task
 from annotation.export import dpo_frame, export, long_frame
 from annotation.ingest import import_file
-from annotation.models import Item
+from annotation.models import Annotator, Item
 from annotation.services import Services
 from annotation.store import LabelIn, submit_labels
 from tests.conftest import PROJECT_ROOT, make_services
@@ -104,6 +105,35 @@ def test_long_export_round_trips(services: Services, tmp_path: Path, suffix: str
     a = original[COMPARE].sort_values(["item_id", "annotator", "presented_order"]).reset_index(drop=True)
     b = again[COMPARE].sort_values(["item_id", "annotator", "presented_order"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(a.astype(object).where(a.notna(), None), b.astype(object).where(b.notna(), None))
+
+
+def test_parquet_columns_are_typed(services: Services, tmp_path: Path) -> None:
+    """Issue 16, 16: probabilities a map, metadata a struct, the run id an integer, the skip reason its
+    own column (before: JSON text, a float id, the reason only inside the metadata)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _fill(services)
+    with services.session() as s:
+        item = s.scalars(select(Item.id).where(Item.task_id == get_task(s, "t").id)).first()
+        human = s.scalars(select(Annotator.id).where(Annotator.kind == "human")).first()
+        assert item is not None and human is not None
+        submit_labels(
+            s,
+            [LabelIn(item, human, None, status="skipped", replicate=1, meta={"reason": "=cmd() unreadable"})],
+            changed_by="test",
+        )
+        export(s, "t", "long", tmp_path / "labels.parquet")
+    table = pq.read_table(tmp_path / "labels.parquet")
+    types = {f.name: f.type for f in table.schema}
+    assert pa.types.is_map(types["probabilities"]), types["probabilities"]
+    assert pa.types.is_struct(types["metadata"]), types["metadata"]
+    assert pa.types.is_integer(types["judge_run_id"]), types["judge_run_id"]
+    rows = table.to_pylist()
+    assert [r["skip_reason"] for r in rows if r["status"] == "skipped"] == ["=cmd() unreadable"]
+    assert all(r["skip_reason"] is None for r in rows if r["status"] != "skipped")
+    probs = [dict(r["probabilities"]) for r in rows if r["probabilities"]]
+    assert probs and all(abs(sum(p.values()) - 1) < 1e-9 for p in probs)
 
 
 def test_wide_dpo_and_hf(services: Services, tmp_path: Path) -> None:

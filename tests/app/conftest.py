@@ -48,22 +48,38 @@ def open_view(client: Any) -> list[Any]:
     return list(client.call("open")[OPEN_PREFIX:])
 
 
+def chosen_item(view: list[Any]) -> Any:
+    """The shown item's id in what "choose_task" returns (the guidelines and the layout come first)."""
+    return view[1 + len(LAYOUT_OUTPUTS) + ITEM]
+
+
 def answer_buttons(view: list[Any]) -> list[str]:
     """The answer buttons of a view that sets them (opening a task, going back); the next item after
     a submit keeps the buttons and sends only the answer's value."""
-    return [c[0] if isinstance(c, list | tuple) else c for c in view[CHOICE]["choices"]]
+    return [c[1] if isinstance(c, list | tuple) else c for c in view[CHOICE]["choices"]]
 
 
 def open_dashboard(page: Any, url: str, user: str, task: str) -> None:
-    """Log in to the page, open the Dashboard tab, pick ``task`` and refresh."""
+    """Log in to the page as a researcher (who lands on the Dashboard tab) and show ``task``."""
     page.goto(url)
     page.get_by_label("username").fill(user)
     page.get_by_label("password").fill(PASSWORD)
     page.get_by_role("button", name="Login").click()
-    page.get_by_role("tab", name="Dashboard (researchers)").click()
-    page.locator("#jl-dash-task input").click()
-    page.get_by_role("option", name=task).last.click()
-    page.locator("#jl-dash-refresh").click()
+    page.wait_for_selector("#jl-dash-task input", state="visible", timeout=30_000)
+    # the page opens on the first task with labels; another task is chosen (which refreshes)
+    page.wait_for_function("document.querySelector('#jl-dash-task input').value !== ''", timeout=30_000)
+    if page.locator("#jl-dash-task input").input_value() != task:
+        page.locator("#jl-dash-task input").click()
+        page.get_by_role("option", name=task).last.click()
+
+
+def tab_button(page: Any, name: str) -> Any:
+    """A tab's button (Gradio draws each tab's button twice: the bar and its overflow menu)."""
+    return page.locator("button[role=tab]:visible", has_text=name).last
+
+
+def visible_tabs(page: Any) -> set[str]:
+    return set(page.eval_on_selector_all("button[role=tab]", "els => els.map(e => e.innerText.trim())"))
 
 
 @dataclass
@@ -84,16 +100,17 @@ def _cli(db: Path, *args: str, stdin: str | None = None) -> None:
     )
 
 
-def start_server(db: str, log: Path, *extra: str) -> tuple[str, subprocess.Popen[bytes]]:
-    """``judgelab --db DB serve`` on a free port, its output in ``log``; returns once it answers."""
-    port = free_port()
+def start_server(db: str, log: Path, *extra: str, port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+    """``judgelab --db DB serve`` on ``port`` (default: a free one), its output in ``log``; returns
+    once it answers."""
+    port = port or free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     log.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "--db", db, "serve", "--port", str(port), *extra],
         cwd=PROJECT_ROOT,
         env=env,
-        stdout=log.open("wb"),
+        stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
@@ -110,9 +127,14 @@ def start_server(db: str, log: Path, *extra: str) -> tuple[str, subprocess.Popen
     pytest.fail(f"judgelab serve did not answer on {url}; see {log}")
 
 
-@pytest.fixture(scope="module")
-def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    tmp = tmp_path_factory.mktemp("app")
+UNFENCED_CODE = "Here is the function:\ndef f(x):\n    if x:\n        return 1\n    return 0"
+LONG_TEXT = "\n\n".join(f"Paragraph {n}: " + "a long answer that goes on. " * 12 for n in range(1, 41))
+SCALE_ANCHORS = "1=unusable,3=acceptable,5=excellent"
+
+
+def prepare_app_db(tmp: Path) -> Path:
+    """The page tests' database: a hostile task, the sample pairwise task with expert and judge labels,
+    a 1-5 scale task with anchors and long or code-shaped responses, and the accounts."""
     db = tmp / "app.db"
     hostile = tmp / "hostile.jsonl"
     hostile.write_text(
@@ -159,8 +181,28 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
                 + "\n"
             )
     _cli(db, "import", str(labels), "--task", "b-main", "--format", "labels")
-    for name, role in (("ann1", "annotator"), ("ann2", "annotator"), ("rita", "researcher"), ("adam", "admin")):
+    scale = tmp / "scale.jsonl"
+    scale.write_text(
+        "".join(
+            json.dumps({"id": f"s{n}", "prompt": f"Question {n}: write f.", "response": text}) + "\n"
+            for n, text in enumerate((UNFENCED_CODE, LONG_TEXT))
+        )
+    )
+    _cli(db, "import", str(scale), "--task", "c-scale", "--protocol", "single", "--anchors", SCALE_ANCHORS)
+    for name, role in (
+        ("ann1", "annotator"),
+        ("ann2", "annotator"),
+        ("ann3", "annotator"),
+        ("rita", "researcher"),
+        ("adam", "admin"),
+    ):
         _cli(db, "users", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
+    return db
+
+
+@pytest.fixture(scope="module")
+def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    db = prepare_app_db(tmp_path_factory.mktemp("app"))
     url, proc = start_server(str(db), PROJECT_ROOT / "test-output" / "serve.log")
     yield RunningApp(url, db, proc)
     proc.terminate()

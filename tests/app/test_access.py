@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from annotation.models import Annotator, Item, Label, Task
 from app.page_client import PageClient, PageError
-from tests.app.conftest import PASSWORD, RunningApp
+from tests.app.conftest import PASSWORD, RunningApp, chosen_item
 from tests.conftest import make_services
 
 ANYONE = {"ann1", "rita", "adam"}
@@ -39,12 +39,37 @@ TABLE: dict[str, tuple[tuple[Any, ...], set[str]]] = {
     "start_judge": (("b-main", "just: [not, a, judge]", None), ADMIN),  # allowed, then refused as a config
     "cancel_judge": ((987654,), ADMIN),  # allowed, then "no running judge run"
     "judge_configs": ((), ADMIN),  # the operator's judge configs (names only)
+    "history": ((), ANYONE),
+    "revisit": ((ITEM,), ANYONE),  # allowed, then "not in your history"
+    "progress_task": (("b-main",), RESEARCH),
+    "dashboard_task": (("b-main", "", ""), RESEARCH),
+    "record_judge_filter": (("(all)", "(all)"), RESEARCH),
+    "record_category_filter": (("(all)", "(all)"), RESEARCH),
+    "record_previous": (("(all)", "(all)", 0), RESEARCH),
+    "record_next": (("(all)", "(all)", 0), RESEARCH),
+    "record_row": (("(all)", "(all)"), RESEARCH),
+    # what the page runs after opening and when a tab comes on screen: the tab's own handler; the
+    # researcher's pickers and the first dashboard give an annotator nothing (SILENT, checked below)
+    # rather than an error on their page
+    "research_pickers": ((), ANYONE),
+    "dashboard_first": (("b-main", "", ""), ANYONE),
+    "annotate_shown": (("b-main",), ANYONE),
+    "progress_shown": (("b-main",), RESEARCH),
+    "dashboard_shown": (("b-main", "", ""), ANYONE),
 }
+# the select data a page sends with these events (the tab brought on screen, the row clicked)
+EVENT_DATA = {
+    "record_row": {"index": [0, 0], "value": "x"},
+    "annotate_shown": {"id": "annotate", "index": 0, "value": "Annotate"},
+    "progress_shown": {"id": "progress", "index": 1, "value": "Progress"},
+    "dashboard_shown": {"id": "dashboard", "index": 2, "value": "Dashboard"},
+}
+SILENT = ("research_pickers", "dashboard_first", "dashboard_shown")
 
 
 def _outcome(client: PageClient, name: str, args: tuple[Any, ...], item: Any) -> str:
     try:
-        client.call(name, *(item if a is ITEM else a for a in args))
+        client.call(name, *(item if a is ITEM else a for a in args), event_data=EVENT_DATA.get(name))
     except PageError as exc:
         return "refused" if any(word in str(exc) for word in REFUSED) else "allowed"
     return "allowed"
@@ -55,7 +80,7 @@ def test_every_endpoint_for_every_role(running_app: RunningApp) -> None:
     endpoints = set(clients["ann1"].endpoints)
     assert endpoints == set(TABLE), f"endpoints without an access rule: {endpoints ^ set(TABLE)}"
     assert not [e for e in endpoints if "export" in e], "exports are CLI-only"
-    items = {user: c.call("choose_task", "b-main")[-1] for user, c in clients.items()}
+    items = {user: chosen_item(c.call("choose_task", "b-main")) for user, c in clients.items()}
     failures = []
     for name, (args, allowed) in TABLE.items():
         for user, client in clients.items():
@@ -64,6 +89,10 @@ def test_every_endpoint_for_every_role(running_app: RunningApp) -> None:
             if got != want:
                 failures.append(f"{name} as {user}: {got}, should be {want}")
     assert failures == []
+    for name in SILENT:  # an annotator gets no data from them: every output unchanged
+        args = TABLE[name][0]
+        out = clients["ann1"].call(name, *args, event_data=EVENT_DATA.get(name))
+        assert all(o is None or (isinstance(o, dict) and "value" not in o) for o in out), name
 
 
 def test_no_login_no_event_and_no_files(running_app: RunningApp) -> None:
@@ -92,7 +121,7 @@ def test_annotator_stays_in_their_lane(running_app: RunningApp, tmp_path: Any) -
         other = session.scalars(select(Item.id).join(Task).where(Task.name == "a-hostile")).first()
     with pytest.raises(PageError, match="not part of the task"):
         ann.call("submit", other, "Tie", "", None)
-    shown = view[-1]
+    shown = chosen_item(view)
     texts = [str(x) for x in ann.call("submit", shown, "Tie", "judge says", None)]
     texts += [str(x) for x in ann.call("back", None)]
     with services.session() as session:
@@ -138,7 +167,7 @@ def test_answer_events_name_the_wrong_field(
     import sqlite3
 
     client = PageClient(running_app.url, "ann1", PASSWORD)
-    shown = client.call("choose_task", "b-main")[-1]
+    shown = chosen_item(client.call("choose_task", "b-main"))
     args = tuple(shown if a is None and n == 0 else a for n, a in enumerate(args))
     with sqlite3.connect(running_app.db) as conn:
         before = conn.execute("SELECT count(*), (SELECT count(*) FROM label_events) FROM labels").fetchone()

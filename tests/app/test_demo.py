@@ -55,7 +55,8 @@ def test_demo_humans_and_judge_side_by_side(tmp_path: Path, vllm_server: Any) ->
         assert ready.wait(120), "".join(lines)
         text = "".join(lines)
         logins = dict(re.findall(r"(demo-[a-z0-9-]+)\s+password: (\S+)", text))
-        assert set(logins) == {"demo-researcher", "demo-annotator-1", "demo-annotator-2"}, text
+        assert set(logins) == {"demo-admin", "demo-researcher", "demo-annotator-1", "demo-annotator-2"}, text
+        assert "simulated humans sim-human-1, sim-human-2, sim-human-3 (not people)" in text
         assert "importing" in text and f"http://127.0.0.1:{port}" in text
 
         url = f"http://127.0.0.1:{port}/"
@@ -80,12 +81,27 @@ def test_demo_humans_and_judge_side_by_side(tmp_path: Path, vllm_server: Any) ->
             time.sleep(1)
         assert judged == 2 * len(labeled), "".join(lines)
 
+        # the judge finishes the pairwise task (both orders of every item)
+        while time.monotonic() < deadline and "task 'demo-pairwise' finished" not in "".join(lines):
+            time.sleep(1)
         researcher = PageClient(url, "demo-researcher", logins["demo-researcher"])
         out = researcher.call("dashboard", "demo-pairwise", "", "")
-        assert "humans 1, judges 1" in out[0]
-        rows = out[1]["data"]
-        judge_rows = [r for r in rows if r[0].startswith("smollm2")]
-        assert judge_rows and int(judge_rows[0][5]) >= len(labeled), rows  # n: items judged and labeled
+        assert "humans 4, judges 1" in out[0]  # three simulated humans and the annotator
+        rows = re.findall(r"<tr[^>]*><td>(smollm2[^<]*)</td>(.*?)</tr>", out[1])
+        assert rows, out[1][:500]
+        cells = re.findall(r"<td>(.*?)</td>", rows[0][1])
+        assert int(cells[4]) >= len(labeled) and ("passes" in cells[-1] or "does not pass" in cells[-1]), cells
+        assert out[-1] and "Labels" in out[-1], "no disagreement in the record view"
+        # the Judges tab's example config points at the demo's vLLM, and an admin can start it
+        admin = PageClient(url, "demo-admin", logins["demo-admin"])
+        example = next(
+            c["props"]["value"]
+            for c in admin.http.get("/config").json()["components"]
+            if c.get("type") == "code" and "judge config" in str(c["props"].get("label"))
+        )
+        assert vllm_server.base_url in example, example
+        started = admin.call("start_judge", "demo-single", example + "name: web-check\n", None)
+        assert "started judge web-check" in started[0], started
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -88,11 +88,15 @@ def test_dashboard_shows_hostile_content_as_text(hostile_app: tuple[str, Path], 
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         open_dashboard(page, url, "rita", "h")
         page.wait_for_function(
-            "document.querySelector('#jl-disagreements') && "
-            "document.querySelector('#jl-disagreements').innerText.includes('onerror=alert(1)')",
+            "document.querySelector('#jl-record') && "
+            "document.querySelector('#jl-record').innerText.includes('onerror=alert(1)')",
             timeout=60_000,
         )
         assert "<b onmouseover=alert(7)>judge</b>" in page.inner_text("#jl-headline")
+        assert "<b onmouseover=alert(7)>judge</b>" in page.inner_text("#jl-disagreements")
+        assert "<script>alert('p0')</script>" in page.inner_text("#jl-record") or "alert('p" in page.inner_text(
+            "#jl-record"
+        )
         _inert(page, dialogs)
         page.screenshot(path=str(SHOTS / "dashboard-hostile.png"), full_page=True)
         browser.close()

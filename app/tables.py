@@ -1,0 +1,49 @@
+"""Report sections as tables a person reads: headers in words, numbers as the headline table writes
+them (three decimals, intervals as ``[low, high]``), nothing for a missing value."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+WORDS = {"ci95": "95% CI", "n": "n", "p": "p", "q": "Q", "df": "df"}
+
+
+def header(name: str) -> str:
+    """A column name in words.
+
+    >>> header("consistency_ci95"), header("n_items"), header("p_value")
+    ('consistency 95% CI', 'n items', 'p value')
+    """
+    return " ".join(WORDS.get(part, part) for part in str(name).split("_"))
+
+
+def cell(value: Any) -> Any:
+    """A value as the table shows it.
+
+    >>> cell(0.16666666666666666), cell([0.1, 0.25]), cell(None), cell(12), cell(float("nan"))
+    ('0.167', '[0.100, 0.250]', '', 12, '')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, int):  # bool too
+        return value
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int | float) or v is None for v in value)
+    ):
+        return "" if None in value else f"[{value[0]:.3f}, {value[1]:.3f}]"
+    return value
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every header in words and every number formatted (the frame's values are not changed)."""
+    out = frame.rename(columns=header)
+    for column in out.columns:
+        out[column] = [cell(v) for v in out[column]]
+    return out
