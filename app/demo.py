@@ -37,10 +37,16 @@ from annotation.services import Services
 from annotation.summary import task_summaries
 
 SAMPLES = (
-    ("sample_pairwise.jsonl", "demo-pairwise", "pairwise"),
-    ("sample_single.jsonl", "demo-single", "single"),
+    ("sample_pairwise.jsonl", "demo-pairwise", "pairwise", None),
+    # the page shows what the ends and the middle of the scale mean
+    (
+        "sample_single.jsonl",
+        "demo-single",
+        "single",
+        {"kind": "scale", "min": 1, "max": 5, "anchors": {1: "unusable", 3: "acceptable", 5: "excellent"}},
+    ),
 )
-JUDGED_TASKS = ("demo-pairwise", "demo-single")
+JUDGED_TASKS = {"demo-pairwise": "pairwise", "demo-single": "single"}  # task: the judge's protocol
 ACCOUNTS = (
     ("demo-admin", "admin"),
     ("demo-researcher", "researcher"),
@@ -59,7 +65,7 @@ def say(message: str) -> None:
 def import_samples(services: Services, data: Path) -> None:
     guidelines = (data / "guidelines.md").read_text(encoding="utf-8") if (data / "guidelines.md").exists() else None
     s = services.settings
-    for filename, task, protocol in SAMPLES:
+    for filename, task, protocol, schema in SAMPLES:
         say(f"- importing {data / filename} into task '{task}'")
         with services.session() as session:
             summary = import_file(
@@ -68,6 +74,9 @@ def import_samples(services: Services, data: Path) -> None:
                 task=task,
                 protocol=protocol,
                 instructions=guidelines,
+                label_schema=schema,
+                # the simulated humans and both annotator accounts label every item
+                overlap=len(SIMULATED) + sum(role == "annotator" for _, role in ACCOUNTS),
                 max_chars=s.max_field_chars,
                 max_bytes=s.max_import_bytes,
             )
@@ -159,11 +168,13 @@ def simulate_humans(services: Services) -> str:
     )
 
 
-def judge_config(url: str, model: str) -> JudgeConfig:
-    return parse_config(
-        {"model": model, "base_url": url, "mode": "logprobs", "swap": True, "concurrency": 4, "timeout_s": 60},
-        source="demo judge",
-    )
+def judge_config(url: str, model: str, protocol: str = "pairwise") -> JudgeConfig:
+    config: dict[str, object] = {"model": model, "base_url": url, "mode": "logprobs", "concurrency": 4, "timeout_s": 60}
+    if protocol == "pairwise":
+        config["swap"] = True
+    else:
+        config["protocol"] = protocol
+    return parse_config(config, source="demo judge")
 
 
 class BackgroundJudge:
@@ -172,10 +183,10 @@ class BackgroundJudge:
 
     def __init__(self, services: Services, base_url: str, model: str, local: Any = None) -> None:
         self.services = services
-        self.config = judge_config(base_url, model)
+        self.configs = {task: judge_config(base_url, model, protocol) for task, protocol in JUDGED_TASKS.items()}
         self.local = local  # a LocalServer to start first, or None (an existing server)
         self.error: str | None = None
-        self.task = JUDGED_TASKS[0]
+        self.task = next(iter(JUDGED_TASKS))
         self.done = threading.Event()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="demo-judge", daemon=True)
@@ -197,7 +208,7 @@ class BackgroundJudge:
                 if self.stopping.is_set():
                     break
                 self.task = task
-                summary = run_judge(self.services, task=task, config=self.config, progress=False)
+                summary = run_judge(self.services, task=task, config=self.configs[task], progress=False)
                 say(f"judge: task '{task}' finished: {summary.describe()}")
         except Exception as exc:  # shown to the user; the app keeps serving
             self.error = str(exc)
@@ -206,7 +217,8 @@ class BackgroundJudge:
             self.done.set()
 
     def _counts(self) -> tuple[int, int]:
-        name = self.config.annotator_name()
+        config = self.configs[self.task]
+        name = config.annotator_name()
         with self.services.session() as session:
             task_id = session.scalars(select(Task.id).where(Task.name == self.task)).one()
             items = session.scalar(select(func.count()).select_from(Item).where(Item.task_id == task_id)) or 0
@@ -217,7 +229,7 @@ class BackgroundJudge:
                 .join(Item, Label.item_id == Item.id)
                 .where(Annotator.name == name, Item.task_id == task_id)
             )
-        return int(done or 0), items * (2 if self.config.swap else 1)
+        return int(done or 0), items * (2 if config.swap else 1)
 
     def _report(self) -> None:
         last = -1
@@ -236,7 +248,10 @@ class BackgroundJudge:
             runs = session.scalars(
                 select(JudgeRun)
                 .join(Annotator, JudgeRun.annotator_id == Annotator.id)
-                .where(JudgeRun.status == "running", Annotator.name == self.config.annotator_name())
+                .where(
+                    JudgeRun.status == "running",
+                    Annotator.name.in_([c.annotator_name() for c in self.configs.values()]),
+                )
             )
             for run in runs:
                 run.status = "cancelling"
@@ -289,7 +304,8 @@ def run_demo(args: argparse.Namespace, services: Services) -> int:
         say(f"- serving the app on {url}")
         app = launch(services, host=args.host, port=args.port, block=False)
         if judge is not None:
-            say(f"- judge: {judge.config.annotator_name()} labels {', '.join(JUDGED_TASKS)} in the background")
+            names = ", ".join(f"{c.annotator_name()} on '{t}'" for t, c in judge.configs.items())
+            say(f"- judge: {names}, in the background")
             judge.start()
         else:
             say("- judge: skipped (--no-judge)")

@@ -39,6 +39,7 @@ CSS = """
 .jl-table th, .jl-table td { border: 1px solid var(--border-color-primary); padding: 4px 6px;
     overflow-wrap: anywhere; vertical-align: top; }
 .jl-headline td:first-child { font-weight: 600; }
+.jl-headline td:nth-child(6) { white-space: nowrap; }  /* n */
 .jl-sides { display: flex; gap: 12px; } .jl-side { flex: 1 1 0; min-width: 0; }
 .jl-record-text { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px;
     max-height: 50vh; overflow-y: auto; overflow-wrap: anywhere; }

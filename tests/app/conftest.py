@@ -110,7 +110,7 @@ def start_server(db: str, log: Path, *extra: str, port: int | None = None) -> tu
         [sys.executable, "-m", "app.cli", "--db", db, "serve", "--port", str(port), *extra],
         cwd=PROJECT_ROOT,
         env=env,
-        stdout=log.open("ab"),
+        stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"

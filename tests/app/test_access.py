@@ -15,7 +15,7 @@ from sqlalchemy import select
 from annotation.models import Annotator, Item, Label, Task
 from app.page_client import PageClient, PageError
 from tests.app.conftest import PASSWORD, RunningApp, chosen_item
-from tests.conftest import make_services
+from tests.conftest import PROJECT_ROOT, make_services
 
 ANYONE = {"ann1", "rita", "adam"}
 RESEARCH = {"rita", "adam"}
@@ -89,6 +89,9 @@ def test_every_endpoint_for_every_role(running_app: RunningApp) -> None:
             if got != want:
                 failures.append(f"{name} as {user}: {got}, should be {want}")
     assert failures == []
+    # a refusal is one line in the server's log, not a traceback (issue 16, 13)
+    log = (PROJECT_ROOT / "test-output" / "serve.log").read_text(errors="replace")
+    assert "may not do this" in log and "Traceback" not in log, log[-2000:]
     for name in SILENT:  # an annotator gets no data from them: every output unchanged
         args = TABLE[name][0]
         out = clients["ann1"].call(name, *args, event_data=EVENT_DATA.get(name))

@@ -319,8 +319,7 @@ def test_a_restarted_server_asks_to_log_in_again(tmp_path: Any, chromium_path: s
 
     db = prepare_app_db(tmp_path)
     port = free_port()
-    log = SHOTS / "serve-restart.log"
-    url, proc = start_server(str(db), log, port=port)
+    url, proc = start_server(str(db), SHOTS / "serve-restart-1.log", port=port)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
@@ -328,7 +327,7 @@ def test_a_restarted_server_asks_to_log_in_again(tmp_path: Any, chromium_path: s
             _login(page, url, "ann1")
             proc.terminate()
             proc.wait(timeout=20)
-            url, proc = start_server(str(db), log, port=port)
+            url, proc = start_server(str(db), SHOTS / "serve-restart-2.log", port=port)
             page.locator("body").press("1")
             page.keyboard.press("Enter")
             page.wait_for_selector("#jl-expired", timeout=30_000)

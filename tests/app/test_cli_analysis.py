@@ -64,9 +64,15 @@ def test_report_json_and_text(mt_db: tuple[Path, list[dict]], capsys: pytest.Cap
     report = json.loads(capsys.readouterr().out)
     assert report["judges"] == ["gpt-4/pair-v2"]
     assert {r["turn"] for r in report["strata"]["rows"]} == {1, 2}
-    assert main(["--db", str(db), "report", "--task", "mt", "--n-boot", "50"]) == 0
+    assert main(["--db", str(db), "report", "--task", "mt", "--n-boot", "50", "--by", "turn"]) == 0
     text = capsys.readouterr().out
     assert "judge gpt-4/pair-v2" in text and "position bias" in text
+    # every section of the JSON, in words (issue 16, 14): leniency, rankings and their correlation,
+    # strata with the heterogeneity test, the disagreement count
+    assert "leniency (judge minus humans):" in text and "system ranking by the humans" in text
+    assert "vs the humans' ranking" in text and "Kendall tau" in text
+    assert "agreement by turn" in text and "heterogeneity gpt-4/pair-v2" in text
+    assert "disagreements of gpt-4/pair-v2 with the human majority" in text
 
 
 def test_agreement_errors_are_one_clear_line(

@@ -100,7 +100,7 @@ def test_demo_humans_and_judge_side_by_side(tmp_path: Path, vllm_server: Any) ->
             if c.get("type") == "code" and "judge config" in str(c["props"].get("label"))
         )
         assert vllm_server.base_url in example, example
-        started = admin.call("start_judge", "demo-single", example + "name: web-check\n", None)
+        started = admin.call("start_judge", "demo-pairwise", example.rstrip() + "\nname: web-check\n", None)
         assert "started judge web-check" in started[0], started
     finally:
         proc.send_signal(signal.SIGINT)
@@ -179,3 +179,47 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return "\nState:\tZ" not in state  # a zombie has ended; only its exit status waits to be read
+
+
+def test_demo_keeps_passwords_and_simulates_humans_once(tmp_path: Path) -> None:
+    """Issue 16, 15: the next run of the same demo database prints the same passwords (kept in a file
+    only its owner reads), --reset-passwords makes new ones, a password changed elsewhere is replaced;
+    the simulated humans label every sample item once, near the stated noise, and a second run adds
+    nothing."""
+    from annotation.accounts import set_password
+    from app.demo import ACCOUNTS, SIM_NOISE, SIMULATED, demo_accounts, import_samples, logins_file, simulate_humans
+    from tests.conftest import make_services
+
+    services = make_services(f"sqlite:///{tmp_path / 'demo.db'}", tmp_path)
+    try:
+        import_samples(services, PROJECT_ROOT / "data")
+        first, new = demo_accounts(services)
+        assert new and [n for n, _, _ in first] == [n for n, _ in ACCOUNTS]
+        assert oct(logins_file(services).stat().st_mode & 0o777) == "0o600"
+        again, new = demo_accounts(services)
+        assert again == first and not new
+        with services.session() as session:
+            set_password(session, "demo-admin", "a-password-set-by-hand-77")
+        after, _ = demo_accounts(services)
+        changed = {n for (n, _, p), (_, _, q) in zip(first, after, strict=True) if p != q}
+        assert changed == {"demo-admin"}
+        fresh, new = demo_accounts(services, reset=True)
+        assert new and all(p != q for (_, _, p), (_, _, q) in zip(after, fresh, strict=True))
+
+        said = simulate_humans(services)
+        assert "not people" in said and f"{1 - SIM_NOISE:.1f}" in said
+        assert "labeled before" in simulate_humans(services)
+        with sqlite3.connect(tmp_path / "demo.db") as conn:
+            rows = conn.execute(
+                "SELECT a.name, i.metadata, l.value, t.protocol FROM labels l "
+                "JOIN annotators a ON a.id = l.annotator_id JOIN items i ON i.id = l.item_id "
+                "JOIN tasks t ON t.id = i.task_id"
+            ).fetchall()
+    finally:
+        services.close()
+    assert {r[0] for r in rows} == set(SIMULATED) and len(rows) == 3 * (61 + 24)
+    import json
+
+    pairwise = [(json.loads(meta)["expected"], value) for _, meta, value, protocol in rows if protocol == "pairwise"]
+    wrong = sum(expected != value for expected, value in pairwise) / len(pairwise)
+    assert 0.1 < wrong < 0.3, wrong  # the stated noise, 0.2, over 183 labels
