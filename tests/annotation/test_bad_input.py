@@ -245,3 +245,29 @@ def test_label_writes_refuse_bad_labels_cleanly(
         stored = s.scalar(select(func.count()).select_from(Label))
         assert submit_labels(s, batch, changed_by="h").inserted == 0  # a repeat adds nothing
     assert stored is not None and stored >= (before[0] or 0)
+
+
+@pytest.mark.parametrize(
+    ("anchors", "says"),
+    [
+        ("7=way off", "anchor 7 is not a point of the scale 1-5"),
+        ("1=", "--anchors must list POINT=LABEL pairs"),
+        ("one=poor", "--anchors must list POINT=LABEL pairs"),
+        ("1=" + "x" * 81, "anchor 1: give a label of 1 to 80 characters"),
+    ],
+)
+def test_scale_anchors_are_checked_at_import(
+    sqlite_services: Services, tmp_path: Path, capsys: pytest.CaptureFixture[str], anchors: str, says: str
+) -> None:
+    """Issue 16, 5: a scale's anchors name points of the scale, each with a short label; a bad one is
+    refused with the place and the fix, and no task is created."""
+    from app.cli import main
+
+    items = tmp_path / "s.jsonl"
+    items.write_text('{"id": "s1", "prompt": "p", "response": "r"}\n')
+    db = tmp_path / "a.db"
+    code = main(["--db", str(db), "import", str(items), "--task", "s", "--protocol", "single", "--anchors", anchors])
+    err = capsys.readouterr().err
+    assert code != 0 and says in err, err
+    assert main(["--db", str(db), "tasks", "list"]) == 0
+    assert "s (single)" not in capsys.readouterr().out

@@ -55,6 +55,55 @@ def test_submit_skip_back_and_edit(services: Services) -> None:
     assert [(e.old_value, e.new_value, e.changed_by) for e in events] == [(left_value, "tie", "ann0")]
 
 
+def test_history_goes_forward_after_a_change_and_reopens_any_item(services: Services) -> None:
+    """Issue 16, 9, on both databases: after changing an earlier answer the next view is the item
+    answered after it (then new items); the history lists answered and skipped items, newest first,
+    and reopens one with its answer; an item outside the history is refused."""
+    _setup(services, users=1)
+    view = annotate.open_task(services, "ann0", "t")
+    order = []
+    for answer in ("Left is better", "Right is better", None):
+        order.append(view.item_id)
+        if answer is None:
+            view = annotate.skip(services, "ann0", "t", view.item_id, "")
+        else:
+            view = annotate.submit(services, "ann0", "t", view.item_id, answer)
+        assert view.message in ("Saved.", "Skipped.")
+    fresh = view.item_id
+    again = annotate.submit(services, "ann0", "t", order[0], "Tie")
+    assert again.item_id == order[1] and "history" in again.message
+    again = annotate.submit(services, "ann0", "t", order[1], "Tie")
+    assert again.item_id == order[2]  # the skipped one, to answer now
+    again = annotate.submit(services, "ann0", "t", order[2], "Left is better")
+    assert again.item_id == fresh and again.message == "Saved."
+    listed = annotate.history(services, "ann0", "t")
+    assert [item for _, item in listed] == order[::-1]
+    assert listed[-1][0].startswith("#1 · ") and listed[-1][0].endswith("Tie")
+    reopened = annotate.revisit(services, "ann0", "t", order[0])
+    assert reopened.item_id == order[0] and reopened.current == "Tie"
+    with pytest.raises(AccessError, match="not in your history"):
+        annotate.revisit(services, "ann0", "t", fresh)
+
+
+def test_a_researchers_page_holds_nothing_until_annotate_opens(services: Services) -> None:
+    """Issue 16, 2: the waiting view serves and reserves nothing; the task pickers of the
+    researcher's pages open on a task with submitted labels."""
+    from annotation.models import Assignment
+
+    _setup(services, users=1)
+    view = annotate.waiting("t", "rita")
+    assert view.item_id is None and view.waiting
+    with services.session() as s:
+        assert s.scalars(select(Assignment)).all() == []
+    assert annotate.task_names(services, "rita", labeled=True) == []
+    first = annotate.open_task(services, "ann0", "t")
+    annotate.skip(services, "ann0", "t", first.item_id, "")
+    assert annotate.task_names(services, "rita", labeled=True) == []  # a skip is not a label
+    second = annotate.open_task(services, "ann0", "t")
+    annotate.submit(services, "ann0", "t", second.item_id, "Tie")
+    assert annotate.task_names(services, "rita", labeled=True) == ["t"]
+
+
 def test_time_on_item_is_recorded(services: Services) -> None:
     _setup(services, users=1)
     view = annotate.open_task(services, "ann0", "t")
