@@ -6,6 +6,7 @@ share of this is in test_browser_annotate.py (task a-hostile)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,9 +95,8 @@ def test_dashboard_shows_hostile_content_as_text(hostile_app: tuple[str, Path], 
         )
         assert "<b onmouseover=alert(7)>judge</b>" in page.inner_text("#jl-headline")
         assert "<b onmouseover=alert(7)>judge</b>" in page.inner_text("#jl-disagreements")
-        assert "<script>alert('p0')</script>" in page.inner_text("#jl-record") or "alert('p" in page.inner_text(
-            "#jl-record"
-        )
+        # the record view shows the item's prompt, with its script tag, as text
+        assert re.search(r"<script>alert\('p\d'\)</script>", page.inner_text("#jl-record"))
         _inert(page, dialogs)
         page.screenshot(path=str(SHOTS / "dashboard-hostile.png"), full_page=True)
         browser.close()
