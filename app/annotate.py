@@ -16,7 +16,7 @@ from annotation.errors import AccessError, LabelError
 from annotation.models import Item, Label, Task
 from annotation.schema import PairwiseSchema, ScaleSchema, parse_schema
 from annotation.services import Services
-from annotation.store import LabelIn, submit_label
+from annotation.store import LabelIn, submit_labels
 from app.render import conversation_markdown, safe_markdown
 from contracts.vocab import ANNOTATE_ROLES, PAIRWISE_VALUES, RESEARCH_ROLES, TIE_VALUES
 
@@ -315,50 +315,49 @@ def submit(
             return view
         order = presented_order(account.annotator_id, item.id)
         value = choice_to_value(choice, order) if task_row.protocol == "pairwise" else str(choice)
-        answered = _history_if_answered(session, task_row, account.annotator_id, item.id)
-        submit_label(
-            session,
-            LabelIn(
-                item.id,
-                account.annotator_id,
-                value,
-                presented_order=order,
-                rationale=(rationale or None),
-                confidence=conf,
-                duration_ms=duration,
-            ),
-            changed_by=account.name,
+        label = LabelIn(
+            item.id,
+            account.annotator_id,
+            value,
+            presented_order=order,
+            rationale=(rationale or None),
+            confidence=conf,
+            duration_ms=duration,
         )
-        release(session, item.id, account.annotator_id)
-        return _after(session, task_row, account, item.id, answered, "Saved.")
+        return _store_and_go_on(session, task_row, account, label, "Saved.")
 
     return services.transaction(work)
 
 
-def _my_items(session: Any, task: Task, annotator_id: int) -> list[int]:
-    """The items this annotator labeled or skipped in the task, in the order they first answered."""
-    rows = session.execute(
-        select(Label.item_id)
+def _mine(task: Task, annotator_id: int, *columns: Any) -> Any:
+    """A select of ``columns`` over this annotator's labels (answered or skipped) in the task."""
+    return (
+        select(*columns)
         .join(Item, Label.item_id == Item.id)
         .where(Item.task_id == task.id, Label.annotator_id == annotator_id, Label.replicate == 0)
-        .order_by(Label.created_at, Label.id)
-    ).all()
+    )
+
+
+def _my_items(session: Any, task: Task, annotator_id: int) -> list[int]:
+    """The items this annotator labeled or skipped in the task, in the order they first answered."""
+    rows = session.execute(_mine(task, annotator_id, Label.item_id).order_by(Label.created_at, Label.id)).all()
     return list(dict.fromkeys(r.item_id for r in rows))
 
 
-def _history_if_answered(session: Any, task: Task, annotator_id: int, item_id: int) -> list[int]:
-    """The annotator's history when ``item_id`` is in it (a changed answer: the page goes forward
-    through the history), else nothing: a first answer, the common case, costs one indexed lookup."""
-    own = select(Label.id).where(Label.item_id == item_id, Label.annotator_id == annotator_id).limit(1)
-    return _my_items(session, task, annotator_id) if session.scalars(own).first() is not None else []
-
-
-def _after(session: Any, task: Task, account: Account, item_id: int, answered: list[int], done: str) -> ItemViewModel:
-    """What follows an answer to ``item_id``: after a change to an earlier answer (reached with Back
-    or the history), the item answered after it, and so on forward; else the next new item."""
-    if item_id in answered and answered.index(item_id) + 1 < len(answered):
-        following = answered[answered.index(item_id) + 1]
-        return _view(session, task, account, following, message=f"{done} Next in your history (Back goes back).")
+def _store_and_go_on(session: Any, task: Task, account: Account, label: LabelIn, done: str) -> ItemViewModel:
+    """Write the annotator's answer (the one write path), release the item's reservation, and show
+    what follows: after a change to an earlier answer (reached with Back or the history: the write
+    found the label there already), the item answered after it, and so on forward; after a first
+    answer, the next new item. The history is read only for a change."""
+    written = submit_labels(session, [label], changed_by=account.name)
+    release(session, label.item_id, account.annotator_id)
+    if not written.inserted:
+        answered = _my_items(session, task, account.annotator_id)
+        at = answered.index(label.item_id) if label.item_id in answered else len(answered)
+        if at + 1 < len(answered):
+            return _view(
+                session, task, account, answered[at + 1], message=f"{done} Next in your history (Back goes back)."
+            )
     view = _next_view(session, task, account)
     if view.item_id is not None:
         view.message = done
@@ -367,11 +366,7 @@ def _after(session: Any, task: Task, account: Account, item_id: int, answered: l
 
 def _done_summary(session: Any, task: Task, account: Account) -> str:
     counts = dict.fromkeys(("submitted", "skipped"), 0)
-    for status in session.scalars(
-        select(Label.status)
-        .join(Item, Label.item_id == Item.id)
-        .where(Item.task_id == task.id, Label.annotator_id == account.annotator_id, Label.replicate == 0)
-    ):
+    for status in session.scalars(_mine(task, account.annotator_id, Label.status)):
         counts[status] = counts.get(status, 0) + 1
     return (
         f"You answered {counts['submitted']} and skipped {counts['skipped']} items of '{task.name}'. "
@@ -385,11 +380,9 @@ def history(services: Services, username: str | None, task: str) -> list[tuple[s
     with services.session() as session:
         account = require_in(session, username, ANNOTATE_ROLES)
         task_row = get_task(session, task)
+        columns = (Label.item_id, Label.status, Label.value, Label.presented_order, Item.prompt)
         rows = session.execute(
-            select(Label.item_id, Label.status, Label.value, Label.presented_order, Item.prompt)
-            .join(Item, Label.item_id == Item.id)
-            .where(Item.task_id == task_row.id, Label.annotator_id == account.annotator_id, Label.replicate == 0)
-            .order_by(Label.created_at, Label.id)
+            _mine(task_row, account.annotator_id, *columns).order_by(Label.created_at, Label.id)
         ).all()
     out = []
     pairwise = task_row.protocol == "pairwise"
@@ -435,21 +428,15 @@ def skip(services: Services, username: str | None, task: str, item_id: int | Non
         if not may_label(session, task_row, item.id, account.annotator_id):
             return _overlap_reached(session, task_row, account)
         order = presented_order(account.annotator_id, item.id)
-        answered = _history_if_answered(session, task_row, account.annotator_id, item.id)
-        submit_label(
-            session,
-            LabelIn(
-                item.id,
-                account.annotator_id,
-                None,
-                status="skipped",
-                presented_order=order,
-                meta={"reason": (reason or "").strip()[:500] or "no reason given"},
-            ),
-            changed_by=account.name,
+        label = LabelIn(
+            item.id,
+            account.annotator_id,
+            None,
+            status="skipped",
+            presented_order=order,
+            meta={"reason": (reason or "").strip()[:500] or "no reason given"},
         )
-        release(session, item.id, account.annotator_id)
-        return _after(session, task_row, account, item.id, answered, "Skipped.")
+        return _store_and_go_on(session, task_row, account, label, "Skipped.")
 
     return services.transaction(work)
 

@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 from annotation.accounts import add_user, generate_password, get_account, set_password
 from annotation.ingest import import_file
 from annotation.judges.config import JudgeConfig, parse_config
+from annotation.judges.web_config import host_port
 from annotation.models import Annotator, Item, JudgeRun, Label, Task
 from annotation.services import Services
 from annotation.summary import task_summaries
@@ -298,7 +299,7 @@ def run_demo(args: argparse.Namespace, services: Services) -> int:
             judge = BackgroundJudge(services, base_url, model, local)
             # the Judges tab's example config points at this server, which the web admins may use
             settings = services.settings
-            host = base_url.split("//", 1)[-1].split("/", 1)[0]
+            host = host_port(base_url)  # as the web config check compares it
             settings.web_judge_hosts = ",".join(filter(None, (settings.web_judge_hosts, host)))
             settings.web_judge_example = f"model: {model}\nbase_url: {base_url}\nmode: logprobs\nswap: true\n"
         say(f"- serving the app on {url}")

@@ -120,8 +120,7 @@ def more_sections(report: Report) -> list[str]:
     bias = report.bias
     if bias is not None and isinstance(bias.leniency, list) and bias.leniency:
         lines.append("leniency (judge minus humans):")
-        for lenient in bias.leniency:
-            row = lenient
+        for row in bias.leniency:
             parts = []
             if row.tie_rate_diff is not None:
                 parts.append(f"tie rate {_num(row.tie_rate_diff, row.tie_rate_diff_ci95, row.tie_rate_diff_ci_flag)}")

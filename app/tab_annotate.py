@@ -25,14 +25,6 @@ def page_js() -> str:
     return PAGE_JS.replace("__SIDES__", sides)
 
 
-# the tabs each role sees (the others stay hidden; every handler checks the role again)
-TABS_BY_ROLE = {
-    "annotator": frozenset({"annotate"}),
-    "researcher": frozenset({"annotate", "progress", "dashboard"}),
-    "admin": frozenset({"annotate", "progress", "dashboard", "judges"}),
-}
-
-
 PAGE_JS = r"""
 <script>
 (() => {
@@ -321,7 +313,7 @@ def build_annotate_tab(services: Services) -> AnnotateTab:
         """A researcher or admin opens the Annotate tab: only now is an item served (and reserved)."""
         st = mine(st, request)
         if st.get("opened") or not name:
-            return tuple(gr.skip() for _ in range(1 + len(LAYOUT_OUTPUTS) + len(ITEM_OUTPUTS)))
+            return tuple(gr.skip() for _ in opened)
         return on_task(name, request)
 
     def mine(st: dict[str, Any], request: gr.Request) -> dict[str, Any]:

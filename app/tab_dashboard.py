@@ -149,7 +149,7 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
             *(None for _ in FIGURES),
             pd.DataFrame(),
             pd.DataFrame(),
-            pd.DataFrame(columns=DISAGREEMENT_COLUMNS),
+            table([]),
             gr.update(choices=[ALL], value=ALL),
             gr.update(choices=[ALL], value=ALL),
             {},
@@ -160,7 +160,7 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
 
     @guarded
     def on_dashboard(name: str | None, rater_sel: str, field: str, request: gr.Request) -> tuple[Any, ...]:
-        annotate.require(services, user_of(request), annotate.RESEARCH_ROLES)  # refused: the error path
+        annotate.require(services, user_of(request), RESEARCH_ROLES)  # refused: the error path
         if not name:
             return cleared("Choose a task.")
         try:
@@ -226,13 +226,12 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
     def on_row(
         seen: dict[str, Any], judge: str, category: str, evt: gr.SelectData, request: gr.Request
     ) -> tuple[Any, ...]:
-        annotate.require(services, user_of(request), RESEARCH_ROLES)
         row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
         return view_record(seen.get("task", ""), _pick(seen.get("rows", []), judge, category), int(row), request)
 
     @guarded
     def on_auto(on: bool, request: gr.Request) -> Any:
-        annotate.require(services, user_of(request), annotate.RESEARCH_ROLES)
+        annotate.require(services, user_of(request), RESEARCH_ROLES)
         return gr.Timer(active=bool(on))
 
     outputs = [

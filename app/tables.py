@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-WORDS = {"ci95": "95% CI", "n": "n", "p": "p", "q": "Q", "df": "df"}
+WORDS = {"ci95": "95% CI", "q": "Q"}  # the parts of a name said otherwise; the rest as they are
 
 
 def header(name: str) -> str:

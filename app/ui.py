@@ -16,7 +16,7 @@ from annotation.services import Services
 from app import annotate
 from app.annotate import ItemViewModel
 from app.render import markdown_text
-from app.tab_annotate import OPEN_PICKERS, TABS_BY_ROLE, TabShown, build_annotate_tab, show, show_layout
+from app.tab_annotate import OPEN_PICKERS, TabShown, build_annotate_tab, show, show_layout
 from app.tab_dashboard import CSS as DASHBOARD_CSS
 from app.tab_dashboard import build_dashboard_tab
 from app.tab_judges import build_judges_tab
@@ -43,6 +43,13 @@ CSS = (
 """
     + DASHBOARD_CSS
 )
+
+# the tabs each role sees (the others stay hidden; every handler checks the role again)
+TABS_BY_ROLE = {
+    "annotator": frozenset({"annotate"}),
+    "researcher": frozenset({"annotate", "progress", "dashboard"}),
+    "admin": frozenset({"annotate", "progress", "dashboard", "judges"}),
+}
 
 
 def build_app(services: Services) -> gr.Blocks:
