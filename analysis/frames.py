@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import ArgumentError, MetricUndefinedError, bad_argument
-from contracts.columns import LABEL_REQUIRED
+from contracts.columns import LABEL_REQUIRED, LEVEL_ATTR, QUESTION_ATTR, SCALE_ATTR
 from contracts.vocab import (
     ANNOTATOR_KINDS,
     BOTHBAD_RULES,
+    LEVELS,
     ORDER_RULES,
     PAIRWISE_NUMBERS,
     PAIRWISE_VALUES,
@@ -45,8 +46,29 @@ def check_labels(labels: pd.DataFrame) -> None:
 
 
 def is_pairwise(labels: pd.DataFrame) -> bool:
+    """A frame of pairwise verdicts: its declared level (``contracts.columns.LEVEL_ATTR``, set by the
+    reader of one question's labels), else values that are all pairwise verdicts."""
+    if LEVEL_ATTR in labels.attrs:
+        return bool(labels.attrs[LEVEL_ATTR] == "pairwise")
     values = labels.loc[labels["status"] == "submitted", "value"].dropna().unique()
     return len(values) > 0 and set(values) <= set(PAIRWISE_VALUES)
+
+
+def level_of(labels: pd.DataFrame) -> str:
+    """The level of measurement of a frame's values (``contracts.vocab.LEVELS``): declared by the reader
+    (``LEVEL_ATTR``), else ``pairwise`` for pairwise verdicts and ``ordinal`` for scores."""
+    declared = labels.attrs.get(LEVEL_ATTR)
+    if declared in LEVELS:
+        return str(declared)
+    return "pairwise" if is_pairwise(labels) else "ordinal"
+
+
+def keep_marks(source: pd.DataFrame, target: pd.DataFrame) -> pd.DataFrame:
+    """Carry a frame's declared question, level and scale (``contracts.columns``) over to a derived frame."""
+    for key in (LEVEL_ATTR, SCALE_ATTR, QUESTION_ATTR):
+        if key in source.attrs:
+            target.attrs[key] = source.attrs[key]
+    return target
 
 
 def submitted(labels: pd.DataFrame) -> pd.DataFrame:
@@ -169,13 +191,25 @@ def _votes(labels: pd.DataFrame, *, ties: bool, bothbad: str = "tie") -> pd.Data
             best = combined.reindex(key)["best"].to_numpy()
             vote = np.where(pd.notna(best) & (first["n"].to_numpy() > 1), best, vote)
         num = pd.Series(vote).map(PAIRWISE_NUMBERS).to_numpy()
+    elif level_of(labels) == "nominal":
+        # categories without order: the rater's most frequent label; a shared top count is no vote
+        # (dropped below), never a category in between
+        top = _plurality_per_rater(sub, first)
+        vote = np.where(first["nunique"] > 1, top, first["value"].to_numpy())
+        num = pd.to_numeric(pd.Series(_codes(sub, vote)), errors="coerce").to_numpy(dtype=float)
     else:
         # scores: vote_num is the median of the rater's labels (interval-level statistics read it);
         # the vote, a category, is a point of the scale: on a scale of whole numbers the median
-        # rounded half up (6 and 7 -> 7, never a category "6.5")
+        # rounded half up (6 and 7 -> 7, never a category "6.5"); an ordered choice's median
+        # position rounded half up is its option
         num = first["median"].to_numpy(dtype=float)
         whole = bool(np.all(np.mod(sub["value_num"].dropna().to_numpy(dtype=float), 1) == 0))
-        category = pd.Series(num).map(lambda x: _fmt_num(round_half_up(x) if whole else x)).to_numpy()
+        scale: list[str] = list(labels.attrs.get(SCALE_ATTR) or [])
+        if scale and not all(str(p).lstrip("-").isdigit() for p in scale):
+            num = np.asarray([round_half_up(x) for x in num], dtype=float)
+            category = np.array([scale[int(x)] for x in num], dtype=object)
+        else:
+            category = pd.Series(num).map(lambda x: _fmt_num(round_half_up(x) if whole else x)).to_numpy()
         vote = np.where(first["nunique"] > 1, category, first["value"].to_numpy())
     out = pd.DataFrame(
         {
@@ -188,7 +222,32 @@ def _votes(labels: pd.DataFrame, *, ties: bool, bothbad: str = "tie") -> pd.Data
     )
     if pairwise and not ties:
         out = out[~out["vote"].isin(no_tie)]
-    return out.reset_index(drop=True)
+    return out[out["vote"].notna().to_numpy()].reset_index(drop=True)
+
+
+def _plurality_per_rater(sub: pd.DataFrame, first: pd.DataFrame) -> np.ndarray:
+    """Per (item, rater) of ``first``: the strict plurality of the rater's values, None when shared."""
+    counts = sub.groupby(["item_id", "annotator", "value"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["item_id", "annotator", "n"], ascending=[True, True, False], kind="stable")
+    best: dict[tuple[object, object], object] = {}
+    runner_up: dict[tuple[object, object], int] = {}
+    for item, rater, value, n in counts.itertuples(index=False):
+        key = (item, rater)
+        if key not in best:
+            best[key] = (value, n)
+        elif key not in runner_up:
+            runner_up[key] = int(n)
+    out = []
+    for item, rater in zip(first["item_id"], first["annotator"], strict=True):
+        value, n = best[(item, rater)]  # type: ignore[misc]
+        out.append(value if n > runner_up.get((item, rater), 0) else None)
+    return np.asarray(out, dtype=object)
+
+
+def _codes(sub: pd.DataFrame, vote: np.ndarray) -> list[float | None]:
+    """The stored number of each vote's value (a nominal option's position)."""
+    number = dict(zip(sub["value"], sub["value_num"], strict=False))
+    return [number.get(v) if v is not None else None for v in vote]
 
 
 def _combined_probabilities(sub: pd.DataFrame) -> pd.DataFrame | None:
@@ -235,7 +294,7 @@ def collapse(labels: pd.DataFrame, *, orders: str = "combined", bothbad: str = "
     )
     out.attrs[COLLAPSED] = is_pairwise(labels)  # votes() reads it back without recomputing
     out.attrs[ORDERS] = orders
-    return out
+    return keep_marks(labels, out)
 
 
 def orders_rule(labels: pd.DataFrame, asked: str) -> str:

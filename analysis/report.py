@@ -19,14 +19,15 @@ from analysis.agreement import AgreementResult, Level, agreement, correlations
 from analysis.calibration import rater_calibration
 from analysis.compare import DEFAULT_EPSILON, alt_test, human_ceiling, judge_minus_ceiling
 from analysis.errors import MetricUndefinedError
-from analysis.frames import check_labels, collapse, is_pairwise, majority, votes
+from analysis.frames import check_labels, collapse, is_pairwise, level_of, majority, votes
 from analysis.intervals import percentile_interval, proportion, second_column
+from analysis.questions import CHECKLIST_UNIT, checklist_units, overall_rows, pass_rates
 from analysis.reliability import alpha, fleiss
-from analysis.report_model import Report
+from analysis.report_model import Report, TaskReport
 from analysis.resampling import Resampler, estimate, resampled_rows, resampler_for, resampling_clusters, unit_of
 from analysis.strata import EXPLORATORY, by_stratum, heterogeneity
-from contracts.columns import SCALE_ATTR
-from contracts.vocab import LABEL_STATUSES
+from contracts.columns import QUESTION_ATTR, SCALE_ATTR
+from contracts.vocab import DEFAULT_QUESTION, LABEL_STATUSES
 
 
 def _safe(fn: Callable[[], Any]) -> Any:
@@ -112,8 +113,12 @@ def build_report(
     scale = labels.attrs.get(SCALE_ATTR)  # the task's scale points, when the reader knew them
     humans = _raters(labels, "human")
     judges = _raters(labels, "llm_judge")
-    pairwise = is_pairwise(labels)
-    ordinal = not pairwise
+    measured = level_of(labels)  # pairwise, nominal, ordinal or interval (contracts.vocab.LEVELS)
+    pairwise = measured == "pairwise"
+    ordinal = measured in ("ordinal", "interval")
+    asked = labels.attrs.get(QUESTION_ATTR) or {}
+    kind = asked.get("kind") or ("pairwise" if pairwise else "scale")
+    scores = kind in ("scale", "numeric")  # negative RMSE in the alternative annotator test, correlations
     # one vote per (item, rater): computed once, reused by every metric; the agreement blocks count a
     # rater labeled in both orders by the ``orders`` rule (``counted``: per order with "each")
     collapsed = collapse(labels)
@@ -132,6 +137,7 @@ def build_report(
         "task": task,
         "protocol": "pairwise" if pairwise else "single",
         "n_items": int(items["item_id"].nunique()),
+        "question": {"name": asked.get("name", DEFAULT_QUESTION), "kind": kind, "level": measured},
         "settings": {
             "n_boot": n_boot,
             "seed": seed,
@@ -151,8 +157,8 @@ def build_report(
         "judges": judges,
         "raters": _rater_counts(labels),
     }
+    level: Level = "nominal" if measured in ("pairwise", "nominal") else "interval" if kind == "numeric" else "ordinal"
     if len(humans) >= 2:
-        level: Level = "nominal" if pairwise else "ordinal"
         report["human_agreement"] = {
             **agreement_block(
                 counted,
@@ -189,6 +195,9 @@ def build_report(
             resampler=rs,
             min_votes=min_votes,
             scale=scale,
+            ordinal=ordinal,
+            level=level,
+            scores=scores,
         )
         for judge in judges
     ]
@@ -223,7 +232,8 @@ def build_report(
         }
         report["consistency"] = {r: _safe(partial(_transitivity, collapsed, items, r)) for r in everyone}
         report["system"] = _system(collapsed, items, humans, judges, resampler=rs)
-    elif everyone and humans and judges:
+    elif everyone and humans and judges and kind != "choice":
+        # leniency where it is defined: scores, and the pass rate of a checklist (yes = 1)
         report["bias"] = {
             "leniency": _safe(lambda: bias.leniency(collapsed, judges, humans, n_boot=n_boot, seed=seed, resampler=rs))
         }
@@ -272,7 +282,13 @@ def _judge_section(
     resampler: Resampler | None,
     min_votes: int = 2,
     scale: Sequence[str] | None = None,
+    ordinal: bool | None = None,
+    level: Level | None = None,
+    scores: bool | None = None,
 ) -> dict[str, Any]:
+    ordinal = (not pairwise) if ordinal is None else ordinal
+    scores = (not pairwise) if scores is None else scores
+    level = level or ("nominal" if pairwise else "ordinal")
     mine = labels[labels["annotator"] == judge]
     section: dict[str, Any] = {
         "judge": judge,
@@ -289,26 +305,25 @@ def _judge_section(
             humans,
             n_boot=n_boot,
             seed=seed,
-            ordinal=not pairwise,
+            ordinal=ordinal,
             resampler=resampler,
             min_votes=min_votes,
             scale=scale,
         )
     )
-    level: Level = "nominal" if pairwise else "ordinal"
     section["alpha_with_humans"] = _safe(
         lambda: alpha(collapsed, [*humans, judge], level=level, n_boot=n_boot, seed=seed, resampler=resampler).to_dict()
     )
     section["alt_test"] = _safe(
         lambda: alt_test(
-            as_given, judge, humans, epsilon=epsilon, similarity="accuracy" if pairwise else "neg_rmse"
+            as_given, judge, humans, epsilon=epsilon, similarity="neg_rmse" if scores else "accuracy"
         ).to_dict()
     )
     if len(humans) >= 2:
         section["vs_ceiling"] = _safe(
             lambda: judge_minus_ceiling(counted, judge, humans, n_boot=n_boot, seed=seed, resampler=resampler)
         )
-    if not pairwise:
+    if scores:
         section["score_correlations"] = _safe(
             partial(_score_correlations, collapsed, judge, humans, n_boot=n_boot, seed=seed, resampler=resampler)
         )
@@ -540,3 +555,74 @@ def _strata(
             row.update({"error": str(res)} if isinstance(res, MetricUndefinedError) else res.to_dict())
             rows.append(row)
     return rows
+
+
+def build_task_report(
+    frames: dict[str, pd.DataFrame],
+    items: pd.DataFrame,
+    *,
+    task: str | None = None,
+    **options: Any,
+) -> Report | TaskReport:
+    """Every figure of a task, per question. ``frames``: each question's labels (marked by the reader:
+    ``contracts.columns.LEVEL_ATTR``, ``QUESTION_ATTR``, ``SCALE_ATTR``), in the order asked. One
+    question: its :class:`Report` (the JSON of a one-question task is unchanged, plus ``question``).
+    Several: a :class:`TaskReport` with every question's report (``questions``), the table across
+    questions (``overall``) and each judge's sections by question. A checklist question is analysed
+    per entry (units (item, entry), resampled by item) and adds the item-level pass rates.
+    ``options``: :func:`build_report`'s."""
+    reports: dict[str, Report] = {}
+    for name, labels in frames.items():
+        reports[name] = _question_report(labels, items, task=task, **options)
+    if len(reports) == 1:
+        return next(iter(reports.values()))
+    first = next(iter(reports.values()))
+    as_json = {name: r.to_json() for name, r in reports.items()}
+    judges = sorted({j for r in reports.values() for j in r.judges})
+    humans = sorted({h for r in reports.values() for h in r.humans})
+    return TaskReport.from_json(
+        jsonable(
+            {
+                "task": task,
+                "protocol": first.protocol if first.question is None or first.question.kind == "pairwise" else None,
+                "n_items": int(items["item_id"].nunique()),
+                "humans": humans,
+                "judges": judges,
+                "questions": as_json,
+                "overall": overall_rows(as_json),
+                "judges_vs_humans": [
+                    {
+                        "judge": judge,
+                        "questions": {
+                            name: section
+                            for name, r in as_json.items()
+                            for section in r.get("judges_vs_humans", [])
+                            if section["judge"] == judge
+                        },
+                    }
+                    for judge in judges
+                ],
+            }
+        )
+    )
+
+
+def _question_report(labels: pd.DataFrame, items: pd.DataFrame, *, task: str | None, **options: Any) -> Report:
+    asked = labels.attrs.get(QUESTION_ATTR) or {}
+    if asked.get("kind") != "checklist":
+        return build_report(labels, items, task=task, **options)
+    if labels.empty or "entry" not in labels.columns:
+        return build_report(labels, items, task=task, **options)
+    units, unit_items = checklist_units(labels, items)
+    report = build_report(units, unit_items, task=task, **{**options, "cluster": CHECKLIST_UNIT})
+    n_boot, seed = int(options.get("n_boot", 1000)), int(options.get("seed", 0))
+    raters = report.humans + report.judges
+    rates = pass_rates(labels, raters, n_boot=n_boot, seed=seed, resampler=None)
+    data = report.to_json()
+    data["checklist"] = {
+        "n_items": int(labels["item_id"].nunique()),
+        "n_entries": len(unit_items),
+        "unit": "checklist entry (item, entry); resampled by item",
+        "pass_rate": rates,
+    }
+    return Report.from_json(jsonable(data))

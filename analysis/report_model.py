@@ -409,12 +409,41 @@ class Settings(_Section):
     bothbad: str | None = None  # how a both-bad verdict counts in agreement: "tie" or "distinct"
 
 
+class QuestionInfo(_Section):
+    """The question a report is about: its name, kind and level of measurement."""
+
+    name: str
+    kind: str
+    level: str
+
+
+class PassRate(_Section):
+    rater: str
+    n_items: int
+    n_entries: int
+    pass_rate: float | None
+    pass_rate_ci95: Interval | None = None
+    ci_flag: str | None = None
+    ci_method: str | None = None
+
+
+class ChecklistSection(_Section):
+    """A checklist question: entries and items, and each rater's item-level pass rate."""
+
+    n_items: int
+    n_entries: int
+    unit: str
+    pass_rate: list[PassRate]
+
+
 class Report(_Section):
-    """Every figure of one task."""
+    """Every figure of one task (of one question of it)."""
 
     task: str | None
     protocol: str
     n_items: int
+    question: QuestionInfo | None = None
+    checklist: ChecklistSection | None = None
     settings: Settings
     humans: list[str]
     judges: list[str]
@@ -481,3 +510,48 @@ def _walk_flags(node: object, path: str, found: list[tuple[str, str]]) -> None:
     elif isinstance(node, dict):
         for key, value in node.items():
             _walk_flags(value, f"{path}[{key}]", found)
+
+
+class OverallRow(_Section):
+    """One (question, judge) of a task of several questions."""
+
+    question: str
+    kind: str | None
+    judge: str
+    n: int | None = None
+    agreement: float | None = None
+    agreement_ci95: Interval | None = None
+    kappa: float | None = None
+    kappa_ci95: Interval | None = None
+    alpha_with_humans: float | None = None
+    alt_test_passed: bool | None = None
+    alt_test_winning_rate: float | None = None
+    error: str | None = None
+
+
+class JudgeQuestions(_Section):
+    judge: str
+    questions: dict[str, JudgeSection]
+
+
+class TaskReport(_Section):
+    """Every figure of a task of several questions: each question's report, and across them."""
+
+    task: str | None
+    protocol: str | None = None
+    n_items: int
+    humans: list[str]
+    judges: list[str]
+    questions: dict[str, Report]
+    overall: list[OverallRow]
+    judges_vs_humans: list[JudgeQuestions]
+
+    def flags(self) -> list[tuple[str, str]]:
+        return [(f"questions[{name}].{where}", why) for name, r in self.questions.items() for where, why in r.flags()]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TaskReport:
+        return cls.model_validate(data)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from annotation.errors import JudgelabError, NotFoundError
 from annotation.models import ANNOTATOR_KINDS, PROTOCOLS, Annotator, Task
-from annotation.schema import default_schema, parse_schema
+from annotation.schema import check_for_protocol, default_schema, parse_schema
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -50,13 +50,18 @@ def ensure_task(
                 f"task {name!r} exists with protocol {task.protocol!r}, not {protocol!r}",
                 fix="import into another task name, or pass the task's own --protocol",
             )
+        if label_schema is not None and parse_schema(label_schema) != parse_schema(task.label_schema):
+            raise JudgelabError(
+                f"task {name!r} exists with another label schema",
+                fix="import without --schema (the task keeps its questions), or into a new task name",
+            )
         return task
-    schema = label_schema if label_schema is not None else default_schema(protocol)
-    parse_schema(schema)  # validates, with a clear error
+    schema = parse_schema(label_schema if label_schema is not None else default_schema(protocol))
+    check_for_protocol(schema, protocol)
     task = Task(
         name=name,
         protocol=protocol,
-        label_schema=schema,
+        label_schema=schema.model_dump(mode="json"),
         instructions=instructions or "",
         overlap=overlap if overlap is not None else 3,
     )

@@ -19,6 +19,7 @@ from annotation.errors import JudgelabError
 from annotation.files import write_atomically
 from annotation.label_frames import items_frame, labels_frame
 from annotation.models import Annotator
+from annotation.schema import TaskSchema, parse_schema
 from contracts.columns import ITEM_COLUMNS, LABEL_COLUMNS
 from contracts.vocab import (
     DEFAULT_MIN_VOTES,
@@ -36,7 +37,7 @@ _LONG_NAMES = {"external_id": "item_id", "kind": "annotator_kind"}
 _NOT_EXPORTED = frozenset({"label_id", "item_id", "confidence_p"})
 # a gold item's answer stays out of exports, and a multi-turn item's conversation (its judged turn's
 # text is in prompt/response_a/response_b)
-_ITEM_FIELDS_NOT_EXPORTED = frozenset({"gold_value", "conversation"})
+_ITEM_FIELDS_NOT_EXPORTED = frozenset({"gold", "conversation"})
 LONG_COLUMNS = [
     "task",
     *(_LONG_NAMES.get(c, c) for c in LABEL_COLUMNS if c not in _NOT_EXPORTED),
@@ -71,8 +72,8 @@ def _items(session: Session, task_id: int) -> pd.DataFrame:
 
 
 def rater_verdicts(labels: pd.DataFrame) -> dict[tuple[Any, str], str | None]:
-    """Each (item, rater)'s verdict from its submitted labels (``contracts.vocab.rater_verdict``: the
-    same rule as the analysis and the dashboard)."""
+    """Each (item, rater)'s verdict from its submitted labels of one question
+    (``contracts.vocab.rater_verdict``: the same rule as the analysis and the dashboard)."""
     sub = labels[labels["status"] == "submitted"]
     values: dict[tuple[Any, str], list[Any]] = {}
     probs: dict[tuple[Any, str], list[Any]] = {}
@@ -92,39 +93,81 @@ def rules(min_votes: int) -> str:
 def wide_frame(session: Session, task_name: str, *, min_votes: int = DEFAULT_MIN_VOTES) -> pd.DataFrame:
     """One row per item: its fields, each rater's verdict (column ``label:<name>``, by
     ``contracts.vocab.VERDICT_RULE``), the human majority (None when there is none: fewer than
-    ``min_votes`` human verdicts or a split), the number of human verdicts and the ``rule`` applied."""
+    ``min_votes`` human verdicts or a split), the number of human verdicts and the ``rule`` applied.
+    A task of several questions has these columns per question, named ``label:<question>:<name>``,
+    ``human_majority:<question>`` and ``human_votes:<question>`` (a checklist entry is a question)."""
     task = get_task(session, task_name)
-    items = _items(session, task.id)
+    out = _items(session, task.id).drop(columns=["id"])
     labels = long_frame(session, task_name)
-    verdicts = rater_verdicts(labels)
-    per_rater = pd.Series(verdicts, dtype=object)
-    if len(per_rater):
-        per_rater.index = pd.MultiIndex.from_tuples(list(verdicts), names=["item_id", "annotator"])
-        table = per_rater.unstack("annotator")
-    else:
-        table = pd.DataFrame(index=pd.Index([], name="item_id"))
-    table.columns = [f"label:{c}" for c in table.columns]
     kinds = dict(zip(labels["annotator"], labels["annotator_kind"], strict=False))
-    human: dict[Any, list[str | None]] = {}
-    for (item, rater), verdict in verdicts.items():
-        if kinds.get(rater) == "human":
-            human.setdefault(item, []).append(verdict)
-    out = items.drop(columns=["id"]).merge(table, left_on="item_id", right_index=True, how="left")
-    out["human_majority"] = [majority_verdict(human.get(i, []), min_votes=min_votes) for i in out["item_id"]]
-    out["human_votes"] = [len(human.get(i, [])) for i in out["item_id"]]
+    asked = parse_schema(task.label_schema)
+    keys = (
+        [asked.first.name] if asked.single_question else sorted(labels["question"].unique(), key=_question_order(asked))
+    )
+    for key in keys:
+        suffix = "" if asked.single_question else f":{key}"
+        verdicts = rater_verdicts(labels[labels["question"] == key])
+        per_rater = pd.Series(verdicts, dtype=object)
+        if len(per_rater):
+            per_rater.index = pd.MultiIndex.from_tuples(list(verdicts), names=["item_id", "annotator"])
+            table = per_rater.unstack("annotator")
+        else:
+            table = pd.DataFrame(index=pd.Index([], name="item_id"))
+        table.columns = [f"label{suffix}:{c}" for c in table.columns]
+        human: dict[Any, list[str | None]] = {}
+        for (item, rater), verdict in verdicts.items():
+            if kinds.get(rater) == "human":
+                human.setdefault(item, []).append(verdict)
+        out = out.merge(table, left_on="item_id", right_index=True, how="left")
+        out[f"human_majority{suffix}"] = [
+            majority_verdict(human.get(i, []), min_votes=min_votes) for i in out["item_id"]
+        ]
+        out[f"human_votes{suffix}"] = [len(human.get(i, [])) for i in out["item_id"]]
     out["rule"] = rules(min_votes)
     out["metadata"] = out["metadata"].map(lambda m: json.dumps(m) if isinstance(m, dict) else None)
     return out
 
 
+def _question_order(schema: TaskSchema) -> Any:
+    names = schema.names
+
+    def order(key: str) -> tuple[int, int]:
+        name, _, entry = key.rpartition(".") if "." in key else (key, "", "0")
+        return (names.index(name) if name in names else len(names), int(entry) if entry.isdigit() else 0)
+
+    return order
+
+
+def dpo_question(schema: TaskSchema, question: str | None) -> str:
+    """The pairwise question a DPO export reads: the named one, or the task's first pairwise question."""
+    if question is not None:
+        asked = schema.question(question)
+        if asked.kind != "pairwise":
+            raise JudgelabError(
+                f"question {question!r} is {asked.kind}, and a DPO export needs a pairwise question",
+                fix=f"name one of {[q.name for q in schema.questions if q.kind == 'pairwise']}",
+            )
+        return asked.name
+    first = schema.first_of("pairwise")
+    if first is None:
+        raise JudgelabError("the task asks no pairwise question: nothing to prefer", fix="export long or wide")
+    return first.name
+
+
 def dpo_frame(
-    session: Session, task_name: str, raters: Sequence[str] | None = None, *, min_votes: int | None = None
+    session: Session,
+    task_name: str,
+    raters: Sequence[str] | None = None,
+    *,
+    min_votes: int | None = None,
+    question: str | None = None,
 ) -> pd.DataFrame:
     """``prompt, chosen, rejected`` from the majority verdict of ``raters`` (default: the humans), each
     rater's verdict by ``contracts.vocab.VERDICT_RULE``; items whose majority is a tie, or that have
     none (a split, or fewer than ``min_votes`` verdicts: default 2, or 1 when one rater is named),
     are left out. Provenance columns: who decided, how many verdicts (``n_votes``), how many of them
-    chose the winner (``n_agree``) and the ``rule``. Raises, naming the counts, when no item is left."""
+    chose the winner (``n_agree``), the ``question`` and the ``rule``. ``question``: the pairwise
+    question read (default: the task's first). Raises, naming the counts, when no item is left."""
     task = get_task(session, task_name)
     if task.protocol != "pairwise":
         raise JudgelabError(
@@ -132,7 +175,9 @@ def dpo_frame(
             fix="export --format long or wide instead",
         )
     items = _items(session, task.id).set_index("item_id")
+    asked = dpo_question(parse_schema(task.label_schema), question)
     labels = long_frame(session, task_name)
+    labels = labels[labels["question"] == asked]
     if raters:
         unknown = sorted(set(raters) - set(labels["annotator"]))
         if unknown:
@@ -169,6 +214,7 @@ def dpo_frame(
                 "n_votes": len(verdicts),
                 "n_agree": sum(v == verdict for v in verdicts),
                 "source": source,
+                "question": asked,
                 "rule": rules(needed),
             }
         )
@@ -193,6 +239,7 @@ DPO_COLUMNS = [
     "n_agree",
     "source",
     "rule",
+    "question",
 ]
 
 
@@ -294,6 +341,7 @@ def export(
     *,
     raters: Sequence[str] | None = None,
     min_votes: int | None = None,
+    question: str | None = None,
 ) -> int:
     """Export ``task`` as ``fmt`` to ``out``; returns the number of rows. ``min_votes``: the fewest
     verdicts a majority needs (wide, dpo; default 2, or 1 for a DPO export of one named rater)."""
@@ -304,7 +352,7 @@ def export(
     frame = {
         "long": lambda: long_frame(session, task),
         "wide": lambda: wide_frame(session, task, min_votes=min_votes or DEFAULT_MIN_VOTES),
-        "dpo": lambda: dpo_frame(session, task, raters, min_votes=min_votes),
+        "dpo": lambda: dpo_frame(session, task, raters, min_votes=min_votes, question=question),
     }[fmt]()
     write_frame(frame, out)
     return len(frame)

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from annotation.catalog import ensure_annotator, ensure_task
-from annotation.errors import InputError, JudgelabError
+from annotation.errors import InputError, JudgelabError, LabelError
 from annotation.formats.generic import parse_generic
 from annotation.formats.labels import parse_labels
 from annotation.formats.mtbench import parse_mtbench
@@ -26,6 +26,7 @@ from annotation.formats.pandalm import parse_pandalm
 from annotation.formats.records import ItemRecord, Parsed
 from annotation.models import Item, Task, utcnow
 from annotation.readers import Row, container_of, iter_jsonl_rows, read_rows
+from annotation.schema import TaskSchema, parse_schema
 from annotation.store import LabelIn, submit_labels
 
 FORMATS = ("auto", "jsonl", "csv", "parquet", "json", "labels", "mtbench", "pandalm")
@@ -187,6 +188,7 @@ class _Writer:
         self.instructions, self.overlap, self.label_schema = instructions, overlap, label_schema
         self.max_chars, self.batch_size = max_chars, batch_size
         self.task_id: int | None = None
+        self.schema: TaskSchema | None = None
         self.seen: dict[str, str] = {}
         self.annotators: dict[str, int] = {}
         self.counts = {"added": 0, "present": 0, "inserted": 0, "updated": 0, "unchanged": 0, "failed": 0}
@@ -210,7 +212,9 @@ class _Writer:
                 overlap=self.overlap,
                 label_schema=self.label_schema,
             ).id
-        added, present = _write_items(session, self.task_id, parsed.items, self.batch_size)
+        if self.schema is None:
+            self.schema = parse_schema(session.get_one(Task, self.task_id).label_schema)
+        added, present = _write_items(session, self.task_id, self.schema, parsed.items, self.batch_size)
         self.counts["added"] += added
         self.counts["present"] += present
         if not parsed.labels:
@@ -269,7 +273,40 @@ class _Writer:
         )
 
 
-def _write_items(session: Session, task_id: int, items: list[ItemRecord], batch_size: int) -> tuple[int, int]:
+def _gold(schema: TaskSchema, it: ItemRecord) -> dict[str, str] | None:
+    """The item's gold answers as {question: value}, each checked against its question."""
+    if it.gold is None:
+        return None
+    given = it.gold if isinstance(it.gold, dict) else {schema.first.name: it.gold}
+    out: dict[str, str] = {}
+    for name, value in given.items():
+        try:
+            question = schema.question(name)
+            if question.kind == "checklist":
+                raise LabelError(f"question {name!r} is a checklist", fix="give gold answers for other questions")
+            out[name] = question.canonical(value)
+            question.to_number(out[name])
+        except LabelError as exc:
+            raise InputError(it.where, exc.what, field="gold", value=value, fix=exc.fix) from None
+    return out
+
+
+def _checklist(schema: TaskSchema, it: ItemRecord) -> dict[str, Any] | None:
+    if it.checklist is None:
+        return None
+    if schema.first_of("checklist") is None:
+        raise InputError(
+            it.where,
+            "has a checklist, but the task asks no checklist question",
+            field="checklist",
+            fix="import with --schema naming a question of kind checklist, or drop the field",
+        )
+    return {"entries": it.checklist, "source": "item"}
+
+
+def _write_items(
+    session: Session, task_id: int, schema: TaskSchema, items: list[ItemRecord], batch_size: int
+) -> tuple[int, int]:
     if not items:
         return 0, 0
     wanted = [it.external_id for it in items]
@@ -292,7 +329,8 @@ def _write_items(session: Session, task_id: int, items: list[ItemRecord], batch_
             "reference": it.reference,
             "category": it.category,
             "conversation": it.conversation,
-            "gold_value": it.gold_value,
+            "gold": _gold(schema, it),
+            "checklist": _checklist(schema, it),
             "meta": it.meta,
             "created_at": now,
         }

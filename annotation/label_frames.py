@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from annotation.catalog import get_task
 from annotation.models import Annotator, Item, Label, Task
-from annotation.schema import parse_schema
-from contracts.columns import ITEM_COLUMNS, LABEL_COLUMNS, SCALE_ATTR
+from annotation.schema import Question, TaskSchema, parse_schema
+from contracts.columns import ITEM_COLUMNS, LABEL_COLUMNS, LEVEL_ATTR, QUESTION_ATTR, SCALE_ATTR
 
 # where each column of the label frame comes from (``confidence_p`` is computed from the task's scale)
 _LABEL_SOURCES: dict[str, Any] = {
@@ -22,6 +22,7 @@ _LABEL_SOURCES: dict[str, Any] = {
     "external_id": Item.external_id,
     "annotator": Annotator.name,
     "kind": Annotator.kind,
+    "question": Label.question,
     "status": Label.status,
     "value": Label.value,
     "value_num": Label.value_num,
@@ -50,7 +51,8 @@ _ITEM_SOURCES: dict[str, Any] = {
     "model_b": Item.model_b,
     "reference": Item.reference,
     "category": Item.category,
-    "gold_value": Item.gold_value,
+    "gold": Item.gold,
+    "checklist": Item.checklist,
     "conversation": Item.conversation,
     "metadata": Item.meta,
 }
@@ -73,8 +75,35 @@ def labels_frame(session: Session, task_id: int) -> pd.DataFrame:
     raw = pd.to_numeric(frame["confidence"], errors="coerce").to_numpy(dtype=float)
     frame["confidence_p"] = np.clip((raw - low) / (high - low), 0.0, 1.0)
     out = frame[list(LABEL_COLUMNS)]
-    if schema is not None and schema.kind == "scale":
-        out.attrs[SCALE_ATTR] = list(schema.choices)
+    if schema is not None and schema.single_question:
+        mark_question(out, schema.first)
+    return out
+
+
+def mark_question(frame: pd.DataFrame, question: Question) -> pd.DataFrame:
+    """Tell analysis what a frame of one question's labels holds (``contracts.columns``): its level of
+    measurement, its categories in order (a scale's points, an ordered choice's options), its name."""
+    frame.attrs[LEVEL_ATTR] = question.level
+    frame.attrs[QUESTION_ATTR] = {"name": question.name, "kind": question.kind}
+    if question.kind == "scale" or (question.kind == "choice" and question.level == "ordinal"):
+        frame.attrs[SCALE_ATTR] = list(question.choices)
+    return frame
+
+
+def question_frames(labels: pd.DataFrame, schema: TaskSchema) -> dict[str, pd.DataFrame]:
+    """A task's labels split by question, each frame marked (:func:`mark_question`). A checklist's
+    entries (``tick.1``, ``tick.2``, ...) are one frame, ``tick``, whose ``item_id`` stays the item's
+    and whose ``entry`` column numbers the entry."""
+    out: dict[str, pd.DataFrame] = {}
+    base = labels["question"].astype(str).str.rpartition(".")
+    for q in schema.questions:
+        if q.kind == "checklist":
+            mine = labels[(base[0] == q.name).to_numpy()].copy()
+            mine["entry"] = pd.to_numeric(base.loc[mine.index, 2]).astype(int)
+        else:
+            mine = labels[(labels["question"] == q.name).to_numpy()].copy()
+        mine.attrs = {}
+        out[q.name] = mark_question(mine, q)
     return out
 
 
@@ -98,6 +127,17 @@ def task_frames(session: Session, task_name: str) -> tuple[pd.DataFrame, pd.Data
     """What analysis needs of a task: its labels, its items and its judges' model families."""
     task = get_task(session, task_name)
     return labels_frame(session, task.id), items_frame(session, task.id), judge_models(session, task.id)
+
+
+def task_question_frames(
+    session: Session, task_name: str
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, str]]:
+    """What analysis needs of a task, question by question (:func:`question_frames`): each
+    question's labels, the items and the judges' model families."""
+    task = get_task(session, task_name)
+    labels = labels_frame(session, task.id)
+    frames = question_frames(labels, parse_schema(task.label_schema))
+    return frames, items_frame(session, task.id), judge_models(session, task.id)
 
 
 def judge_models(session: Session, task_id: int) -> dict[str, str]:

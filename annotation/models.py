@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from contracts.vocab import (
     ANNOTATOR_KINDS,
+    DEFAULT_QUESTION,
     LABEL_STATUSES,
     PRESENTED_ORDERS,
     PROTOCOLS,
@@ -108,7 +109,10 @@ class Item(Base):
     category: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # multi-turn items: {"prompt": [...], "a": [...], "b": [...]} lists of {role, content}
     conversation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    gold_value: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # a checklist (TICK): {"entries": [...], "source": "item" | "generated", "generator": name,
+    # "config_hash": ...}; gold answers: {question: value}
+    checklist: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    gold: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -135,7 +139,7 @@ class JudgeRun(Base):
 class Label(Base):
     __tablename__ = "labels"
     __table_args__ = (
-        UniqueConstraint("item_id", "annotator_id", "presented_order", "replicate", name="uq_label_key"),
+        UniqueConstraint("item_id", "annotator_id", "question", "presented_order", "replicate", name="uq_label_key"),
         CheckConstraint(sql_in("status", LABEL_STATUSES), name="ck_label_status"),
         CheckConstraint(sql_in("presented_order", PRESENTED_ORDERS), name="ck_label_order"),
         CheckConstraint("replicate >= 0", name="ck_label_replicate"),
@@ -145,6 +149,8 @@ class Label(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
     annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"))
+    # the task's question this label answers (a checklist entry is NAME.K)
+    question: Mapped[str] = mapped_column(String(64), default=DEFAULT_QUESTION, server_default=DEFAULT_QUESTION)
     replicate: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16))
     value: Mapped[str | None] = mapped_column(String(64), nullable=True)

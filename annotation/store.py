@@ -2,8 +2,8 @@
 analysis its DataFrames (:func:`labels_frame`, :func:`items_frame`).
 
 Humans, judges and importers all write through here, so every label is validated against its task's
-schema the same way, the unique key (item, annotator, presented_order, replicate) is enforced, and
-every change of an existing label is kept in ``label_events``.
+schema the same way, the unique key (item, annotator, question, presented_order, replicate) is
+enforced, and every change of an existing label is kept in ``label_events``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from annotation.models import (
     Task,
     utcnow,
 )
-from annotation.schema import parse_schema
+from annotation.schema import Question, TaskSchema, parse_schema
 
 _CHUNK = 500
 # the fields a resubmission may change; a resubmission that changes none of them is a no-op
@@ -45,13 +45,23 @@ _MUTABLE = (
 )
 
 
+Key = tuple[int, int, str, str, int]  # item, annotator, question, presented_order, replicate
+
+
+def _key(row: dict[str, Any]) -> Key:
+    return (row["item_id"], row["annotator_id"], row["question"], row["presented_order"], row["replicate"])
+
+
 @dataclass(frozen=True)
 class LabelIn:
-    """One label to write. ``value`` is in the item's A/B frame; ``presented_order`` is what was shown."""
+    """One label to write. ``value`` is in the item's A/B frame; ``presented_order`` is what was shown.
+    ``question``: the task's question it answers (``NAME.K`` for checklist entry K); ``None`` is the
+    task's only question."""
 
     item_id: int
     annotator_id: int
     value: str | None
+    question: str | None = None
     status: str = "submitted"
     presented_order: str = "ab"
     replicate: int = 0
@@ -107,9 +117,9 @@ def submit_labels(
     existing = _existing_labels(session, rows)
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
-    key_index: dict[tuple[int, int, str, int], int] = {}
+    key_index: dict[Key, int] = {}
     for row in rows:
-        key = (row["item_id"], row["annotator_id"], row["presented_order"], row["replicate"])
+        key = _key(row)
         if key in key_index:
             # the same key twice in one call: the later one wins, as if submitted after
             prior = key_index[key]
@@ -135,7 +145,7 @@ def submit_labels(
         result.inserted = len(new_rows)
     session.flush()
     ids = _existing_labels(session, rows)
-    result.label_ids = [ids[(r["item_id"], r["annotator_id"], r["presented_order"], r["replicate"])].id for r in rows]
+    result.label_ids = [ids[_key(r)].id for r in rows]
     return result
 
 
@@ -151,9 +161,7 @@ def _insert_new(session: Session, new_rows: list[dict[str, Any]], changed_by: st
                 with session.begin_nested():
                     session.execute(insert(Label), [row])
             except IntegrityError:
-                current = _existing_labels(session, [row]).get(
-                    (row["item_id"], row["annotator_id"], row["presented_order"], row["replicate"])
-                )
+                current = _existing_labels(session, [row]).get(_key(row))
                 if current is None:
                     raise
                 if any(getattr(current, f) != row[f] for f in _MUTABLE):
@@ -176,17 +184,26 @@ def _record_event(session: Session, current: Label, row: dict[str, Any], who: st
     )
 
 
-def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, Any]:
-    schemas: dict[int, Any] = {}
-    by_task: dict[int, Any] = {}
+@dataclass(frozen=True)
+class _ItemSchema:
+    schema: TaskSchema
+    checklist_length: int  # entries of the item's checklist (0: none)
+
+
+def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, _ItemSchema]:
+    schemas: dict[int, _ItemSchema] = {}
+    by_task: dict[int, TaskSchema] = {}
     for start in range(0, len(item_ids), _CHUNK):
         chunk = item_ids[start : start + _CHUNK]
-        for item_id, task_id, schema in session.execute(
-            select(Item.id, Task.id, Task.label_schema).join(Task, Item.task_id == Task.id).where(Item.id.in_(chunk))
+        for item_id, task_id, schema, checklist in session.execute(
+            select(Item.id, Task.id, Task.label_schema, Item.checklist)
+            .join(Task, Item.task_id == Task.id)
+            .where(Item.id.in_(chunk))
         ):
             if task_id not in by_task:
                 by_task[task_id] = parse_schema(schema)
-            schemas[item_id] = by_task[task_id]
+            entries = checklist.get("entries") if isinstance(checklist, dict) else None
+            schemas[item_id] = _ItemSchema(by_task[task_id], len(entries) if isinstance(entries, list) else 0)
     missing = set(item_ids) - set(schemas)
     if missing:
         raise NotFoundError(
@@ -196,7 +213,26 @@ def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, Any]:
     return schemas
 
 
-def _validated_row(lab: LabelIn, schemas: dict[int, Any], place: str, max_chars: int) -> dict[str, Any]:
+def _question(lab: LabelIn, known: _ItemSchema, place: str) -> tuple[Question, str]:
+    """The question a label answers and its stored key; a checklist entry must exist on the item."""
+    try:
+        question, entry = known.schema.resolve(lab.question)
+    except LabelError as exc:
+        raise LabelError(f"{place}: field 'question': {exc.what}", value=lab.question, fix=exc.fix) from None
+    if entry is None:
+        return question, question.name
+    if entry > known.checklist_length:
+        raise LabelError(
+            f"{place}: field 'question': {lab.question!r} names checklist entry {entry}, but item {lab.item_id} "
+            f"has {known.checklist_length} entries",
+            fix="answer the entries the item's checklist has (import or generate the checklist first)",
+        )
+    return question, f"{question.name}.{entry}"
+
+
+def _validated_row(lab: LabelIn, schemas: dict[int, _ItemSchema], place: str, max_chars: int) -> dict[str, Any]:
+    known = schemas[lab.item_id]
+    question, question_key = _question(lab, known, place)
     if lab.status not in LABEL_STATUSES:
         raise LabelError(f"{place}: unknown status {lab.status!r}", fix=f"use one of {list(LABEL_STATUSES)}")
     if lab.presented_order not in PRESENTED_ORDERS:
@@ -211,9 +247,9 @@ def _validated_row(lab: LabelIn, schemas: dict[int, Any], place: str, max_chars:
     if lab.status == "submitted":
         if value is None or str(value).strip() == "":
             raise LabelError(f"{place}: a submitted label needs a value", fix="give a value, or use status 'skipped'")
-        value = str(value).strip()
+        value = question.canonical(str(value).strip())
         try:
-            value_num = schemas[lab.item_id].to_number(value)
+            value_num = question.to_number(value)
         except LabelError as exc:
             raise LabelError(f"{place}: field 'value': {exc.what}", fix=exc.fix) from None
     elif lab.status == "failed":
@@ -228,7 +264,7 @@ def _validated_row(lab: LabelIn, schemas: dict[int, Any], place: str, max_chars:
         if isinstance(lab.confidence, bool) or not isinstance(lab.confidence, (int, float)):
             raise LabelError(f"{place}: field 'confidence' must be a number", value=lab.confidence)
         try:
-            schemas[lab.item_id].check_confidence(float(lab.confidence))
+            known.schema.check_confidence(float(lab.confidence))
         except LabelError as exc:
             raise LabelError(f"{place}: field 'confidence': {exc.what}", fix=exc.fix) from None
     for name in ("rationale", "raw_output", "error"):
@@ -241,6 +277,7 @@ def _validated_row(lab: LabelIn, schemas: dict[int, Any], place: str, max_chars:
     return {
         "item_id": lab.item_id,
         "annotator_id": lab.annotator_id,
+        "question": question_key,
         "replicate": lab.replicate,
         "status": lab.status,
         "value": value,
@@ -257,11 +294,11 @@ def _validated_row(lab: LabelIn, schemas: dict[int, Any], place: str, max_chars:
     }
 
 
-def _existing_labels(session: Session, rows: Iterable[dict[str, Any]]) -> dict[tuple[int, int, str, int], Label]:
+def _existing_labels(session: Session, rows: Iterable[dict[str, Any]]) -> dict[Key, Label]:
     pairs: dict[int, set[int]] = {}
     for row in rows:
         pairs.setdefault(row["annotator_id"], set()).add(row["item_id"])
-    found: dict[tuple[int, int, str, int], Label] = {}
+    found: dict[Key, Label] = {}
     for annotator_id, items in pairs.items():
         ordered = sorted(items)
         for start in range(0, len(ordered), _CHUNK):
@@ -269,5 +306,5 @@ def _existing_labels(session: Session, rows: Iterable[dict[str, Any]]) -> dict[t
             for lab in session.scalars(
                 select(Label).where(Label.annotator_id == annotator_id, Label.item_id.in_(chunk))
             ):
-                found[(lab.item_id, lab.annotator_id, lab.presented_order, lab.replicate)] = lab
+                found[(lab.item_id, lab.annotator_id, lab.question, lab.presented_order, lab.replicate)] = lab
     return found

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from annotation.models import Annotator, Item, Label, Task
+from annotation.schema import parse_schema
 
 
 @dataclass(frozen=True)
@@ -58,21 +59,25 @@ class _RaterTally:
 
 
 def annotator_progress(session: Session, task: Task) -> list[list[object]]:
-    """[annotator, kind, submitted, skipped, failed, median seconds per item, gold accuracy (n)] per rater."""
+    """[annotator, kind, submitted, skipped, failed, median seconds per item, gold accuracy (n)] per rater.
+    Items are counted by the labels of the task's first question (a skip is stored there); gold
+    accuracy counts every question with a gold answer."""
+    first = parse_schema(task.label_schema).first.name
     rows = session.execute(
-        select(Annotator.name, Annotator.kind, Label.status, Label.value, Label.duration_ms, Item.gold_value)
+        select(Annotator.name, Annotator.kind, Label.question, Label.status, Label.value, Label.duration_ms, Item.gold)
         .join(Label, Label.annotator_id == Annotator.id)
         .join(Item, Label.item_id == Item.id)
         .where(Item.task_id == task.id)
     ).all()
     tallies: dict[tuple[str, str], _RaterTally] = {}
-    for name, kind, status, value, duration, gold_value in rows:
+    for name, kind, question, status, value, duration, gold in rows:
         tally = tallies.setdefault((name, kind), _RaterTally())
-        tally.counts[status] += 1
-        if status == "submitted" and duration is not None:
-            tally.seconds.append(duration / 1000)
-        if status == "submitted" and gold_value is not None:
-            tally.gold_hits.append(1.0 if value == gold_value else 0.0)
+        if question in (first, f"{first}.1"):
+            tally.counts[status] += 1
+            if status == "submitted" and duration is not None:
+                tally.seconds.append(duration / 1000)
+        if status == "submitted" and isinstance(gold, dict) and question in gold:
+            tally.gold_hits.append(1.0 if value == gold[question] else 0.0)
     out: list[list[object]] = []
     for (name, kind), t in sorted(tallies.items()):
         median = round(statistics.median(t.seconds), 1) if t.seconds else None

@@ -14,7 +14,7 @@ from annotation.assignment import Progress, may_label, next_item_and_progress, p
 from annotation.catalog import get_task
 from annotation.errors import AccessError, LabelError
 from annotation.models import Item, Label, Task
-from annotation.schema import PairwiseSchema, ScaleSchema, parse_schema
+from annotation.schema import MAX_CHECKLIST, MAX_QUESTIONS, PairwiseSchema, Question, TaskSchema, parse_schema
 from annotation.services import Services
 from annotation.store import LabelIn, submit_labels
 from app.render import conversation_markdown, safe_markdown
@@ -40,6 +40,65 @@ def require_in(session: Any, username: str | None, roles: frozenset[str]) -> Acc
     return account
 
 
+# the answer rows the page has: one per question and per checklist entry of an item (the first is the
+# "choice" radio, the others follow it)
+ANSWER_SLOTS = MAX_QUESTIONS + MAX_CHECKLIST
+
+
+@dataclass
+class AnswerSlot:
+    """One answer row on the page: a question, or one entry of a checklist question."""
+
+    key: str  # the label's question (``NAME`` or ``NAME.K``)
+    label: str  # what the row says above its buttons
+    buttons: list[tuple[str, str]]  # (what a button says, what it sends), in key order 1..n
+    pairwise: bool = False  # a pairwise question: the buttons say left/right, the value is A/B
+    required: bool = True
+    current: str | None = None  # the annotator's answer on screen (when going back)
+
+    @property
+    def choices(self) -> list[str]:
+        return [value for _, value in self.buttons]
+
+
+def answer_slots(schema: TaskSchema, checklist: dict[str, Any] | None) -> list[AnswerSlot]:
+    """The answer rows of an item: each question in order; a checklist question as one row per entry
+    of the item's checklist (none when the item has no checklist yet)."""
+    entries = checklist.get("entries") if isinstance(checklist, dict) else None
+    slots: list[AnswerSlot] = []
+    single = schema.single_question
+    for q in schema.questions:
+        if q.kind == "checklist":
+            for k, entry in enumerate(entries if isinstance(entries, list) else [], start=1):
+                slots.append(
+                    AnswerSlot(
+                        key=f"{q.name}.{k}",
+                        label=f"{k}. {entry}",
+                        buttons=[(c, c) for c in q.choices],
+                        required=q.required,
+                    )
+                )
+            continue
+        shown = q.text or q.name
+        label = shown if q.required or single else f"{shown} (optional)"
+        slots.append(
+            AnswerSlot(
+                key=q.name,
+                label=label,
+                buttons=_buttons(q),
+                pairwise=q.kind == "pairwise",
+                required=q.required,
+            )
+        )
+    return slots[:ANSWER_SLOTS]
+
+
+def _buttons(q: Question) -> list[tuple[str, str]]:
+    if isinstance(q, PairwiseSchema):
+        return [(c, c) for c in pairwise_choices(q)]
+    return [(q.button(c), c) for c in q.choices]
+
+
 @dataclass
 class ItemViewModel:
     task: str
@@ -62,6 +121,8 @@ class ItemViewModel:
     user: str | None = None  # whose view this is: the tab's state is theirs only
     waiting: bool = False  # a researcher's or admin's page before they open the Annotate tab: no item served
     summary: str = ""  # the end-of-queue screen's counts
+    slots: list[AnswerSlot] = field(default_factory=list)  # every answer row; the first is choices/current
+    several: bool = False  # the task asks several questions (or a checklist): rows are labeled
 
     @property
     def keys(self) -> str:
@@ -109,7 +170,7 @@ def value_to_choice(value: str | None, order: str) -> str | None:
 
 # What the page sends, read without Gradio's preprocessing (the item events skip it, see app/ui.py):
 # the page sends these types; an API caller may send anything JSON, and is told which field is wrong.
-CONFIDENCES = tuple(PairwiseSchema().confidence_choices)  # the default scale's buttons (1-5)
+CONFIDENCES = tuple(TaskSchema(questions=[PairwiseSchema()]).confidence_choices)  # the default scale's buttons (1-5)
 
 
 def item_id_from_page(value: object) -> int | None:
@@ -213,9 +274,9 @@ def _view(
         ask_confidence=schema.ask_confidence,
         confidence_choices=schema.confidence_choices,
     )
-    view.choices = pairwise_choices(schema) if isinstance(schema, PairwiseSchema) else list(schema.choices)
-    named = schema.button if isinstance(schema, ScaleSchema) else str
-    view.buttons = [(named(c), c) for c in view.choices]
+    view.several = not schema.single_question or schema.first.kind == "checklist"
+    view.slots = answer_slots(schema, None)
+    _first_slot(view)
     view.progress = (progress_now or progress(session, task, account.annotator_id)).line()
     if item_id is None:
         view.message = message or "Nothing left for you in this task. Thank you!"
@@ -223,6 +284,7 @@ def _view(
         return view
     item = session.get(Item, item_id)
     assert item is not None
+    view.slots = answer_slots(schema, item.checklist)
     order = presented_order(account.annotator_id, item.id)
     view.order = order
     conv = item.conversation or {}
@@ -248,14 +310,25 @@ def _view(
             select(Label).where(
                 Label.item_id == item.id, Label.annotator_id == account.annotator_id, Label.replicate == 0
             )
-        ).first()
+        ).all()
         if labeled_by_me
-        else None
+        else []
     )
-    if mine is not None and mine.status == "submitted":
-        view.current = value_to_choice(mine.value, order) if pairwise else mine.value
+    answers = {lab.question: lab.value for lab in mine if lab.status == "submitted"}
+    for slot in view.slots:
+        value = answers.get(slot.key)
+        slot.current = value_to_choice(value, order) if slot.pairwise else value
+    _first_slot(view)
     view.shown_at = time.time()
     return view
+
+
+def _first_slot(view: ItemViewModel) -> None:
+    """The first answer row is the page's main radio (``choice``): its buttons, keys and answer."""
+    first = view.slots[0] if view.slots else None
+    view.buttons = first.buttons if first else []
+    view.choices = first.choices if first else []
+    view.current = first.current if first else None
 
 
 def _next_view(session: Any, task: Task, account: Account) -> ItemViewModel:
@@ -297,8 +370,11 @@ def submit(
     rationale: str | None = None,
     confidence: object = None,
     shown_at: float | None = None,
+    more: list[str | None] | None = None,
 ) -> ItemViewModel:
-    """Store the annotator's answer for ``item_id`` and return the next item."""
+    """Store the annotator's answers for ``item_id`` and return the next item. ``choice`` answers the
+    first row of the item, ``more`` the rows after it (further questions, checklist entries), in the
+    order of :func:`answer_slots`; an optional question left blank stores nothing."""
     if item_id is None:
         return open_task(services, username, task)
     conf = confidence_from_page(confidence)
@@ -309,22 +385,36 @@ def submit(
         task_row, item = _task_item(session, task, item_id)
         if not may_label(session, task_row, item.id, account.annotator_id):
             return _overlap_reached(session, task_row, account)
-        if not choice:
+        slots = answer_slots(parse_schema(task_row.label_schema), item.checklist)
+        given = [choice, *(more or [])]
+        missing = [s for i, s in enumerate(slots) if s.required and not (given[i] if i < len(given) else None)]
+        if missing:
             view = _view(session, task_row, account, item.id)
-            view.message = f"Pick an answer first (keys {view.keys})."
+            for slot, answer in zip(view.slots, given, strict=False):
+                slot.current = answer or None  # keep what was picked on screen
+            _first_slot(view)
+            view.message = (
+                f"Pick an answer first (keys {view.keys})."
+                if len(slots) == 1
+                else f"Answer every required question first: {', '.join(s.label for s in missing[:3])}."
+            )
             return view
         order = presented_order(account.annotator_id, item.id)
-        value = choice_to_value(choice, order) if task_row.protocol == "pairwise" else str(choice)
-        label = LabelIn(
-            item.id,
-            account.annotator_id,
-            value,
-            presented_order=order,
-            rationale=(rationale or None),
-            confidence=conf,
-            duration_ms=duration,
-        )
-        return _store_and_go_on(session, task_row, account, label, "Saved.")
+        labels = [
+            LabelIn(
+                item.id,
+                account.annotator_id,
+                choice_to_value(answer, order) if slot.pairwise else str(answer),
+                question=slot.key,
+                presented_order=order,
+                rationale=(rationale or None),
+                confidence=conf,
+                duration_ms=duration,
+            )
+            for slot, answer in zip(slots, given, strict=False)
+            if answer
+        ]
+        return _store_and_go_on(session, task_row, account, labels, "Saved.")
 
     return services.transaction(work)
 
@@ -344,16 +434,17 @@ def _my_items(session: Any, task: Task, annotator_id: int) -> list[int]:
     return list(dict.fromkeys(r.item_id for r in rows))
 
 
-def _store_and_go_on(session: Any, task: Task, account: Account, label: LabelIn, done: str) -> ItemViewModel:
+def _store_and_go_on(session: Any, task: Task, account: Account, labels: list[LabelIn], done: str) -> ItemViewModel:
     """Write the annotator's answer (the one write path), release the item's reservation, and show
     what follows: after a change to an earlier answer (reached with Back or the history: the write
     found the label there already), the item answered after it, and so on forward; after a first
     answer, the next new item. The history is read only for a change."""
-    written = submit_labels(session, [label], changed_by=account.name)
-    release(session, label.item_id, account.annotator_id)
-    if not written.inserted:
+    written = submit_labels(session, labels, changed_by=account.name)
+    item_id = labels[0].item_id
+    release(session, item_id, account.annotator_id)
+    if written.inserted < len(labels):
         answered = _my_items(session, task, account.annotator_id)
-        at = answered.index(label.item_id) if label.item_id in answered else len(answered)
+        at = answered.index(item_id) if item_id in answered else len(answered)
         if at + 1 < len(answered):
             return _view(
                 session, task, account, answered[at + 1], message=f"{done} Next in your history (Back goes back)."
@@ -366,7 +457,8 @@ def _store_and_go_on(session: Any, task: Task, account: Account, label: LabelIn,
 
 def _done_summary(session: Any, task: Task, account: Account) -> str:
     counts = dict.fromkeys(("submitted", "skipped"), 0)
-    for status in session.scalars(_mine(task, account.annotator_id, Label.status)):
+    per_item = dict(session.execute(_mine(task, account.annotator_id, Label.item_id, Label.status)).all())
+    for status in per_item.values():  # an item of several questions counts once
         counts[status] = counts.get(status, 0) + 1
     return (
         f"You answered {counts['submitted']} and skipped {counts['skipped']} items of '{task.name}'. "
@@ -386,7 +478,10 @@ def history(services: Services, username: str | None, task: str) -> list[tuple[s
         ).all()
     out = []
     pairwise = task_row.protocol == "pairwise"
-    for n, r in enumerate(rows, start=1):
+    first_rows: dict[int, Any] = {}  # an item's first answer row (a task of several questions has more)
+    for r in rows:
+        first_rows.setdefault(r.item_id, r)
+    for n, r in enumerate(first_rows.values(), start=1):
         prompt = " ".join((r.prompt or "").split())
         snippet = prompt[:60] + ("…" if len(prompt) > 60 else "")
         if r.status == "submitted":
@@ -428,15 +523,17 @@ def skip(services: Services, username: str | None, task: str, item_id: int | Non
         if not may_label(session, task_row, item.id, account.annotator_id):
             return _overlap_reached(session, task_row, account)
         order = presented_order(account.annotator_id, item.id)
+        slots = answer_slots(parse_schema(task_row.label_schema), item.checklist)
         label = LabelIn(
             item.id,
             account.annotator_id,
             None,
+            question=slots[0].key if slots else None,  # a skip is stored on the item's first row
             status="skipped",
             presented_order=order,
             meta={"reason": (reason or "").strip()[:500] or "no reason given"},
         )
-        return _store_and_go_on(session, task_row, account, label, "Skipped.")
+        return _store_and_go_on(session, task_row, account, [label], "Skipped.")
 
     return services.transaction(work)
 

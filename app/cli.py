@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--anchors", help='for scale tasks: what points mean, shown on the page, e.g. "1=unusable,5=excellent"'
     )
     imp.add_argument("--judge", help="pandalm judge files: the judge's name (default: from the file name)")
+    imp.add_argument(
+        "--schema",
+        type=Path,
+        help="new tasks: a YAML file of the questions asked of every item (see README, label schemas)",
+    )
     imp.add_argument("--ask-rationale", action="store_true", help="new tasks: annotators may write why")
     imp.add_argument("--ask-confidence", action="store_true", help="new tasks: annotators give a 1-5 confidence")
     imp.set_defaults(func=cmd_import)
@@ -94,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="wide, dpo: the fewest verdicts a majority needs (default 2; 1 for a dpo export of one named rater)",
     )
+    exp.add_argument("--question", help="dpo: the pairwise question to read (default: the task's first)")
     exp.set_defaults(func=cmd_export)
 
     tasks = sub.add_parser("tasks", help="tasks in the database").add_subparsers(dest="tasks_command", required=True)
@@ -197,12 +203,24 @@ def parse_anchors(text: str) -> dict[int, str]:
     return out
 
 
-def cmd_import(args: argparse.Namespace, services: Services) -> int:
-    from annotation.ingest import import_file
+def import_schema(args: argparse.Namespace) -> dict[str, object] | None:
+    """The label schema a new task gets: ``--schema FILE`` (YAML: questions), or the one-question
+    flags (``--scale``, ``--anchors``, ``--ask-rationale``, ``--ask-confidence``); ``None``: the
+    protocol's default."""
+    from annotation.schema import load_schema_file
 
-    schema: dict[str, object] | None = None
+    asks = {"ask_rationale": args.ask_rationale, "ask_confidence": args.ask_confidence}
+    if args.schema:
+        if args.scale or args.anchors:
+            raise JudgelabError(
+                "--schema declares the questions; --scale and --anchors would declare one more",
+                fix="put the scale and its anchors into the schema file's question",
+            )
+        return load_schema_file(args.schema, **{k: v for k, v in asks.items() if v})
+    question: dict[str, object] | None = None
     if args.ask_rationale or args.ask_confidence:
-        schema = {"kind": "pairwise" if (args.protocol or "pairwise") == "pairwise" and not args.scale else "scale"}
+        single = (args.protocol or "pairwise") == "single" or args.scale
+        question = {"kind": "scale" if single else "pairwise"}
     if args.scale:
         try:
             low, high = (int(v) for v in args.scale.split("-", 1))
@@ -210,13 +228,18 @@ def cmd_import(args: argparse.Namespace, services: Services) -> int:
             raise JudgelabError(
                 "--scale must look like MIN-MAX", value=args.scale, fix="write e.g. --scale 1-10"
             ) from None
-        schema = {"kind": "scale", "min": low, "max": high}
+        question = {"kind": "scale", "min": low, "max": high}
     if args.anchors:
-        if schema is None or schema.get("kind") != "scale":
-            schema = {"kind": "scale", "min": 1, "max": 5}
-        schema["anchors"] = parse_anchors(args.anchors)
-    if schema is not None:
-        schema.update(ask_rationale=args.ask_rationale, ask_confidence=args.ask_confidence)
+        if question is None or question.get("kind") != "scale":
+            question = {"kind": "scale", "min": 1, "max": 5}
+        question["anchors"] = parse_anchors(args.anchors)
+    return None if question is None else {"questions": [question], **asks}
+
+
+def cmd_import(args: argparse.Namespace, services: Services) -> int:
+    from annotation.ingest import import_file
+
+    schema = import_schema(args)
     instructions = args.instructions.read_text(encoding="utf-8") if args.instructions else None
     s = services.settings
     with services.session() as session:
@@ -243,7 +266,9 @@ def cmd_export(args: argparse.Namespace, services: Services) -> int:
 
     raters = [r.strip() for r in args.raters.split(",")] if args.raters else None
     with services.session() as session:
-        n = export(session, args.task, args.fmt, args.out, raters=raters, min_votes=args.min_votes)
+        n = export(
+            session, args.task, args.fmt, args.out, raters=raters, min_votes=args.min_votes, question=args.question
+        )
     print(f"exported {n} rows of task {args.task!r} as {args.fmt} to {args.out}")
     return 0
 

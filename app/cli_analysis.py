@@ -173,14 +173,16 @@ def cmd_agreement(args: argparse.Namespace, services: Services) -> int:
 
 def cmd_report(args: argparse.Namespace, services: Services) -> int:
     from analysis.compare import DEFAULT_EPSILON
-    from analysis.report import build_report
-    from app.report_text import render_text
+    from analysis.report import build_task_report
+    from annotation.label_frames import task_question_frames
+    from app.report_text import render_task_text
 
-    labels, items, models = load_frames(services, args.task)
-    if labels.empty:
+    with services.session() as session:
+        frames, items, models = task_question_frames(session, args.task)
+    if all(f.empty for f in frames.values()):
         raise JudgelabError(f"task {args.task!r} has no labels yet", fix="import or collect labels first")
-    report = build_report(
-        labels,
+    report = build_task_report(
+        frames,
         items,
         task=args.task,
         judge_models=models,
@@ -209,5 +211,5 @@ def cmd_report(args: argparse.Namespace, services: Services) -> int:
         json.dump(report.to_json(), sys.stdout, indent=2)
         print()
     elif not args.html and not args.png:
-        print(render_text(report))
+        print(render_task_text(report))
     return 0

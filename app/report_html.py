@@ -5,13 +5,15 @@ markup; only plotly's own figure HTML is marked safe)."""
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from analysis.plots import all_figures
-from analysis.report_model import Ceiling, Report
+from analysis.report_model import Ceiling, Report, TaskReport
 from app.headline import HEADERS, flag_lines, headline_rows
 from app.report_text import more_sections
+from app.tables import checklist_rows, overall_cells
 
 
 @lru_cache(maxsize=1)
@@ -23,24 +25,33 @@ def _environment() -> Environment:
     )
 
 
-def render_html(report: Report) -> str:
+def render_html(report: Report | TaskReport) -> str:
+    """The report as one self-contained HTML file; a task of several questions has the table across
+    questions first, then every question's sections (plotly.js inline once)."""
+    questions = report.questions if isinstance(report, TaskReport) else {"": report}
+    parts = [_part(name, r, first=i == 0) for i, (name, r) in enumerate(questions.items())]
+    overall = [overall_cells(row) for row in report.overall] if isinstance(report, TaskReport) else []
+    return (
+        _environment().get_template("report.html.j2").render(task=report, headers=HEADERS, parts=parts, overall=overall)
+    )
+
+
+def _part(name: str, report: Report, *, first: bool) -> dict[str, Any]:
     figures = [
-        (name, fig.to_html(full_html=False, include_plotlyjs=i == 0, config={"displaylogo": False}))
-        for i, (name, fig) in enumerate(all_figures(report).items())
+        (fig_name, fig.to_html(full_html=False, include_plotlyjs=first and i == 0, config={"displaylogo": False}))
+        for i, (fig_name, fig) in enumerate(all_figures(report).items())
     ]
     swap = report.bias.swap if report.bias is not None and isinstance(report.bias.swap, list) else []
-    ceiling = report.human_ceiling if isinstance(report.human_ceiling, Ceiling) else None
-    return (
-        _environment()
-        .get_template("report.html.j2")
-        .render(
-            report=report,
-            headers=HEADERS,
-            headline=headline_rows(report),
-            flags=flag_lines(report),
-            ceiling=ceiling,
-            swap=swap,
-            figures=figures,
-            more=more_sections(report),
-        )
-    )
+    question = report.question
+    return {
+        "report": report,
+        "prefix": f"{name}-" if name else "",
+        "title": f"{name} ({question.kind})" if question else name,
+        "headline": headline_rows(report),
+        "flags": flag_lines(report),
+        "ceiling": report.human_ceiling if isinstance(report.human_ceiling, Ceiling) else None,
+        "swap": swap,
+        "figures": figures,
+        "more": more_sections(report),
+        "checklist": checklist_rows(report),
+    }

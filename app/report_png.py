@@ -9,11 +9,14 @@ import shutil
 from pathlib import Path
 
 from analysis.plots import all_figures
-from analysis.report_model import Report
+from analysis.report_model import Report, TaskReport
 from annotation.errors import JudgelabError
 
 
-def save_pngs(report: Report, directory: Path) -> list[Path]:
+def save_pngs(report: Report | TaskReport, directory: Path) -> list[Path]:
+    """Every figure as a PNG; a task of several questions: each question's figures, named after it."""
+    if isinstance(report, TaskReport):
+        return [path for name, part in report.questions.items() for path in save_pngs(part, directory / name)]
     try:
         import kaleido  # noqa: F401
     except ImportError:

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from analysis.report_model import Agreement, AltTest, CeilingDifference, Interval, Reliability, Report, Undefined
+from analysis.report_model import (
+    Agreement,
+    AltTest,
+    CeilingDifference,
+    Interval,
+    Reliability,
+    Report,
+    TaskReport,
+    Undefined,
+)
 from app.headline import FLAG_MARK, flag_lines
+from app.tables import checklist_rows, overall_cells
 
 
 def _ci(ci: Interval | None) -> str:
@@ -179,3 +189,23 @@ def more_sections(report: Report) -> list[str]:
             q = "n/a" if test.q is None else f"{test.q:.2f}"
             lines.append(f"  heterogeneity {test.rater}: Q = {q}, df {test.df}, p = {p} over {test.n_strata} strata")
     return lines
+
+
+def render_task_text(report: Report | TaskReport) -> str:
+    """The terminal report; a task of several questions: the table across questions, then each
+    question's report under its name."""
+    if not isinstance(report, TaskReport):
+        return render_text(report)
+    lines = [f"task {report.task!r}: {report.n_items} items, {len(report.questions)} questions", ""]
+    lines.append("Judges against humans, question by question (agreement with ties [95% CI], kappa, alt-test):")
+    for row in report.overall:
+        c = overall_cells(row)
+        lines.append(
+            f"  {c['question']} ({c['kind']}) {c['judge']}: n={c['n']} agreement {c['agreement']} kappa "
+            f"{c['kappa'] or 'n/a'} alpha {c['alpha'] or 'n/a'} {c['alt_test']}"
+        )
+    for name, part in report.questions.items():
+        lines += ["", f"=== question {name} ({part.question.kind if part.question else ''}) ===", render_text(part)]
+        for r in checklist_rows(part):
+            lines.append(f"  pass rate {r['rater']}: {r['text']} over {r['n_items']} items ({r['n_entries']} entries)")
+    return "\n".join(lines)

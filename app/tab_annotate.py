@@ -135,7 +135,10 @@ ITEM_OUTPUTS = (
     "shown_item",  # the id of the item on screen, sent back with each answer
     "item_area",  # the item and its answer bar: hidden at the end of the queue
     "done",  # the end-of-queue screen
+    # the answer rows after the first (further questions, checklist entries): hidden when unused
+    *(f"answer_{i}" for i in range(2, annotate.ANSWER_SLOTS + 1)),
 )
+MORE_ANSWERS = tuple(f"answer_{i}" for i in range(2, annotate.ANSWER_SLOTS + 1))
 # what only changes with the task (left/right titles, the right column for single-answer tasks, the keys)
 LAYOUT_OUTPUTS = ("left_title", "right_col", "keys")
 # the "open" event first fills the Annotate tab's task picker and guidelines, shows the tabs of the
@@ -205,13 +208,31 @@ def show(view: ItemViewModel, *, layout: bool = False) -> tuple[Any, ...]:
         "shown_item": view.item_id,
         "item_area": gr.skip(),
         "done": "",
+        **dict.fromkeys(MORE_ANSWERS, gr.skip()),
     }
+    if view.several:
+        # rows differ between items (a checklist's entries): every row is set with each item
+        layout = True
+        for i, name in enumerate(MORE_ANSWERS, start=1):
+            slot = view.slots[i] if has_item and i < len(view.slots) else None
+            values[name] = (
+                gr.update(visible=False, value=None)
+                if slot is None
+                else gr.update(
+                    visible=True,
+                    choices=slot.buttons,
+                    value=slot.current,
+                    label=f"{slot.label} (keys {annotate.key_range(len(slot.buttons))})",
+                    interactive=True,
+                )
+            )
     if layout or not has_item:
+        first = view.slots[0].label if view.several and view.slots else "Your answer"
         values["choice"] = gr.update(
             choices=view.buttons,
             value=view.current,
             interactive=has_item,
-            label=f"Your answer (keys {view.keys}, Enter submits)",
+            label=f"{first} (keys {view.keys}, Enter submits)",
         )
         values["rationale"] = gr.update(visible=view.ask_rationale, value="")
         values["confidence"] = gr.update(visible=view.ask_confidence, value=None, choices=view.confidence_choices)
@@ -230,7 +251,14 @@ def show_layout(view: ItemViewModel) -> tuple[Any, ...]:
     values = {
         "left_title": "### Left" if view.pairwise else "### Response",
         "right_col": gr.update(visible=view.pairwise),
-        "keys": f"Keys: **{view.keys}** choose, **Enter** submit, **Backspace** back." if view.choices else "",
+        "keys": (
+            "Keys: **numbers** answer the marked question and move to the next, **Tab** / **↓** next question, "
+            "**Shift+Tab** / **↑** previous, **Enter** submit, **Backspace** back."
+            if view.several
+            else f"Keys: **{view.keys}** choose, **Enter** submit, **Backspace** back."
+            if view.choices
+            else ""
+        ),
     }
     return tuple(values[name] for name in LAYOUT_OUTPUTS)
 
@@ -271,7 +299,11 @@ def build_annotate_tab(services: Services) -> AnnotateTab:
                 c["right_col"] = right_col
             # the answer bar stays on screen (sticky) however long the item is
             with gr.Column(elem_id="jl-answer-bar"):
-                c["choice"] = gr.Radio(label="Your answer (Enter submits)", choices=[], elem_id="jl-choice")
+                c["choice"] = gr.Radio(
+                    label="Your answer (Enter submits)", choices=[], elem_id="jl-choice", elem_classes=["jl-q"]
+                )
+                for name in MORE_ANSWERS:
+                    c[name] = gr.Radio(choices=[], visible=False, elem_id=f"jl-{name}", elem_classes=["jl-q"])
                 with gr.Row():
                     c["rationale"] = gr.Textbox(label="Why? (optional)", lines=2, visible=False, scale=3)
                     c["confidence"] = gr.Radio(
@@ -330,8 +362,10 @@ def build_annotate_tab(services: Services) -> AnnotateTab:
 
     @guarded
     def on_submit(
-        st: dict[str, Any], item: object, answer: object, why: object, conf: object, request: gr.Request
+        request: gr.Request, st: dict[str, Any], item: object, answer: object, why: object, conf: object, *more: Any
     ) -> tuple[Any, ...]:
+        # the request first: Gradio passes it by its place in the signature, and the answer rows
+        # after the first arrive as *more
         st = mine(st, request)
         item_id, shown_at = on_screen(st, item)
         view = annotate.submit(
@@ -343,6 +377,7 @@ def build_annotate_tab(services: Services) -> AnnotateTab:
             rationale=annotate.text_from_page("rationale", why, limit=services.settings.max_rationale_chars),
             confidence=conf,
             shown_at=shown_at,
+            more=[annotate.answer_from_page(a) for a in more],
         )
         # from "nothing left" (no item shown) the answer buttons come back with the next item
         return show(view, layout=item_id is None)
@@ -385,7 +420,12 @@ def build_annotate_tab(services: Services) -> AnnotateTab:
     annotate_tab.shown = TabShown(on_tab, [c["state"], task], opened)
     state, shown = c["state"], c["shown_item"]
     for button, handler, inputs, name in (
-        (submit_btn, on_submit, [state, shown, c["choice"], c["rationale"], c["confidence"]], "submit"),
+        (
+            submit_btn,
+            on_submit,
+            [state, shown, c["choice"], c["rationale"], c["confidence"], *(c[n] for n in MORE_ANSWERS)],
+            "submit",
+        ),
         (skip_btn, on_skip, [state, shown, c["skip_reason"]], "skip"),
         (back_btn, on_back, [state, shown], "back"),
     ):

@@ -47,3 +47,44 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         out[column] = [cell(v) for v in out[column]]
     return out
+
+
+def _with_ci(value: float | None, ci: Any) -> str:
+    shown = cell(value)
+    interval = cell(list(ci)) if ci else ""
+    return f"{shown} {interval}".strip() if shown != "" else ""
+
+
+def overall_cells(row: Any) -> dict[str, Any]:
+    """A row of the table across questions (``analysis.report_model.OverallRow``) as text cells."""
+    alt = "" if row.alt_test_passed is None else ("passes" if row.alt_test_passed else "does not pass")
+    if alt and row.alt_test_winning_rate is not None:
+        alt += f" (winning rate {row.alt_test_winning_rate:.2f})"
+    return {
+        "question": row.question,
+        "kind": row.kind or "",
+        "judge": row.judge,
+        "n": "" if row.n is None else row.n,
+        "agreement": row.error or _with_ci(row.agreement, row.agreement_ci95),
+        "kappa": _with_ci(row.kappa, row.kappa_ci95),
+        "alpha": cell(row.alpha_with_humans),
+        "alt_test": alt,
+    }
+
+
+def checklist_rows(report: Any) -> list[dict[str, Any]]:
+    """A checklist question's pass rates, one row per rater, as text cells (none for other questions)."""
+    if getattr(report, "checklist", None) is None:
+        return []
+    rows = []
+    for r in report.checklist.pass_rate:
+        text = _with_ci(r.pass_rate, r.pass_rate_ci95)
+        rows.append(
+            {
+                "rater": r.rater,
+                "n_items": r.n_items,
+                "n_entries": r.n_entries,
+                "text": text + (" (flagged)" if r.ci_flag else ""),
+            }
+        )
+    return rows

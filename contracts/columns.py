@@ -2,7 +2,8 @@
 functions over DataFrames), written once.
 
 ``labels``: one row per label, the columns of :data:`LABEL_COLUMNS` (``store.labels_frame`` builds
-its SELECT from this list). Analysis needs :data:`LABEL_REQUIRED`; ``confidence`` is the rater's raw
+its SELECT from this list); ``question`` names the task's question it answers (``NAME.K`` for
+checklist entry K). Analysis needs :data:`LABEL_REQUIRED`; ``confidence`` is the rater's raw
 click on the task's declared confidence scale and ``confidence_p`` the same stated confidence on
 [0, 1] (read from the scale, never guessed from the value).
 ``items``: one row per item, :data:`ITEM_COLUMNS` plus ``len_a``, ``len_b`` and every metadata key
@@ -17,6 +18,7 @@ LABEL_COLUMNS: tuple[str, ...] = (
     "external_id",
     "annotator",
     "kind",
+    "question",
     "status",
     "value",
     "value_num",
@@ -47,7 +49,8 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "model_b",
     "reference",
     "category",
-    "gold_value",
+    "gold",
+    "checklist",
     "conversation",
     "metadata",
 )
@@ -56,3 +59,8 @@ ITEM_COLUMNS: tuple[str, ...] = (
 # scale of whole numbers), so weighted kappa takes its categories and distances from the scale, not
 # from the points the raters happened to use
 SCALE_ATTR = "judgelab_scale"
+# DataFrame.attrs key of one question's labels frame: its level of measurement
+# (``contracts.vocab.LEVELS``: pairwise, nominal, ordinal, interval), which decides the statistics
+LEVEL_ATTR = "judgelab_level"
+# DataFrame.attrs key: the question (name and kind) a labels frame holds
+QUESTION_ATTR = "judgelab_question"

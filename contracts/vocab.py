@@ -28,6 +28,13 @@ ORDER_RULES = ("combined", "each", "first")
 IMPORT_FORMATS = ("auto", "jsonl", "json", "csv", "parquet", "labels", "mtbench", "pandalm")
 EXPORT_FORMATS = ("long", "wide", "dpo", "hf")
 
+# the questions of a label schema (annotation/schema.py): a task asks one or more; labels name theirs
+QUESTION_KINDS = ("pairwise", "choice", "scale", "numeric", "checklist")
+DEFAULT_QUESTION = "verdict"  # the name of a task's question when none is declared (every older task)
+CHECKLIST_OPTIONS = ("yes", "no")  # a checklist entry's answer (TICK's YES/NO), numbers 1 and 0
+# the level of measurement of a question, which decides the statistics analysis computes on it
+LEVELS = ("pairwise", "nominal", "ordinal", "interval")
+
 # Pairwise values are in the item's own A/B frame: A better, B better, tie, both bad (a tie).
 PAIRWISE_VALUES = ("A", "B", "tie", "bothbad")
 TIE_VALUES = frozenset({"tie", "bothbad"})

@@ -1,8 +1,10 @@
 """Generic item rows.
 
 pairwise: ``id, prompt, response_a, response_b`` + optional ``model_a, model_b, reference, category,
-gold``; single: ``id, prompt, response`` + optional ``model, reference, category, gold``. Any other
-column is kept as item metadata. A prompt or response may be a conversation (list of {role, content}).
+gold``; single: ``id, prompt, response`` + optional ``model, reference, category, gold, checklist``.
+Any other column is kept as item metadata. A prompt or response may be a conversation (list of
+{role, content}). ``gold`` is the known answer of a gold item: a value (the task's first question) or
+an object ``{question: value}``; ``checklist`` is a list of YES/NO questions about the response (TICK).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from annotation.formats.records import Fields, ItemRecord, Parsed
 from annotation.readers import Row
 
 PAIRWISE_KEYS = {"id", "prompt", "response_a", "response_b", "model_a", "model_b", "reference", "category", "gold"}
-SINGLE_KEYS = {"id", "prompt", "response", "model", "reference", "category", "gold"}
+SINGLE_KEYS = {"id", "prompt", "response", "model", "reference", "category", "gold", "checklist"}
 
 
 def parse_generic(rows: list[Row], *, protocol: str, max_chars: int) -> Parsed:
@@ -58,7 +60,7 @@ def _pairwise(f: Fields) -> ItemRecord:
         reference=f.text("reference", required=False),
         category=f.text("category", required=False, allow_number=True),
         conversation=conversation,
-        gold_value=f.text("gold", required=False),
+        gold=f.gold(),
         meta=_meta(f, PAIRWISE_KEYS),
     )
 
@@ -69,7 +71,6 @@ def _single(f: Fields) -> ItemRecord:
     response, conv = f.conversation_or_text("response", role="assistant", allow_empty=True)
     assert prompt is not None and response is not None
     conversation = {"prompt": prompt_msgs, "a": conv, "b": None} if (prompt_msgs or conv) else None
-    gold = f.data.get("gold")
     return ItemRecord(
         where=f.where,
         external_id=external_id,
@@ -79,6 +80,7 @@ def _single(f: Fields) -> ItemRecord:
         reference=f.text("reference", required=False),
         category=f.text("category", required=False, allow_number=True),
         conversation=conversation,
-        gold_value=None if gold in (None, "") else str(gold),
+        gold=f.gold(),
+        checklist=f.checklist(),
         meta=_meta(f, SINGLE_KEYS),
     )

@@ -1,8 +1,9 @@
 """The long label format that ``judgelab export --format long`` writes, read back so exports round-trip.
 
 Required: ``item_id`` (the item's external id), ``annotator``, and ``value`` for submitted labels.
-Optional: ``annotator_kind`` (human), ``status`` (submitted), ``presented_order`` (ab), ``replicate``
-(0), ``rationale``, ``confidence``, ``probabilities``, ``raw_output``, ``error``, ``duration_ms``,
+Optional: ``question`` (the task's only question; a task with several needs it), ``annotator_kind``
+(human), ``status`` (submitted), ``presented_order`` (ab), ``replicate`` (0), ``rationale``,
+``confidence``, ``probabilities``, ``raw_output``, ``error``, ``duration_ms``,
 ``annotator_config``, ``metadata``.
 """
 
@@ -39,6 +40,7 @@ def parse_labels(rows: list[Row], *, protocol: str, max_chars: int) -> Parsed:
                 kind=kind,
                 label=unresolved_label(
                     value,
+                    question=f.text("question", required=False),
                     status=status,
                     presented_order=f.text("presented_order", required=False) or "ab",
                     replicate=f.integer("replicate", required=False, default=0) or 0,

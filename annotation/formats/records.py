@@ -25,7 +25,8 @@ class ItemRecord:
     reference: str | None = None
     category: str | None = None
     conversation: dict[str, Any] | None = None
-    gold_value: str | None = None
+    gold: str | dict[str, str] | None = None  # a value (the first question's) or {question: value}
+    checklist: list[str] | None = None
     meta: dict[str, Any] | None = None
 
 
@@ -160,6 +161,44 @@ class Fields:
                     raise self.fail(name, f"holds invalid JSON text ({exc.msg})", value=value) from None
         return value
 
+    def gold(self) -> str | dict[str, str] | None:
+        """A gold item's answer: one value, or ``{question: value}`` (checked against the task's
+        schema when the item is written)."""
+        value = self.json_value("gold")
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            out: dict[str, str] = {}
+            for name, answer in value.items():
+                if _blank(answer) or isinstance(answer, (dict, list)):
+                    raise self.fail("gold", f"question {name!r} has no answer", value=value)
+                out[str(name)] = _as_text(answer)
+            return out or None
+        if isinstance(value, list):
+            raise self.fail("gold", "must be a value or an object {question: value}", value=value)
+        return _as_text(value)
+
+    def checklist(self) -> list[str] | None:
+        """A checklist: a list of 1 to MAX_CHECKLIST YES/NO questions, each text."""
+        from annotation.schema import CHECKLIST_ENTRY_CHARS, MAX_CHECKLIST
+
+        value = self.json_value("checklist")
+        if value is None:
+            return None
+        if not isinstance(value, list) or not value or len(value) > MAX_CHECKLIST:
+            raise self.fail(
+                "checklist",
+                f"must be a list of 1 to {MAX_CHECKLIST} questions",
+                value=value,
+                fix='write e.g. "checklist": ["Is the answer in French?", "Does it cite a source?"]',
+            )
+        for i, entry in enumerate(value):
+            if not isinstance(entry, str) or not entry.strip() or len(entry) > CHECKLIST_ENTRY_CHARS:
+                raise self.fail(
+                    "checklist", f"entry {i + 1} must be text of 1 to {CHECKLIST_ENTRY_CHARS} characters", value=entry
+                )
+        return [e.strip() for e in value]
+
     def conversation_or_text(
         self, name: str, *, role: str, required: bool = True, allow_empty: bool = False
     ) -> tuple[str | None, list[dict[str, str]] | None]:
@@ -201,6 +240,12 @@ class Fields:
                 f"has {len(value):,} characters, over the limit of {self.max_chars:,}",
                 fix="shorten it, or raise JUDGELAB_MAX_FIELD_CHARS",
             )
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def _blank(value: object) -> bool:

@@ -44,6 +44,18 @@ class FakeBackend:
             raise GiveUp(f"fake fault: item {req.item_id} gives up (give_up_every: {every})", 1)
         answer = self.answer(req)
         tokens = sum(len(m["content"].split()) for m in req.messages)
+        if req.asks and self.config.mode != "logprobs":
+            # several questions: the scripted answer where it is an option, else an option by item
+            answers = {
+                a.key: answer if answer in a.options else a.options[(req.item_id + i) % len(a.options)]
+                for i, a in enumerate(req.asks)
+            }
+            if self.config.omit_question:
+                answers.pop(self.config.omit_question, None)
+            text = json.dumps({"rationale": f"fake judge answers {answer}", **answers})
+            return Completion([text] * self.config.sampling.n, None, tokens, 12, self.config.latency_ms, 1, "fake")
+        if req.asks and answer not in req.options:
+            answer = req.options[req.item_id % len(req.options)]
         if self.config.mode == "logprobs":
             rest = [o for o in req.options if o != answer]
             top = [(answer, math.log(0.7))] + [(o, math.log(0.3 / len(rest))) for o in rest]

@@ -14,7 +14,6 @@ from typing import Any
 
 from annotation.judges.backends import Completion, GiveUp
 from annotation.judges.config import OpenAIConfig
-from annotation.judges.parsing import reasoning_schema
 from annotation.judges.prompts import JudgeRequest
 
 
@@ -32,7 +31,7 @@ def request_kwargs(config: OpenAIConfig, req: JudgeRequest) -> dict[str, Any]:
             extra["structured_outputs"] = {"choice": req.options}
     else:
         kwargs.update(max_tokens=s.max_tokens, n=s.n)
-        schema = reasoning_schema(req.options)
+        schema = req.json_schema
         if config.constrained == "structured_outputs":
             extra["structured_outputs"] = {"json": schema}
         elif config.constrained == "response_format":

@@ -13,7 +13,6 @@ from typing import Any
 from annotation.errors import ConfigError
 from annotation.judges.backends import Completion, GiveUp
 from annotation.judges.config import VLLMConfig
-from annotation.judges.parsing import reasoning_schema
 from annotation.judges.prompts import JudgeRequest
 
 
@@ -65,7 +64,7 @@ def vllm_offline(config: VLLMConfig, requests: Sequence[JudgeRequest]) -> list[C
                 )
             )
         else:
-            structured = StructuredOutputsParams(json=reasoning_schema(req.options))
+            structured = StructuredOutputsParams(json=req.json_schema)
             params.append(
                 SamplingParams(
                     max_tokens=s.max_tokens,

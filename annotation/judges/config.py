@@ -51,16 +51,17 @@ class JudgeConfig(BaseModel):
 
     # ------------------------------------------------------------------ identity
 
-    def template_text(self) -> str:
-        return template_source(self.template, self.protocol)
+    def template_text(self, *, questions: bool = False) -> str:
+        """``questions``: the task asks several questions (``annotation.judges.prompts.asks_questions``)."""
+        return template_source(self.template, self.protocol, questions=questions)
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self, *, questions: bool = False) -> dict[str, Any]:
         """What makes this judge this rater: backend, model, template text, sampling, protocol, mode."""
         return {
             "backend": self.backend,
             "model": self.model,
             "protocol": self.protocol,
-            "template": self.template_text(),
+            "template": self.template_text(questions=questions),
             "mode": self.mode,
             "swap": self.swap,
             "sampling": self.sampling.model_dump(),
@@ -68,12 +69,12 @@ class JudgeConfig(BaseModel):
             "constrained": self.constrained,
         }
 
-    def identity_hash(self) -> str:
-        return config_hash(self.identity())
+    def identity_hash(self, *, questions: bool = False) -> str:
+        return config_hash(self.identity(questions=questions))
 
-    def annotator_name(self) -> str:
+    def annotator_name(self, *, questions: bool = False) -> str:
         short = self.model.rstrip("/").split("/")[-1]
-        return self.name or f"{short}@{self.identity_hash()[:8]}"
+        return self.name or f"{short}@{self.identity_hash(questions=questions)[:8]}"
 
 
 class OpenAIConfig(JudgeConfig):
@@ -139,10 +140,13 @@ class FakeConfig(JudgeConfig):
     The answer to a request is ``answers[(item_id + k) % len(answers)]`` with ``k`` = 1 for the
     ``ba`` order and 0 for ``ab``: an option of the label set (``A``, ``B``, ``C`` = tie, or a scale
     value) is a verdict; anything else is an unparseable output (a ``failed`` label with that raw
-    text). Every item whose id is a multiple of ``give_up_every`` gives up as a server fault would."""
+    text). Every item whose id is a multiple of ``give_up_every`` gives up as a server fault would.
+    On a task of several questions the scripted answer answers each question it is an option of, and
+    an option chosen by the item answers the others; ``omit_question`` leaves one out of every reply."""
 
     backend: Literal["fake"] = "fake"
     answers: list[str] = Field(default_factory=lambda: ["A"], min_length=1)
+    omit_question: str | None = None
     give_up_every: int = Field(0, ge=0, description="0: never")
     latency_ms: int = Field(0, ge=0, le=60_000)
     concurrency: int = Field(8, ge=1, le=1024)

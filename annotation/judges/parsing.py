@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from contracts.vocab import plurality
 
@@ -32,6 +34,47 @@ def reasoning_schema(options: list[str]) -> dict[str, object]:
     }
 
 
+def questions_schema(asks: Sequence[Any]) -> dict[str, object]:
+    """The JSON object a judge answers several questions with: a rationale, then one field per
+    question (its key), each an enum of its options."""
+    properties: dict[str, object] = {"rationale": {"type": "string", "maxLength": 400}}
+    for ask in asks:
+        properties[ask.key] = {"type": "string", "enum": list(ask.options)}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def parse_questions(text: str, asks: Sequence[Any]) -> tuple[str | None, dict[str, Parsed]]:
+    """A JSON object with a field per question: (the rationale, each question's answer or the reason
+    it has none). A question the reply misses, or answers off its options, fails alone."""
+    try:
+        data = json.loads(text.strip())
+    except json.JSONDecodeError as exc:
+        data = None
+        whole = f"the output is not a JSON object ({exc.msg})"
+    else:
+        whole = "the output is not a JSON object"
+    if not isinstance(data, dict):
+        return None, {ask.key: Parsed(None, None, whole) for ask in asks}
+    rationale = data.get("rationale") if isinstance(data.get("rationale"), str) else None
+    out: dict[str, Parsed] = {}
+    for ask in asks:
+        if ask.key not in data:
+            out[ask.key] = Parsed(None, None, f"the reply has no answer to question {ask.key!r}")
+            continue
+        answer = str(data[ask.key]).strip()
+        out[ask.key] = (
+            Parsed(answer, rationale)
+            if answer in ask.options
+            else Parsed(None, None, f"question {ask.key!r}: answer {answer[:40]!r} is not one of {list(ask.options)}")
+        )
+    return rationale, out
+
+
 def parse_reasoning(text: str, options: list[str]) -> Parsed:
     """A JSON object ``{"rationale", "verdict"}``. A truncated object whose ``"verdict": "X"`` field
     is complete is accepted (the field is there, verbatim); anything else fails."""
@@ -53,20 +96,32 @@ def parse_reasoning(text: str, options: list[str]) -> Parsed:
     return Parsed(None, None, "no verdict from the label set in the output")
 
 
+def _option_of(token: str, options: list[str]) -> str | None:
+    """The option a first token begins (an option itself, or the start of exactly one option: the
+    options of a logprobs question begin with different characters, ``prompts.check_first_tokens``)."""
+    key = token.strip()
+    if key in options:
+        return key
+    if not key:
+        return None
+    found = [o for o in options if o.startswith(key)]
+    return found[0] if len(found) == 1 else None
+
+
 def parse_choice(text: str, options: list[str]) -> Parsed:
-    token = text.strip()
-    if token in options:
-        return Parsed(token)
-    return Parsed(None, None, f"answer {token[:40]!r} is not one of {options}")
+    option = _option_of(text, options)
+    if option is not None:
+        return Parsed(option)
+    return Parsed(None, None, f"answer {text.strip()[:40]!r} is not one of {options}")
 
 
 def option_probabilities(top: list[tuple[str, float]], options: list[str]) -> dict[str, float] | None:
-    """P(option) from one position's top logprobs, renormalized over the options (None when no
-    option is among them)."""
+    """P(option) from one position's top logprobs (each token counted for the option it begins),
+    renormalized over the options (None when no option is among them)."""
     mass: dict[str, float] = {}
     for token, logprob in top:
-        key = token.strip()
-        if key in options and logprob > -1e4:
+        key = _option_of(token, options)
+        if key is not None and logprob > -1e4:
             mass[key] = mass.get(key, 0.0) + math.exp(logprob)
     total = sum(mass.values())
     if total <= 0:

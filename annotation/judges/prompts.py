@@ -11,6 +11,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from annotation.errors import ConfigError
 from annotation.judges.config import JudgeConfig
+from annotation.judges.parsing import questions_schema, reasoning_schema
+from annotation.schema import PairwiseSchema, TaskSchema
 
 PAIRWISE_OPTIONS = ("A", "B", "C")  # what the judge answers; C is a tie
 
@@ -28,6 +30,19 @@ class ItemView:
 
 
 @dataclass(frozen=True)
+class Ask:
+    """One question put to the judge: the label's question (``key``), its words, what the judge may
+    answer (``options``) and how each answer reads as a stored value (``to_value``: for a pairwise
+    question, the shown order's A/B/C back to the item's A/B frame)."""
+
+    key: str
+    text: str
+    kind: str
+    options: list[str]
+    to_value: dict[str, str]
+
+
+@dataclass(frozen=True)
 class JudgeRequest:
     item_id: int
     presented_order: str
@@ -35,6 +50,14 @@ class JudgeRequest:
     options: list[str]
     to_value: dict[str, str] = field(default_factory=dict)  # option -> value in the item's A/B frame
     error: str | None = None  # set when no request can be made (e.g. no reference answer)
+    # a task of several questions: the questions this request asks (all in reasoning mode, one in
+    # logprobs mode), each answered as its own label; empty for the one-question templates
+    asks: tuple[Ask, ...] = ()
+
+    @property
+    def json_schema(self) -> dict[str, object]:
+        """The structured output the reasoning mode asks for."""
+        return questions_schema(self.asks) if self.asks else reasoning_schema(self.options)
 
 
 def _environment() -> SandboxedEnvironment:
@@ -111,3 +134,101 @@ def build_request(
         raise ConfigError(f"the judge template failed to render: {exc}", fix="check the template's variables") from None
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
     return JudgeRequest(item.item_id, order, messages, options, to_value)
+
+
+def asks_questions(schema: TaskSchema) -> bool:
+    """Whether a task's questions need the questions template: several questions, or one that the
+    one-question templates cannot ask (a category, a checklist); a lone pairwise or scale question
+    keeps the template (and the judge identity) it always had."""
+    return not schema.single_question or schema.first.kind not in ("pairwise", "scale")
+
+
+def item_asks(schema: TaskSchema, checklist: dict[str, Any] | None, order: str, *, mode: str) -> list[Ask]:
+    """The questions of one item in one presented order, as the judge is asked them. A checklist is
+    one question per entry of the item's checklist (none while the item has none). In logprobs mode
+    every answer must be told apart by its first token: options that begin alike are refused."""
+    entries = checklist.get("entries") if isinstance(checklist, dict) else None
+    asks: list[Ask] = []
+    for q in schema.questions:
+        text = q.text or q.name.replace("_", " ")
+        if isinstance(q, PairwiseSchema):
+            back = {"A": "A", "B": "B", "C": "tie"} if order == "ab" else {"A": "B", "B": "A", "C": "tie"}
+            if "tie" not in q.choices:
+                back.pop("C")
+            asks.append(Ask(q.name, f"Which response is better ({text})?", "pairwise", list(back), back))
+        elif q.kind == "checklist":
+            for k, entry in enumerate(entries if isinstance(entries, list) else [], start=1):
+                asks.append(Ask(f"{q.name}.{k}", str(entry), "checklist", list(q.choices), {c: c for c in q.choices}))
+        elif q.kind == "numeric":
+            raise ConfigError(
+                f"question {q.name!r} takes any number, which a judge cannot answer from a list",
+                fix="declare it as a scale (whole numbers) or a choice",
+            )
+        else:
+            asks.append(Ask(q.name, text, q.kind, list(q.choices), {c: c for c in q.choices}))
+    if mode == "logprobs":
+        for ask in asks:
+            check_first_tokens(ask)
+    return asks
+
+
+def check_first_tokens(ask: Ask) -> None:
+    """Logprobs mode reads one token: two options that begin with the same character may share their
+    first token, and then cannot be told apart. Raised at plan time, before any request."""
+    firsts: dict[str, str] = {}
+    for option in ask.options:
+        head = option.strip()[:1].casefold()
+        if head in firsts:
+            raise ConfigError(
+                f"question {ask.key!r}: options {firsts[head]!r} and {option!r} begin alike, so their first "
+                "tokens may be the same and mode 'logprobs' could not tell them apart",
+                fix="use mode: reasoning for this task, or options that begin with different characters",
+            )
+        firsts[head] = option
+
+
+def build_question_request(
+    config: JudgeConfig,
+    template: str,
+    *,
+    instructions: str,
+    item: ItemView,
+    order: str,
+    asks: list[Ask],
+) -> JudgeRequest:
+    """The chat messages for one (item, order) of a task of several questions: every question in
+    reasoning mode, the one question of ``asks`` in logprobs mode."""
+    pairwise = config.protocol.startswith("pairwise")
+    if config.protocol.endswith("_reference") and not item.reference:
+        return JudgeRequest(item.item_id, order, [], [], error="the item has no reference answer", asks=tuple(asks))
+    if pairwise:
+        a, b = _side(item, "a", item.response_a), _side(item, "b", item.response_b)
+        first, second = (a, b) if order == "ab" else (b, a)
+    else:
+        first, second = _side(item, "a", item.response_a), None
+    prompt_conv = (item.conversation or {}).get("prompt")
+    history = _transcript(prompt_conv[:-1]) if isinstance(prompt_conv, list) and len(prompt_conv) > 1 else ""
+    variables = {
+        "instructions": instructions.strip() or "Judge the response as the questions ask.",
+        "prompt": item.prompt,
+        "first": first,
+        "second": second,
+        "history": history,
+        "reference": item.reference if config.protocol.endswith("_reference") else None,
+        "mode": config.mode,
+        "questions": [ask.__dict__ for ask in asks],
+        "question": asks[0].__dict__ if asks else None,
+    }
+    messages = _render_messages(template, variables)
+    head = asks[0] if asks else Ask("", "", "", [], {})
+    return JudgeRequest(item.item_id, order, messages, head.options, head.to_value, asks=tuple(asks))
+
+
+def _render_messages(template: str, variables: dict[str, Any]) -> list[dict[str, str]]:
+    try:
+        compiled = _environment().from_string(template)
+        system = compiled.render(role="system", **variables).strip()
+        user = compiled.render(role="user", **variables).strip()
+    except TemplateError as exc:
+        raise ConfigError(f"the judge template failed to render: {exc}", fix="check the template's variables") from None
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]

@@ -25,10 +25,17 @@ from annotation.catalog import config_hash, ensure_annotator, get_task
 from annotation.errors import JudgelabError
 from annotation.judges.backends import Backend, Completion, GiveUp, create_backend
 from annotation.judges.config import JudgeConfig
-from annotation.judges.parsing import majority, option_probabilities, parse_choice, parse_reasoning
-from annotation.judges.prompts import ItemView, JudgeRequest, build_request
+from annotation.judges.parsing import majority, option_probabilities, parse_choice, parse_questions, parse_reasoning
+from annotation.judges.prompts import (
+    ItemView,
+    JudgeRequest,
+    asks_questions,
+    build_question_request,
+    build_request,
+    item_asks,
+)
 from annotation.models import LABEL_STATUSES, PRESENTED_ORDERS, Annotator, Item, JudgeRun, Label, Task, utcnow
-from annotation.schema import parse_schema
+from annotation.schema import DEFAULT_QUESTION, ScaleSchema, TaskSchema, parse_schema
 from annotation.services import Services
 from annotation.store import LabelIn, submit_labels
 
@@ -83,7 +90,6 @@ def plan(services: Services, task_name: str, config: JudgeConfig, *, limit: int 
     """Create the annotator and the run row first (so a slow plan is visible and cancellable); then,
     outside the database session, render the (item, order) requests still to do, within
     :data:`RENDER_LIMIT_S` and :data:`MAX_PROMPT_CHARS`; a failure ends the run row ``failed``."""
-    template = config.template_text()
     with services.session() as session:
         task = get_task(session, task_name)
         if task.protocol == "pairwise" and not config.protocol.startswith("pairwise"):
@@ -97,20 +103,31 @@ def plan(services: Services, task_name: str, config: JudgeConfig, *, limit: int 
                 fix="set protocol: single (or single_reference)",
             )
         schema = parse_schema(task.label_schema)
-        scale = (int(schema.min), int(schema.max)) if schema.kind == "scale" else None
-        annotator = judge_annotator(session, config)
+        questions = asks_questions(schema)
+        first = schema.first
+        scale = (first.min, first.max) if isinstance(first, ScaleSchema) and not questions else None
+        template = config.template_text(questions=questions)
+        annotator = judge_annotator(session, config, questions=questions)
         items = session.execute(
-            select(Item.id, Item.prompt, Item.response_a, Item.response_b, Item.reference, Item.conversation)
+            select(
+                Item.id,
+                Item.prompt,
+                Item.response_a,
+                Item.response_b,
+                Item.reference,
+                Item.conversation,
+                Item.checklist,
+            )
             .where(Item.task_id == task.id)
             .order_by(Item.id)
         ).all()
         if limit is not None:
             items = items[:limit]
         done_statuses = [s for s in LABEL_STATUSES if not (retry_failed and s == "failed")]
-        done: set[tuple[int, str]] = set(
-            (int(r[0]), str(r[1]))
+        done: set[tuple[int, str, str]] = set(
+            (int(r[0]), str(r[1]), str(r[2]))
             for r in session.execute(
-                select(Label.item_id, Label.presented_order).where(
+                select(Label.item_id, Label.presented_order, Label.question).where(
                     Label.annotator_id == annotator.id, Label.replicate == 0, Label.status.in_(done_statuses)
                 )
             ).all()
@@ -121,7 +138,9 @@ def plan(services: Services, task_name: str, config: JudgeConfig, *, limit: int 
         run_id, annotator_id, judge, instructions = run.id, annotator.id, annotator.name, task.instructions
         pairwise = task.protocol == "pairwise"
     try:
-        requests, skipped = _render(config, template, instructions, items, done, scale)
+        requests, skipped = _render(
+            config, template, instructions, items, done, scale, schema if questions else None, first.name
+        )
     except Exception as exc:
         with services.session() as session:
             row = session.get(JudgeRun, run_id)
@@ -131,7 +150,7 @@ def plan(services: Services, task_name: str, config: JudgeConfig, *, limit: int 
     with services.session() as session:
         row = session.get(JudgeRun, run_id)
         if row is not None:
-            row.n_total = len(requests)
+            row.n_total = sum(len(r.asks) or 1 for r in requests)  # labels, one per question asked
     return _Plan(run_id, annotator_id, judge, requests, skipped, pairwise)
 
 
@@ -144,10 +163,14 @@ def _render(
     template: str,
     instructions: str,
     items: Sequence[Any],
-    done: set[tuple[int, str]],
+    done: set[tuple[int, str, str]],
     scale: tuple[int, int] | None,
+    schema: TaskSchema | None = None,
+    only_question: str = DEFAULT_QUESTION,
 ) -> tuple[list[JudgeRequest], int]:
-    """Every request still to do, rendered with a time and size limit."""
+    """Every request still to do, rendered with a time and size limit. ``schema``: a task of several
+    questions (one request per item and order asking every question still missing, or one per
+    question in logprobs mode); else the one-question templates, asking ``only_question``."""
     orders = PRESENTED_ORDERS if config.swap else PRESENTED_ORDERS[:1]
     requests: list[JudgeRequest] = []
     skipped = 0
@@ -155,30 +178,53 @@ def _render(
     for row in items:
         view = ItemView(row.id, row.prompt, row.response_a, row.response_b, row.reference, row.conversation)
         for order in orders:
-            if (row.id, order) in done:
-                skipped += 1
-                continue
-            request = build_request(config, template, instructions=instructions, item=view, order=order, scale=scale)
-            size = sum(len(str(m.get("content", ""))) for m in request.messages)
-            if size > MAX_PROMPT_CHARS:
-                raise JudgelabError(
-                    f"the template renders item {row.id} into {size:,} characters, over {MAX_PROMPT_CHARS:,}",
-                    fix="shorten the template (a loop or a repeated field makes prompts grow)",
-                )
-            if time.monotonic() - started > RENDER_LIMIT_S:
-                raise JudgelabError(
-                    f"rendering the requests took over {RENDER_LIMIT_S:.0f} s (at item {row.id})",
-                    fix="simplify the template",
-                )
-            requests.append(request)
+            if schema is None:
+                if (row.id, order, only_question) in done:
+                    skipped += 1
+                    continue
+                batch = [
+                    build_request(config, template, instructions=instructions, item=view, order=order, scale=scale)
+                ]
+            else:
+                asks = [a for a in item_asks(schema, row.checklist, order, mode=config.mode)]
+                missing = [a for a in asks if (row.id, order, a.key) not in done]
+                if not missing:
+                    skipped += 1
+                    continue
+                groups = [[a] for a in missing] if config.mode == "logprobs" else [missing]
+                batch = [
+                    build_question_request(
+                        config, template, instructions=instructions, item=view, order=order, asks=group
+                    )
+                    for group in groups
+                ]
+            for request in batch:
+                _check_size(request, row.id, started)
+            requests.extend(batch)
     return requests, skipped
 
 
-def judge_annotator(session: Session, config: JudgeConfig) -> Annotator:
+def _check_size(request: JudgeRequest, item_id: int, started: float) -> None:
+    """One rendered request within :data:`MAX_PROMPT_CHARS`, the whole rendering within :data:`RENDER_LIMIT_S`."""
+    size = sum(len(str(m.get("content", ""))) for m in request.messages)
+    if size > MAX_PROMPT_CHARS:
+        raise JudgelabError(
+            f"the template renders item {item_id} into {size:,} characters, over {MAX_PROMPT_CHARS:,}",
+            fix="shorten the template (a loop or a repeated field makes prompts grow)",
+        )
+    if time.monotonic() - started > RENDER_LIMIT_S:
+        raise JudgelabError(
+            f"rendering the requests took over {RENDER_LIMIT_S:.0f} s (at item {item_id})",
+            fix="simplify the template",
+        )
+
+
+def judge_annotator(session: Session, config: JudgeConfig, *, questions: bool = False) -> Annotator:
     """The judge's annotator row, created when absent. A ``name:`` that is already a judge with another
-    identity (model, template, sampling...) is refused: its labels would mix two raters."""
-    name = config.annotator_name()
-    identity = config.identity()
+    identity (model, template, sampling...) is refused: its labels would mix two raters. ``questions``:
+    the task asks several questions (the built-in template is then ``questions.j2``)."""
+    name = config.annotator_name(questions=questions)
+    identity = config.identity(questions=questions)
     existing = session.scalars(select(Annotator).where(Annotator.name == name)).first()
     if (
         existing is not None
@@ -192,9 +238,71 @@ def judge_annotator(session: Session, config: JudgeConfig) -> Annotator:
     return ensure_annotator(session, name, kind="llm_judge", config=identity)
 
 
+def to_labels(p: _Plan, config: JudgeConfig, req: JudgeRequest, result: Completion | GiveUp) -> list[LabelIn]:
+    """A completion (or a give-up) as labels: one per question asked, each submitted with its verdict
+    or failed with the raw output and the reason (a reply that misses one question fails that one)."""
+    if not req.asks:
+        return [to_label(p, config, req, result)]
+    common: dict[str, Any] = {
+        "item_id": req.item_id,
+        "annotator_id": p.annotator_id,
+        "presented_order": req.presented_order,
+        "judge_run_id": p.run_id,
+    }
+    if isinstance(result, GiveUp):
+        return [
+            LabelIn(
+                value=None,
+                question=a.key,
+                status="failed",
+                error=result.reason,
+                meta={"attempts": result.attempts},
+                **common,
+            )
+            for a in req.asks
+        ]
+    raw = result.texts[0]
+    meta: dict[str, Any] = {
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "attempts": result.attempts,
+        "endpoint": result.endpoint,
+    }
+    if config.mode == "logprobs":
+        ask = req.asks[0]
+        parsed = parse_choice(raw, ask.options)
+        probs = option_probabilities(result.top_logprobs or [], ask.options)
+        probabilities = None if probs is None else {ask.to_value[o]: v for o, v in probs.items()}
+        answers = {ask.key: parsed}
+        rationale = None
+    else:
+        rationale, answers = parse_questions(raw, req.asks)
+        probabilities = None
+    out = []
+    for i, ask in enumerate(req.asks):
+        got = answers[ask.key]
+        # a request's tokens are counted once, on its first label
+        mine = meta if i == 0 else {"attempts": result.attempts, "endpoint": result.endpoint}
+        out.append(
+            LabelIn(
+                value=None if got.option is None else ask.to_value[got.option],
+                question=ask.key,
+                status="failed" if got.option is None else "submitted",
+                raw_output=raw,
+                error=got.error,
+                rationale=rationale if got.option is not None else None,
+                probabilities=probabilities,
+                duration_ms=result.latency_ms,
+                meta=mine,
+                **common,
+            )
+        )
+    return out
+
+
 def to_label(p: _Plan, config: JudgeConfig, req: JudgeRequest, result: Completion | GiveUp) -> LabelIn:
-    """A completion (or a give-up) as a label: submitted with its verdict, or failed with the raw
-    output and the reason."""
+    """A completion (or a give-up) of a one-question template as a label: submitted with its verdict,
+    or failed with the raw output and the reason."""
     common: dict[str, Any] = {
         "item_id": req.item_id,
         "annotator_id": p.annotator_id,
@@ -305,7 +413,7 @@ async def run_judge_async(
     p = planned or plan(services, task, config, limit=limit, retry_failed=retry_failed)
     cancel = cancel or asyncio.Event()
     start = time.perf_counter()
-    bar = _progress_bar(len(p.requests), progress)
+    bar = _progress_bar(sum(len(r.asks) or 1 for r in p.requests), progress)
     counts = {"done": 0, "failed": 0, "pt": 0, "ct": 0}
     pending: list[LabelIn] = []
 
@@ -342,7 +450,7 @@ async def run_judge_async(
             by_req = dict(zip((id(r) for r in real), answers, strict=True))
             for req in p.requests:
                 result = by_req.get(id(req)) or GiveUp(req.error or "no output", 0)
-                pending.append(to_label(p, config, req, result))
+                pending.extend(to_labels(p, config, req, result))
             await flush()
         else:
             queue: asyncio.Queue[JudgeRequest] = asyncio.Queue()
@@ -362,7 +470,7 @@ async def run_judge_async(
                             result = await backend.complete(req)
                         except GiveUp as exc:
                             result = exc
-                    pending.append(to_label(p, config, req, result))
+                    pending.extend(to_labels(p, config, req, result))
 
             async def flusher() -> None:
                 # stops when told, never by cancellation: a batch being written is always counted
@@ -406,7 +514,7 @@ async def run_judge_async(
     return RunSummary(
         p.run_id,
         p.judge,
-        len(p.requests),
+        sum(len(r.asks) or 1 for r in p.requests),
         counts["done"],
         counts["failed"],
         p.skipped,

@@ -10,9 +10,11 @@ from annotation.errors import ConfigError
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def template_source(template: str, protocol: str) -> str:
+def template_source(template: str, protocol: str, *, questions: bool = False) -> str:
+    """The template's text. ``questions``: the task asks several questions (or a category, or a
+    checklist), which the built-in templates ask with ``questions.j2``."""
     if template == "builtin":
-        name = "pairwise.j2" if protocol.startswith("pairwise") else "single.j2"
+        name = "questions.j2" if questions else "pairwise.j2" if protocol.startswith("pairwise") else "single.j2"
         return (TEMPLATES / name).read_text(encoding="utf-8")
     path = Path(template)
     if path.suffix == ".j2" or path.exists():
