@@ -20,6 +20,14 @@ def register(sub: Any) -> None:
     run.add_argument("--retry-failed", action="store_true", help="redo this judge's failed labels too")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_judge_run)
+    gen = sub.add_parser(
+        "checklist", help="a judge writes each item's YES/NO checklist (TICK) for a task's checklist question"
+    )
+    gen.add_argument("--task", required=True)
+    gen.add_argument("--config", required=True, type=Path, help="judge YAML (mode: reasoning)")
+    gen.add_argument("--limit", type=int, help="only the first N items")
+    gen.add_argument("--max-entries", type=int, default=6, help="questions per checklist (default 6, at most 12)")
+    gen.set_defaults(func=cmd_checklist)
     serve = judge.add_parser("serve-local", help="serve SmolLM2-135M with vLLM on 127.0.0.1 (CPU) until Ctrl-C")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve_local)
@@ -36,9 +44,8 @@ def cmd_judge_run(args: argparse.Namespace, services: Services) -> int:
     from annotation.judges.runner import run_judge
 
     config = load_config(args.config)
-    print(
-        f"judge {config.annotator_name()} ({config.backend}, {config.mode}, swap={config.swap}) on task {args.task!r}"
-    )
+    how = f"{config.backend}, {config.mode}, swap={config.swap}"
+    print(f"judge {config.name or config.model} ({how}) on task {args.task!r}")
     summary = run_judge(
         services,
         task=args.task,
@@ -46,6 +53,17 @@ def cmd_judge_run(args: argparse.Namespace, services: Services) -> int:
         limit=args.limit,
         retry_failed=args.retry_failed,
         progress=not args.quiet,
+    )
+    print(summary.describe())
+    return 0
+
+
+def cmd_checklist(args: argparse.Namespace, services: Services) -> int:
+    from annotation.judges.checklists import generate_checklists
+    from annotation.judges.config import load_config
+
+    summary = generate_checklists(
+        services, task=args.task, config=load_config(args.config), limit=args.limit, max_entries=args.max_entries
     )
     print(summary.describe())
     return 0

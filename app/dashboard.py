@@ -6,18 +6,19 @@ from __future__ import annotations
 import html
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
 
 from analysis.plots import all_figures
-from analysis.report import build_report
+from analysis.questions import checklist_units
+from analysis.report import build_task_report
 from analysis.report_model import Report
 from annotation.catalog import get_task
 from annotation.errors import JudgelabError
-from annotation.label_frames import task_frames
+from annotation.label_frames import task_question_frames
 from annotation.models import Annotator, JudgeRun, Task
 from annotation.services import Services
 from app.annotate import require
@@ -36,6 +37,8 @@ class DashboardData:
     disagreements: pd.DataFrame
     strata: pd.DataFrame
     swap: pd.DataFrame
+    questions: list[str] = field(default_factory=list)  # the task's questions, in the order asked
+    question: str = ""  # the one shown
 
 
 def dashboard(
@@ -46,14 +49,21 @@ def dashboard(
     by: str | None = None,
     n_boot: int = 1000,
     raters: str | None = None,
+    question: str | None = None,
 ) -> DashboardData:
-    """The report for ``task``; ``raters`` (comma-separated selectors such as ``name:expert_*,
-    kind:llm_judge``) keeps only those raters."""
+    """The report for ``task``, of one of its questions (``question``; default the first);
+    ``raters`` (comma-separated selectors such as ``name:expert_*, kind:llm_judge``) keeps only those
+    raters."""
     from analysis.frames import select_raters
 
     require(services, username, RESEARCH_ROLES)
     with services.session() as session:
-        labels, items, models = task_frames(session, task)
+        frames, items, models = task_question_frames(session, task)
+    names = list(frames)
+    if question and question not in frames:
+        raise JudgelabError(f"task {task!r} asks no question {question!r}", fix=f"choose one of {names}")
+    chosen = question or names[0]
+    labels = frames[chosen]
     if labels.empty or not (labels["status"] == "submitted").any():
         raise JudgelabError(
             f"task {task!r} has no submitted labels yet (skips and failed judgments are not labels)",
@@ -64,7 +74,13 @@ def dashboard(
         keep = select_raters(labels, selectors)  # its errors say the fix; app.messages shows them
         labels = labels[labels["annotator"].isin(keep)]
         models = {k: v for k, v in models.items() if k in keep}
-    report = build_report(labels, items, task=task, judge_models=models, by=by or None, n_boot=n_boot)
+    report = build_task_report({chosen: labels}, items, task=task, judge_models=models, by=by or None, n_boot=n_boot)
+    assert isinstance(report, Report)  # one question: its report
+    found = disagreements(labels, items)
+    if report.checklist is not None:  # entries are the units: disagreements per entry, shown on their item
+        units, unit_items = checklist_units(labels, items)
+        found = disagreements(units, unit_items)
+        found["item_id"] = found["item_id"].map(unit_items.set_index("item_id")["checklist_item"])
     swap = report.bias.swap if report.bias is not None and isinstance(report.bias.swap, list) else []
     strata = report.strata.model_dump(mode="json", exclude_unset=True)["rows"] if report.strata else []
     if report.strata:  # the test across strata and the pooled figure, as rows of the same table
@@ -84,9 +100,11 @@ def dashboard(
         report,
         [row.cells() for row in headline_rows(report)],
         all_figures(report),
-        disagreements(labels, items),
+        found,
         _or_note(pd.DataFrame(strata), "choose a field to stratify by"),
         _or_note(pd.DataFrame([s.model_dump() for s in swap]), "no rater labeled items in both orders"),
+        names,
+        chosen,
     )
 
 

@@ -77,6 +77,15 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
                 elem_id="jl-dash-task",
                 elem_classes=["jl-picker"],
             )
+            question = gr.Dropdown(
+                label="Question",
+                choices=[],
+                interactive=True,
+                allow_custom_value=True,
+                visible=False,
+                elem_id="jl-dash-question",
+                elem_classes=["jl-picker"],
+            )
             raters = gr.Textbox(label="Raters (e.g. name:expert_*, kind:llm_judge; empty = all)", value="")
             by = gr.Textbox(label="Stratify by (category, turn, model_a, any metadata key)", value="")
             refresh = gr.Button("Refresh", variant="primary", elem_id="jl-dash-refresh")
@@ -156,15 +165,20 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
             0,
             "",
             "",
+            gr.update(),
         )
 
     @guarded
-    def on_dashboard(name: str | None, rater_sel: str, field: str, request: gr.Request) -> tuple[Any, ...]:
+    def on_dashboard(
+        name: str | None, rater_sel: str, field: str, asked: str | None, request: gr.Request
+    ) -> tuple[Any, ...]:
         annotate.require(services, user_of(request), RESEARCH_ROLES)  # refused: the error path
         if not name:
             return cleared("Choose a task.")
         try:
-            data = dashboard.dashboard(services, user_of(request), name, by=field.strip() or None, raters=rater_sel)
+            data = dashboard.dashboard(
+                services, user_of(request), name, by=field.strip() or None, raters=rater_sel, question=asked or None
+            )
         except EXPECTED as exc:  # the page shows why, and nothing of the previous task stays
             return cleared(f"**Could not refresh:** {markdown_text(message_for(exc))}")
         figs = data.figures
@@ -199,17 +213,22 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
             pos,
             where,
             shown,
+            gr.update(choices=data.questions, value=data.question, visible=len(data.questions) > 1),
         )
 
+    def on_task_pick(name: str | None, rater_sel: str, field: str, request: gr.Request) -> tuple[Any, ...]:
+        """Another task: shown on its first question."""
+        return on_dashboard(name, rater_sel, field, None, request)
+
     def on_first_open(
-        name: str | None, rater_sel: str, field: str, seen: dict[str, Any], request: gr.Request
+        name: str | None, rater_sel: str, field: str, asked: str | None, seen: dict[str, Any], request: gr.Request
     ) -> tuple[Any, ...]:
         """The tab is shown (opened, or the page opened on it): show the chosen task, unless it is
         already on screen; an annotator's page (no such tab) gets nothing, and no error."""
         on_screen = isinstance(seen, dict) and seen.get("task") == name and name
         if on_screen or annotate.role(services, user_of(request)) not in RESEARCH_ROLES:
             return tuple(gr.skip() for _ in outputs)
-        return on_dashboard(name, rater_sel, field, request)
+        return on_dashboard(name, rater_sel, field, asked, request)
 
     @guarded
     def on_filter(seen: dict[str, Any], judge: str, category: str, request: gr.Request) -> tuple[Any, ...]:
@@ -247,10 +266,14 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
         at,
         position,
         record,
+        question,
     ]
-    inputs = [task, raters, by]
+    inputs = [task, raters, by, question]
     refresh.click(on_dashboard, inputs, outputs, api_name="dashboard")
-    task.input(on_dashboard, inputs, outputs, api_name="dashboard_task")
+    task.input(
+        on_dashboard, [task, raters, by], outputs, api_name="dashboard_task"
+    )  # a task opens on its first question
+    question.input(on_dashboard, inputs, outputs, api_name="dashboard_question")
     on_shown = TabShown(on_first_open, [*inputs, found], outputs)
     timer.tick(on_dashboard, inputs, outputs, api_name="dashboard_tick")
     auto.change(on_auto, [auto], [timer], api_name="dashboard_auto")

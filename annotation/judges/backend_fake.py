@@ -44,6 +44,11 @@ class FakeBackend:
             raise GiveUp(f"fake fault: item {req.item_id} gives up (give_up_every: {every})", 1)
         answer = self.answer(req)
         tokens = sum(len(m["content"].split()) for m in req.messages)
+        if req.schema_override is not None and "checklist" in str(req.schema_override.get("properties")):
+            # a checklist writer: three questions about the item (an unparseable answer when scripted so)
+            questions = [f"Does the response answer request {req.item_id}?", "Is it correct?", "Is it concise?"]
+            text = answer if answer.startswith("!") else json.dumps({"checklist": questions})
+            return Completion([text], None, tokens, 20, self.config.latency_ms, 1, "fake")
         if req.asks and self.config.mode != "logprobs":
             # several questions: the scripted answer where it is an option, else an option by item
             answers = {

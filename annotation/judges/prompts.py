@@ -53,10 +53,13 @@ class JudgeRequest:
     # a task of several questions: the questions this request asks (all in reasoning mode, one in
     # logprobs mode), each answered as its own label; empty for the one-question templates
     asks: tuple[Ask, ...] = ()
+    schema_override: dict[str, object] | None = None  # another structured output (a checklist's)
 
     @property
     def json_schema(self) -> dict[str, object]:
         """The structured output the reasoning mode asks for."""
+        if self.schema_override is not None:
+            return self.schema_override
         return questions_schema(self.asks) if self.asks else reasoning_schema(self.options)
 
 
@@ -219,12 +222,12 @@ def build_question_request(
         "questions": [ask.__dict__ for ask in asks],
         "question": asks[0].__dict__ if asks else None,
     }
-    messages = _render_messages(template, variables)
+    messages = render_messages(template, variables)
     head = asks[0] if asks else Ask("", "", "", [], {})
     return JudgeRequest(item.item_id, order, messages, head.options, head.to_value, asks=tuple(asks))
 
 
-def _render_messages(template: str, variables: dict[str, Any]) -> list[dict[str, str]]:
+def render_messages(template: str, variables: dict[str, Any]) -> list[dict[str, str]]:
     try:
         compiled = _environment().from_string(template)
         system = compiled.render(role="system", **variables).strip()

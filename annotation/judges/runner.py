@@ -219,12 +219,18 @@ def _check_size(request: JudgeRequest, item_id: int, started: float) -> None:
         )
 
 
-def judge_annotator(session: Session, config: JudgeConfig, *, questions: bool = False) -> Annotator:
+def judge_annotator(
+    session: Session, config: JudgeConfig, *, questions: bool = False, template: str | None = None
+) -> Annotator:
     """The judge's annotator row, created when absent. A ``name:`` that is already a judge with another
     identity (model, template, sampling...) is refused: its labels would mix two raters. ``questions``:
-    the task asks several questions (the built-in template is then ``questions.j2``)."""
-    name = config.annotator_name(questions=questions)
+    the task asks several questions (the built-in template is then ``questions.j2``); ``template``:
+    the text it is asked with instead (a checklist writer's)."""
     identity = config.identity(questions=questions)
+    if template is not None:
+        identity["template"] = template
+    short = config.model.rstrip("/").split("/")[-1]
+    name = config.name or f"{short}@{config_hash(identity)[:8]}"
     existing = session.scalars(select(Annotator).where(Annotator.name == name)).first()
     if (
         existing is not None

@@ -43,6 +43,7 @@ TABLE: dict[str, tuple[tuple[Any, ...], set[str]]] = {
     "revisit": ((ITEM,), ANYONE),  # allowed, then "not in your history"
     "progress_task": (("b-main",), RESEARCH),
     "dashboard_task": (("b-main", "", ""), RESEARCH),
+    "dashboard_question": (("b-main", "", "", None), RESEARCH),
     "record_judge_filter": (("(all)", "(all)"), RESEARCH),
     "record_category_filter": (("(all)", "(all)"), RESEARCH),
     "record_previous": (("(all)", "(all)", 0), RESEARCH),
