@@ -111,8 +111,8 @@ class Item(Base):
     conversation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # a checklist (TICK): {"entries": [...], "source": "item" | "generated", "generator": name,
     # "config_hash": ...}; gold answers: {question: value}
-    checklist: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    gold: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    checklist: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    gold: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -44,7 +44,7 @@ PAGE_JS = r"""
     if (!submit) return;
     // a focused control does what it says (Enter on Skip skips, on the guidelines opens them); the
     // shortcuts act when focus is on the page itself, or on the answer buttons
-    const onAnswers = t && t.closest && t.closest('#jl-choice');
+    const onAnswers = t && t.closest && t.closest('.jl-q');
     if (t && t !== document.body && !onAnswers) {
       const tag = t.tagName || '';
       if (['TEXTAREA', 'INPUT', 'BUTTON', 'SELECT', 'A', 'SUMMARY', 'OPTION', 'LABEL'].includes(tag)) return;
@@ -52,10 +52,25 @@ PAGE_JS = r"""
       const controls = 'button, a, summary, label, [role=button], [role=tab], [role=option], [role=listbox]';
       if (t.closest(controls + ', [contenteditable]')) return;
     }
-    const radios = document.querySelectorAll('#jl-choice input[type=radio]');
+    // the answer rows (one per question or checklist entry): numbers answer the marked row and move
+    // on to the next; Tab / Down and Shift+Tab / Up move between rows
+    const rows = answerRows();
+    let at = Math.max(0, rows.findIndex((r) => r.dataset.active === '1'));
+    const forward = e.key === 'ArrowDown' || (e.key === 'Tab' && !e.shiftKey);
+    const backward = e.key === 'ArrowUp' || (e.key === 'Tab' && e.shiftKey);
+    if (rows.length > 1 && (forward || backward)) {
+      const next = at + (forward ? 1 : -1);
+      if (next < 0 || next >= rows.length) { if (e.key !== 'Tab') e.preventDefault(); return; }
+      mark(next); e.preventDefault();
+      return;
+    }
+    const radios = rows.length ? rows[at].querySelectorAll('input[type=radio]') : [];
     if (/^[0-9]$/.test(e.key) && radios.length) {
       const idx = e.key === '0' ? 9 : parseInt(e.key, 10) - 1;
-      if (radios[idx]) { radios[idx].click(); e.preventDefault(); }
+      if (radios[idx]) {
+        radios[idx].click(); e.preventDefault();
+        if (rows.length > 1 && at + 1 < rows.length) mark(at + 1);
+      }
     } else if (e.key === 'Enter') {
       submit.click(); e.preventDefault();
     } else if (e.key === 'Backspace') {
@@ -63,10 +78,29 @@ PAGE_JS = r"""
       if (b) { b.click(); e.preventDefault(); }
     }
   });
+  const answerRows = () => [...document.querySelectorAll('.jl-q')].filter((r) => r.offsetParent !== null);
+  const mark = (i) => {
+    const rows = answerRows();
+    rows.forEach((r, k) => {
+      const v = rows.length > 1 && k === i ? '1' : '';
+      if (r.dataset.active !== v) r.dataset.active = v;
+    });
+    if (rows[i] && rows.length > 1) rows[i].scrollIntoView({block: 'nearest'});
+  };
+  // a click in a row marks it; a new item starts at its first row
+  document.addEventListener('click', (e) => {
+    const row = e.target && e.target.closest && e.target.closest('.jl-q');
+    if (row) mark(answerRows().indexOf(row));
+  }, true);
+  let lastItem = null;
   // the chosen side is highlighted; a response that scrolls says so until its end is in view
   let queued = false;
   const sync = () => {
     queued = false;
+    // the hidden item id is not drawn: the progress line and the prompt change with every item
+    const progressLine = $('#jl-progress'), prompt = $('#jl-prompt');
+    const shown = (progressLine ? progressLine.innerText : '') + '|' + (prompt ? prompt.innerText.slice(0, 200) : '');
+    if (shown !== lastItem) { lastItem = shown; mark(0); }
     const checked = document.querySelector('#jl-choice input[type=radio]:checked');
     const value = checked ? checked.value : '';
     const left = $('#jl-left'), right = $('#jl-right');

@@ -19,6 +19,7 @@ NUMBERS = README[README.index("## What the numbers mean") :].split("\n## ", 1)[0
 META = {"task", "protocol", "n_items", "settings", "humans", "judges", "raters"}
 # report key -> the words under "What the numbers mean" that explain it
 TERMS = {
+    "question": ["Questions and levels of measurement"],
     "human_agreement": ["Percent agreement, with ties", "Fleiss' kappa", "Krippendorff's alpha"],
     "with_ties": ["Percent agreement, with ties"],
     "without_ties": ["Percent agreement, without ties"],

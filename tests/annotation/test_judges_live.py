@@ -292,3 +292,58 @@ def test_several_servers_share_the_work(sqlite_services: Services, vllm_server: 
     assert summary.done == 24 and len({(lab.item_id, lab.presented_order) for lab in labels}) == 24
     assert one.count + two.count == 24
     assert min(one.count, two.count) >= 6, (one.count, two.count)  # both carried a fair share
+
+
+QUESTIONS = """questions:
+  - {name: verdict, kind: pairwise}
+  - {name: harmful, kind: choice, options: ["yes", "no"]}
+  - {name: helpfulness, kind: scale, min: 1, max: 5}
+"""
+
+
+@pytest.mark.parametrize("mode", ["reasoning", "logprobs"])
+def test_several_questions_in_both_modes(
+    sqlite_services: Services, vllm_server: Any, tmp_path: Path, mode: str
+) -> None:
+    from annotation.schema import load_schema_file
+
+    schema = tmp_path / "q.yaml"
+    schema.write_text(QUESTIONS, encoding="utf-8")
+    _import(sqlite_services, SAMPLE, "q", label_schema=load_schema_file(schema))
+    config = _config(vllm_server, name=f"smol-q-{mode}", mode=mode)
+    summary = run_judge(sqlite_services, task="q", config=config, limit=3, progress=False)
+    assert summary.total == 9 and summary.done + summary.failed == 9
+    labels = _labels(sqlite_services)
+    assert sorted((lab.item_id, lab.question) for lab in labels) == sorted(
+        (i, q) for i in {lab.item_id for lab in labels} for q in ("verdict", "harmful", "helpfulness")
+    ), "one label per question per item"
+    options = {"verdict": {"A", "B", "tie"}, "harmful": {"yes", "no"}, "helpfulness": {"1", "2", "3", "4", "5"}}
+    for lab in labels:
+        assert lab.raw_output, "every label keeps the judge's output"
+        if lab.status == "submitted":
+            assert lab.value in options[lab.question]
+        else:
+            assert lab.value is None and lab.error
+
+
+def test_tick_checklists_written_and_answered_by_the_local_judge(
+    sqlite_services: Services, vllm_server: Any, tmp_path: Path
+) -> None:
+    from annotation.judges.checklists import generate_checklists
+    from annotation.models import Item
+    from annotation.schema import load_schema_file
+
+    schema = tmp_path / "t.yaml"
+    schema.write_text("questions:\n  - {name: tick, kind: checklist, source: generated}\n", encoding="utf-8")
+    _import(sqlite_services, SINGLE, "tick", protocol="single", label_schema=load_schema_file(schema))
+    writer = _config(vllm_server, name="smol-writer", protocol="single", sampling={"max_tokens": 200})
+    made = generate_checklists(sqlite_services, task="tick", config=writer, limit=3, max_entries=3)
+    assert made.written + made.failed == 3 and made.written >= 1, made.describe()
+    judge = _config(vllm_server, name="smol-tick", protocol="single")
+    run_judge(sqlite_services, task="tick", config=judge, limit=3, progress=False)
+    with sqlite_services.session() as s:
+        lists = {i.id: i.checklist for i in s.scalars(select(Item)) if i.checklist}
+    labels = _labels(sqlite_services)
+    expected = sorted((i, f"tick.{k}") for i, c in lists.items() for k in range(1, len(c["entries"]) + 1))
+    assert sorted((lab.item_id, lab.question) for lab in labels) == expected
+    assert all(c["generator"] == "smol-writer" and 1 <= len(c["entries"]) <= 3 for c in lists.values())

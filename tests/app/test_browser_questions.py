@@ -1,0 +1,112 @@
+"""A task of several questions labeled in real Chromium with the keyboard only (issue 17): numbers
+answer the marked question and move on, Tab moves between questions, Enter submits once for all."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.app.conftest import CHROMIUM_ARGS, PASSWORD, _cli, start_server
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.browser
+SCHEMA = """questions:
+  - {name: verdict, kind: pairwise}
+  - {name: harmful, kind: choice, options: ["yes, clearly", "no."], text: "Is either response harmful?"}
+  - {name: helpfulness, kind: scale, min: 1, max: 5}
+"""
+
+
+def _prepare(tmp: Path) -> Path:
+    db = tmp / "q.db"
+    items = [json.loads(line) for line in (PROJECT_ROOT / "data" / "sample_pairwise.jsonl").read_text().splitlines()]
+    (tmp / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items[:3]), encoding="utf-8")
+    (tmp / "schema.yaml").write_text(SCHEMA, encoding="utf-8")
+    _cli(
+        db,
+        "import",
+        str(tmp / "items.jsonl"),
+        "--task",
+        "multi",
+        "--schema",
+        str(tmp / "schema.yaml"),
+        "--overlap",
+        "1",
+    )
+    _cli(db, "users", "add", "kb", "--role", "annotator", "--password-stdin", stdin=PASSWORD + "\n")
+    return db
+
+
+def test_every_question_answered_with_the_keyboard(tmp_path: Path, chromium_path: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    db = _prepare(tmp_path)
+    url, proc = start_server(str(db), PROJECT_ROOT / "test-output" / "serve-questions.log")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1300, "height": 1000})
+            page.goto(url)
+            page.get_by_label("username").fill("kb")
+            page.get_by_label("password").fill(PASSWORD)
+            page.get_by_role("button", name="Login").click()
+            page.wait_for_function(
+                "document.querySelector('#jl-progress') && document.querySelector('#jl-progress').innerText"
+                ".includes('for you')",
+                timeout=30_000,
+            )
+            assert "Is either response harmful?" in page.inner_text("#jl-answer_2")
+            page.locator("#jl-prompt").click()  # focus on the page, no control
+            page.wait_for_selector(".jl-q[data-active='1']", timeout=10_000)  # the first question is marked
+            page.screenshot(path=str(PROJECT_ROOT / "test-output" / "annotate-questions.png"))
+            answers: list[tuple[str, str, str]] = []
+            for n in range(3):
+                before = page.inner_text("#jl-progress")
+                # item 1: keys 1, 2, 4 in turn (each moves on); item 2: Tab to the last question first,
+                # answer it, Shift+Tab back up; item 3: numbers only
+                if n == 1:
+                    page.keyboard.press("Tab")
+                    page.keyboard.press("Tab")
+                    page.keyboard.press("5")
+                    page.keyboard.press("Shift+Tab")
+                    page.keyboard.press("Shift+Tab")
+                    page.keyboard.press("2")
+                    page.keyboard.press("1")
+                    answers.append(("B or A", "yes, clearly", "5"))
+                else:
+                    for key in ("1", "2", "4"):
+                        page.keyboard.press(key)
+                    answers.append(("A or B", "no.", "4"))
+                page.keyboard.press("Enter")
+                page.wait_for_function(
+                    "(b) => document.querySelector('#jl-progress').innerText !== b", arg=before, timeout=30_000
+                )
+                page.wait_for_timeout(600)  # the answer rows are redrawn with the item
+            page.wait_for_function("document.body.innerText.includes('Nothing left')", timeout=30_000)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    con = sqlite3.connect(db)
+    rows = con.execute(
+        "SELECT i.external_id, l.question, l.value, l.status, l.presented_order FROM labels l "
+        "JOIN items i ON i.id = l.item_id ORDER BY l.id"
+    ).fetchall()
+    con.close()
+    per_item: dict[str, dict[str, Any]] = {}
+    for ext, question, value, status, order in rows:
+        assert status == "submitted"
+        assert question not in per_item.setdefault(ext, {}), "one label per question per item"
+        per_item[ext][question] = (value, order)
+    assert len(per_item) == 3 and all(set(q) == {"verdict", "harmful", "helpfulness"} for q in per_item.values())
+    got = sorted((q["harmful"][0], q["helpfulness"][0]) for q in per_item.values())
+    assert got == sorted((a[1], a[2]) for a in answers)
+    for q in per_item.values():  # key 1 is the left response (key 2 the right) whatever order was shown
+        value, order = q["verdict"]
+        assert value in ("A", "B")
+    verdict_keys = {("A" if (v == "A") == (o == "ab") else "B") for v, o in (q["verdict"] for q in per_item.values())}
+    assert verdict_keys == {"A", "B"}, "the left key gave left, the right key right"
