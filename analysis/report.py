@@ -584,7 +584,7 @@ def build_task_report(
         jsonable(
             {
                 "task": task,
-                "protocol": first.protocol if first.question is None or first.question.kind == "pairwise" else None,
+                "protocol": _protocol_of(items, first),
                 "n_items": int(items["item_id"].nunique()),
                 "humans": humans,
                 "judges": judges,
@@ -605,6 +605,13 @@ def build_task_report(
             }
         )
     )
+
+
+def _protocol_of(items: pd.DataFrame, first: Report) -> str:
+    """A task's protocol from its items: pairwise when they have a second response."""
+    if "response_b" in items.columns:
+        return "pairwise" if items["response_b"].notna().any() else "single"
+    return first.protocol
 
 
 def _question_report(labels: pd.DataFrame, items: pd.DataFrame, *, task: str | None, **options: Any) -> Report:

@@ -399,6 +399,10 @@ def submit(
                 else f"Answer every required question first: {', '.join(s.label for s in missing[:3])}."
             )
             return view
+        if not slots:
+            view = _view(session, task_row, account, item.id)
+            view.message = "This item has nothing to answer yet (its checklist is not written): skip it."
+            return view
         order = presented_order(account.annotator_id, item.id)
         labels = [
             LabelIn(

@@ -161,11 +161,11 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
             table([]),
             gr.update(choices=[ALL], value=ALL),
             gr.update(choices=[ALL], value=ALL),
+            gr.update(),
             {},
             0,
             "",
             "",
-            gr.update(),
         )
 
     @guarded
@@ -209,11 +209,11 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
             table(rows),
             gr.update(choices=[ALL, *judges], value=ALL),
             gr.update(choices=[ALL, *categories], value=ALL),
+            gr.update(choices=data.questions, value=data.question, visible=len(data.questions) > 1),
             {"task": name, "rows": rows},
             pos,
             where,
             shown,
-            gr.update(choices=data.questions, value=data.question, visible=len(data.questions) > 1),
         )
 
     def on_task_pick(name: str | None, rater_sel: str, field: str, request: gr.Request) -> tuple[Any, ...]:
@@ -262,17 +262,15 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
         disagree_tbl,
         judge_filter,
         category_filter,
+        question,
         found,
         at,
         position,
         record,
-        question,
     ]
     inputs = [task, raters, by, question]
     refresh.click(on_dashboard, inputs, outputs, api_name="dashboard")
-    task.input(
-        on_dashboard, [task, raters, by], outputs, api_name="dashboard_task"
-    )  # a task opens on its first question
+    task.input(on_task_pick, [task, raters, by], outputs, api_name="dashboard_task")
     question.input(on_dashboard, inputs, outputs, api_name="dashboard_question")
     on_shown = TabShown(on_first_open, [*inputs, found], outputs)
     timer.tick(on_dashboard, inputs, outputs, api_name="dashboard_tick")

@@ -257,3 +257,51 @@ def test_build_app_exposes_the_named_endpoints(sqlite_services: Services) -> Non
         "ping",
     } <= names
     assert build_app(sqlite_services) is not app
+
+
+def test_several_questions_one_submit(services: Services, tmp_path: Path) -> None:
+    """Issue 17: every question of an item on one page; a required one left blank stores nothing and
+    says which; an optional one left blank stores no label; changing an answer updates that label."""
+    from annotation.schema import load_schema_file
+
+    schema = tmp_path / "s.yaml"
+    schema.write_text(
+        "questions:\n  - {name: verdict, kind: pairwise}\n"
+        "  - {name: harmful, kind: choice, options: ['yes', 'no'], text: 'Harmful?'}\n"
+        "  - {name: helpfulness, kind: scale, min: 1, max: 5, required: false}\n",
+        encoding="utf-8",
+    )
+    with services.session() as s:
+        import_file(s, SAMPLE, task="t", overlap=1, label_schema=load_schema_file(schema))
+        add_user(s, "ann0", role="annotator", password="tulip-orbit-canyon-42")
+    view = annotate.open_task(services, "ann0", "t")
+    assert [slot.key for slot in view.slots] == ["verdict", "harmful", "helpfulness"]
+    assert view.slots[1].label == "Harmful?" and view.slots[2].label == "helpfulness (optional)"
+    first = view.item_id
+    again = annotate.submit(services, "ann0", "t", first, "Left is better", more=[None, "4"])
+    assert again.item_id == first and "Harmful?" in again.message
+    assert [slot.current for slot in again.slots] == ["Left is better", None, "4"], "what was picked stays"
+    with services.session() as s:
+        assert s.scalars(select(Label)).all() == []
+    view = annotate.submit(services, "ann0", "t", first, "Left is better", more=["no", None])
+    assert view.item_id not in (None, first)
+    with services.session() as s:
+        stored = {(lab.question, lab.value) for lab in s.scalars(select(Label))}
+        ann = s.scalars(select(Label.annotator_id)).first()
+    assert stored == {
+        ("verdict", annotate.choice_to_value("Left is better", presented_order(ann, first))),
+        ("harmful", "no"),
+    }
+    back = annotate.back(services, "ann0", "t", view.item_id)
+    assert back.item_id == first and [slot.current for slot in back.slots] == ["Left is better", "no", None]
+    annotate.submit(services, "ann0", "t", first, "Left is better", more=["yes", "2"])
+    with services.session() as s:
+        rows = s.execute(select(Label.question, Label.value).where(Label.item_id == first)).all()
+        events = s.scalars(select(LabelEvent)).all()
+    assert dict(rows) == {"verdict": dict(rows)["verdict"], "harmful": "yes", "helpfulness": "2"}
+    assert dict(rows)["verdict"] in ("A", "B")
+    assert [(e.old_value, e.new_value) for e in events] == [("no", "yes")]
+    skipped = annotate.skip(services, "ann0", "t", view.item_id, "unsure")
+    with services.session() as s:
+        skips = s.execute(select(Label.question, Label.status).where(Label.status == "skipped")).all()
+    assert skips == [("verdict", "skipped")] and skipped.item_id != view.item_id

@@ -110,3 +110,98 @@ def test_every_question_answered_with_the_keyboard(tmp_path: Path, chromium_path
         assert value in ("A", "B")
     verdict_keys = {("A" if (v == "A") == (o == "ab") else "B") for v, o in (q["verdict"] for q in per_item.values())}
     assert verdict_keys == {"A", "B"}, "the left key gave left, the right key right"
+
+
+@pytest.mark.vllm
+def test_tick_round_trip_with_the_local_judge_and_two_annotators(
+    tmp_path: Path, chromium_path: str, vllm_server: Any
+) -> None:
+    """Issue 17's TICK round trip: the local judge writes each item's checklist, answers it, and two
+    annotators answer every entry in the browser with the keyboard; the report gives agreement per
+    entry and the pass rates."""
+    from playwright.sync_api import sync_playwright
+
+    from analysis.report import build_task_report
+    from annotation.judges.checklists import generate_checklists
+    from annotation.judges.config import parse_config
+    from annotation.judges.runner import run_judge
+    from annotation.label_frames import task_question_frames
+    from tests.conftest import make_services
+
+    db = tmp_path / "tick.db"
+    items = [json.loads(line) for line in (PROJECT_ROOT / "data" / "sample_single.jsonl").read_text().splitlines()]
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items[:3]), encoding="utf-8")
+    (tmp_path / "tick.yaml").write_text(
+        "questions:\n  - {name: tick, kind: checklist, source: generated}\n", encoding="utf-8"
+    )
+    _cli(
+        db,
+        "import",
+        str(tmp_path / "items.jsonl"),
+        "--task",
+        "tick",
+        "--protocol",
+        "single",
+        "--schema",
+        str(tmp_path / "tick.yaml"),
+        "--overlap",
+        "2",
+    )
+    for user in ("ann1", "ann2"):
+        _cli(db, "users", "add", user, "--role", "annotator", "--password-stdin", stdin=PASSWORD + "\n")
+    services = make_services(f"sqlite:///{db}", tmp_path)
+    common = {"model": vllm_server.model, "base_url": vllm_server.base_url, "protocol": "single"}
+    writer = parse_config({**common, "name": "smol-writer", "sampling": {"max_tokens": 200}})
+    made = generate_checklists(services, task="tick", config=writer, max_entries=3)
+    assert made.written >= 1, made.describe()
+    run_judge(services, task="tick", config=parse_config({**common, "name": "smol-tick"}), progress=False)
+    url, proc = start_server(str(db), PROJECT_ROOT / "test-output" / "serve-tick.log")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+            for user, key in (("ann1", "1"), ("ann2", "2")):
+                page = browser.new_page(viewport={"width": 1300, "height": 1000})
+                page.goto(url)
+                page.get_by_label("username").fill(user)
+                page.get_by_label("password").fill(PASSWORD)
+                page.get_by_role("button", name="Login").click()
+                page.wait_for_function(
+                    "document.querySelector('#jl-progress') && "
+                    "document.querySelector('#jl-progress').innerText.includes('for you')",
+                    timeout=30_000,
+                )
+                for _ in range(3):
+                    if page.locator("body").inner_text().count("Nothing left"):
+                        break
+                    before = page.inner_text("#jl-progress")
+                    page.locator("#jl-prompt").click()
+                    rows = page.locator(".jl-q:visible").count()
+                    if rows == 0 or not page.locator("#jl-choice input").count():
+                        page.click("#jl-skip")  # no checklist was written for this item
+                    else:
+                        for _ in range(rows):
+                            page.keyboard.press(key)
+                        page.keyboard.press("Enter")
+                    page.wait_for_function(
+                        "(b) => document.querySelector('#jl-progress').innerText !== b", arg=before, timeout=30_000
+                    )
+                    page.wait_for_timeout(600)
+                page.close()
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    with services.session() as s:
+        frames, item_frame, _ = task_question_frames(s, "tick")
+    labels = frames["tick"]
+    humans = labels[labels["kind"] == "human"]
+    written = {i: len(c["entries"]) for i, c in zip(item_frame["item_id"], item_frame["checklist"], strict=True) if c}
+    assert len(humans) == 2 * sum(written.values()), "each annotator answered every entry once"
+    assert set(humans.loc[humans["annotator"] == "ann1", "value"]) == {"yes"}
+    assert set(humans.loc[humans["annotator"] == "ann2", "value"]) == {"no"}
+    report = build_task_report(frames, item_frame, task="tick", n_boot=50).to_json()
+    assert report["checklist"]["n_entries"] == sum(written.values())
+    assert report["human_agreement"]["with_ties"]["agreement"] == 0.0  # ann1 said yes to all, ann2 no
+    rates = {r["rater"]: r["pass_rate"] for r in report["checklist"]["pass_rate"]}
+    assert (rates["ann1"], rates["ann2"]) == (1.0, 0.0) and "smol-tick" in rates
+    services.close()

@@ -187,3 +187,46 @@ def test_report_png_figures(running_app: RunningApp, chromium_path: str, tmp_pat
     files = sorted(out.glob("*.png"))
     assert {"agreement_heatmap.png", "position_bias.png"} <= {f.name for f in files}
     assert all(f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f.stat().st_size > 5_000 for f in files)
+
+
+def test_dashboard_shows_one_question_at_a_time(sqlite_services: Services, tmp_path: Path) -> None:
+    """Issue 17: a task of several questions: the dashboard opens on the first question, shows the
+    one asked for, and the HTML report has the table across questions and a section per question."""
+    from analysis.report import build_task_report
+    from annotation.accounts import add_user
+    from annotation.label_frames import task_question_frames
+    from annotation.schema import load_schema_file
+    from app.report_html import render_html
+
+    schema = tmp_path / "s.yaml"
+    schema.write_text(
+        "questions:\n  - {name: verdict, kind: pairwise}\n  - {name: harmful, kind: choice, options: ['yes', 'no']}\n",
+        encoding="utf-8",
+    )
+    sample = PROJECT_ROOT / "data" / "sample_pairwise.jsonl"
+    ids = [json.loads(line)["id"] for line in sample.read_text().splitlines()][:20]
+    rows = [
+        {"item_id": i, "annotator": r, "annotator_kind": k, "question": q, "value": v}
+        for n, i in enumerate(ids)
+        for r, k in (("h0", "human"), ("h1", "human"), ("j", "llm_judge"))
+        for q, v in (("verdict", "AB"[(n + len(r)) % 2]), ("harmful", ("yes", "no")[n % 2]))
+    ]
+    labels = tmp_path / "l.jsonl"
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with sqlite_services.session() as s:
+        import_file(s, sample, task="q", label_schema=load_schema_file(schema))
+        import_file(s, labels, task="q", fmt="labels")
+        add_user(s, "rita", role="researcher", password="tulip-orbit-canyon-42")
+    first = dashboard.dashboard(sqlite_services, "rita", "q", n_boot=50)
+    assert (first.questions, first.question) == (["verdict", "harmful"], "verdict")
+    assert first.report.question is not None and first.report.question.kind == "pairwise"
+    harmful = dashboard.dashboard(sqlite_services, "rita", "q", question="harmful", n_boot=50)
+    assert harmful.report.question is not None and harmful.report.question.level == "nominal"
+    assert harmful.report.judges_vs_humans[0].with_ties.agreement == 1.0  # type: ignore[union-attr]
+    with pytest.raises(JudgelabError, match="asks no question 'nope'"):
+        dashboard.dashboard(sqlite_services, "rita", "q", question="nope")
+    with sqlite_services.session() as s:
+        frames, items, _ = task_question_frames(s, "q")
+    html = render_html(build_task_report(frames, items, task="q", n_boot=50))
+    assert html.count('class="question"') == 2 and 'id="overall"' in html
+    assert html.count("plotly.js v") <= 1, "plotly.js inline once"
