@@ -66,7 +66,8 @@ def pass_rates(
         mine = sub[sub["annotator"] == rater]
         if mine.empty:
             continue
-        per_entry = mine.groupby(["item_id", "entry"])["value"].agg(lambda v: float((v == YES).mean()))
+        yes = (mine["value"] == YES).astype(float)
+        per_entry = yes.groupby([mine["item_id"], mine["entry"]]).mean()
         per_item = per_entry.groupby(level="item_id").mean()
         parts = np.column_stack([per_item.to_numpy(dtype=float), np.ones(len(per_item))])
         point, interval = estimate(parts, ratio, n_boot=n_boot, seed=seed, resampler=resampler, item_ids=per_item.index)

@@ -9,6 +9,9 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from annotation.errors import JudgelabError
 
 
 def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
@@ -31,3 +34,19 @@ def write_text_atomically(out: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
     write_atomically(out, write)
+
+
+def read_yaml(path: Path, what: str, error: type[JudgelabError] = JudgelabError) -> Any:
+    """A YAML (or JSON) file's data; a file that cannot be read, or is not YAML, raises ``error``
+    naming the file (``what`` it is) and, for a syntax error, the line."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"cannot read the {what} {str(path)!r} ({exc.strerror})", fix="check the path") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise error(f"{path}{line}: not valid YAML or JSON ({problem})", fix="fix the file's syntax") from None

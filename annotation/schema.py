@@ -414,18 +414,9 @@ def default_schema(protocol: str) -> dict[str, Any]:
 def load_schema_file(path: Path, **asks: Any) -> dict[str, Any]:
     """A label schema from a YAML (or JSON) file: ``questions: [...]`` and the task's asks; errors
     name the file and the key."""
-    import yaml
+    from annotation.files import read_yaml
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LabelError(
-            f"cannot read the schema file {path}: {exc.strerror}", fix="give a readable YAML file"
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise LabelError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})", fix="fix the YAML") from None
+    data = read_yaml(path, "schema file", LabelError)
     if not isinstance(data, dict) or "questions" not in data:
         raise LabelError(
             f"{path}: a schema file is a mapping with a 'questions' list",

@@ -76,16 +76,9 @@ def register(sub: Any) -> None:
 
 def read_families(path: Path) -> dict[str, str]:
     """The ``--families`` file: a mapping of generator model names to family names."""
-    import yaml
+    from annotation.files import read_yaml
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise JudgelabError(
-            f"cannot read --families file {str(path)!r} ({exc.strerror})", fix="check the path"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise JudgelabError(f"{path}: not valid YAML or JSON ({exc})", fix="fix the file's syntax") from None
+    data = read_yaml(path, "--families file")
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
         raise JudgelabError(
             f"{path}: must map model names to family names",

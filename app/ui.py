@@ -37,7 +37,7 @@ CSS = (
     background: var(--background-fill-secondary); border-top: 1px solid var(--border-color-primary); }
 #jl-left[data-chosen="better"], #jl-right[data-chosen="better"] { border: 3px solid var(--color-accent); }
 #jl-left[data-chosen="even"], #jl-right[data-chosen="even"] { border: 3px dashed var(--color-accent); }
-.jl-q[data-active="1"] { outline: 2px solid #4f46e5; outline-offset: 2px; border-radius: 6px; }
+.jl-q[data-active="1"] { box-shadow: inset 0 0 0 2px #4f46e5 !important; background: #eef2ff !important; }
 #jl-answer-bar { position: sticky; bottom: 0; z-index: 20; background: var(--background-fill-primary);
     box-shadow: 0 -3px 10px rgba(0, 0, 0, 0.08); padding: 6px 0; }
 #jl-keys { opacity: 0.75; font-size: 0.9em; }

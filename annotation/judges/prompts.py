@@ -81,6 +81,27 @@ def _side(item: ItemView, key: str, text: str | None) -> str:
     return text or ""
 
 
+def _item_variables(config: JudgeConfig, item: ItemView, order: str, *, second_if_single: str | None) -> dict[str, Any]:
+    """What every template reads of the item: the prompt, the responses in the order shown (one, and
+    ``second_if_single``, for a single-answer task), the earlier conversation, the reference (for the
+    ``_reference`` protocols) and the mode."""
+    first: str = _side(item, "a", item.response_a)
+    second: str | None = second_if_single
+    if config.protocol.startswith("pairwise"):
+        b = _side(item, "b", item.response_b)
+        first, second = (first, b) if order == "ab" else (b, first)
+    prompt_conv = (item.conversation or {}).get("prompt")
+    history = _transcript(prompt_conv[:-1]) if isinstance(prompt_conv, list) and len(prompt_conv) > 1 else ""
+    return {
+        "prompt": item.prompt,
+        "first": first,
+        "second": second,
+        "history": history,
+        "reference": item.reference if config.protocol.endswith("_reference") else None,
+        "mode": config.mode,
+    }
+
+
 def options_for(config: JudgeConfig, scale: tuple[int, int] | None) -> list[str]:
     if config.protocol.startswith("pairwise"):
         return list(PAIRWISE_OPTIONS)
@@ -109,34 +130,16 @@ def build_request(
     if config.protocol.endswith("_reference") and not item.reference:
         return JudgeRequest(item.item_id, order, [], options, error="the item has no reference answer")
     if pairwise:
-        a, b = _side(item, "a", item.response_a), _side(item, "b", item.response_b)
-        first, second = (a, b) if order == "ab" else (b, a)
         to_value = {"A": "A", "B": "B", "C": "tie"} if order == "ab" else {"A": "B", "B": "A", "C": "tie"}
     else:
-        first, second = _side(item, "a", item.response_a), ""
         to_value = {o: o for o in options}
-    prompt_conv = (item.conversation or {}).get("prompt")
-    history = _transcript(prompt_conv[:-1]) if isinstance(prompt_conv, list) and len(prompt_conv) > 1 else ""
-    env = _environment()
     variables = {
+        **_item_variables(config, item, order, second_if_single=""),
         "instructions": instructions.strip() or "Judge which response better serves the user.",
-        "prompt": item.prompt,
-        "first": first,
-        "second": second,
-        "history": history,
-        "reference": item.reference if config.protocol.endswith("_reference") else None,
-        "mode": config.mode,
         "scale_min": scale[0] if scale else None,
         "scale_max": scale[1] if scale else None,
     }
-    try:
-        compiled = env.from_string(template)
-        system = compiled.render(role="system", **variables).strip()
-        user = compiled.render(role="user", **variables).strip()
-    except TemplateError as exc:
-        raise ConfigError(f"the judge template failed to render: {exc}", fix="check the template's variables") from None
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
-    return JudgeRequest(item.item_id, order, messages, options, to_value)
+    return JudgeRequest(item.item_id, order, render_messages(template, variables), options, to_value)
 
 
 def asks_questions(schema: TaskSchema) -> bool:
@@ -201,24 +204,11 @@ def build_question_request(
 ) -> JudgeRequest:
     """The chat messages for one (item, order) of a task of several questions: every question in
     reasoning mode, the one question of ``asks`` in logprobs mode."""
-    pairwise = config.protocol.startswith("pairwise")
     if config.protocol.endswith("_reference") and not item.reference:
         return JudgeRequest(item.item_id, order, [], [], error="the item has no reference answer", asks=tuple(asks))
-    if pairwise:
-        a, b = _side(item, "a", item.response_a), _side(item, "b", item.response_b)
-        first, second = (a, b) if order == "ab" else (b, a)
-    else:
-        first, second = _side(item, "a", item.response_a), None
-    prompt_conv = (item.conversation or {}).get("prompt")
-    history = _transcript(prompt_conv[:-1]) if isinstance(prompt_conv, list) and len(prompt_conv) > 1 else ""
     variables = {
+        **_item_variables(config, item, order, second_if_single=None),
         "instructions": instructions.strip() or "Judge the response as the questions ask.",
-        "prompt": item.prompt,
-        "first": first,
-        "second": second,
-        "history": history,
-        "reference": item.reference if config.protocol.endswith("_reference") else None,
-        "mode": config.mode,
         "questions": [ask.__dict__ for ask in asks],
         "question": asks[0].__dict__ if asks else None,
     }

@@ -244,17 +244,32 @@ def judge_annotator(
     return ensure_annotator(session, name, kind="llm_judge", config=identity)
 
 
-def to_labels(p: _Plan, config: JudgeConfig, req: JudgeRequest, result: Completion | GiveUp) -> list[LabelIn]:
-    """A completion (or a give-up) as labels: one per question asked, each submitted with its verdict
-    or failed with the raw output and the reason (a reply that misses one question fails that one)."""
-    if not req.asks:
-        return [to_label(p, config, req, result)]
-    common: dict[str, Any] = {
+def _label_keys(p: _Plan, req: JudgeRequest) -> dict[str, Any]:
+    """What every label of a request shares: its item, the judge, the order shown and the run."""
+    return {
         "item_id": req.item_id,
         "annotator_id": p.annotator_id,
         "presented_order": req.presented_order,
         "judge_run_id": p.run_id,
     }
+
+
+def _usage(result: Completion) -> dict[str, Any]:
+    """A completion's provenance kept in a label's metadata: tokens, attempts, endpoint."""
+    return {
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "attempts": result.attempts,
+        "endpoint": result.endpoint,
+    }
+
+
+def to_labels(p: _Plan, config: JudgeConfig, req: JudgeRequest, result: Completion | GiveUp) -> list[LabelIn]:
+    """A completion (or a give-up) as labels: one per question asked, each submitted with its verdict
+    or failed with the raw output and the reason (a reply that misses one question fails that one)."""
+    if not req.asks:
+        return [to_label(p, config, req, result)]
+    common = _label_keys(p, req)
     if isinstance(result, GiveUp):
         return [
             LabelIn(
@@ -268,12 +283,7 @@ def to_labels(p: _Plan, config: JudgeConfig, req: JudgeRequest, result: Completi
             for a in req.asks
         ]
     raw = result.texts[0]
-    meta: dict[str, Any] = {
-        "prompt_tokens": result.prompt_tokens,
-        "completion_tokens": result.completion_tokens,
-        "attempts": result.attempts,
-        "endpoint": result.endpoint,
-    }
+    meta = _usage(result)
     if config.mode == "logprobs":
         ask = req.asks[0]
         parsed = parse_choice(raw, ask.options)
@@ -309,21 +319,11 @@ def to_labels(p: _Plan, config: JudgeConfig, req: JudgeRequest, result: Completi
 def to_label(p: _Plan, config: JudgeConfig, req: JudgeRequest, result: Completion | GiveUp) -> LabelIn:
     """A completion (or a give-up) of a one-question template as a label: submitted with its verdict,
     or failed with the raw output and the reason."""
-    common: dict[str, Any] = {
-        "item_id": req.item_id,
-        "annotator_id": p.annotator_id,
-        "presented_order": req.presented_order,
-        "judge_run_id": p.run_id,
-    }
+    common = _label_keys(p, req)
     if isinstance(result, GiveUp):
         return LabelIn(value=None, status="failed", error=result.reason, meta={"attempts": result.attempts}, **common)
     raw = result.texts[0] if len(result.texts) == 1 else "\n---\n".join(result.texts)
-    meta: dict[str, Any] = {
-        "prompt_tokens": result.prompt_tokens,
-        "completion_tokens": result.completion_tokens,
-        "attempts": result.attempts,
-        "endpoint": result.endpoint,
-    }
+    meta = _usage(result)
     if config.mode == "logprobs":
         parsed = parse_choice(result.texts[0], req.options)
         probs = option_probabilities(result.top_logprobs or [], req.options)

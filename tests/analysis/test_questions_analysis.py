@@ -83,12 +83,12 @@ def test_pass_rate_is_the_mean_over_items_of_the_share_of_yes() -> None:
 def test_pass_rate_interval_covers_at_its_level() -> None:
     """Seeded simulation: items differ in how often their entries pass (a beta(2, 2) item effect, so
     entries within an item are correlated); 60 items x 5 entries; the BCa interval over items must
-    cover the population pass rate (0.5) close to 95% of the time (200 data sets, 250 resamples each)."""
+    cover the population pass rate (0.5) close to 95% of the time (200 data sets, 200 resamples each)."""
     rng = np.random.default_rng(17)
     reps, hits = 200, 0
     for rep in range(reps):
         p = rng.beta(2, 2, size=60)
-        (row,) = pass_rates(_checklist(rng, 60, 5, p), ["h"], n_boot=250, seed=rep)
+        (row,) = pass_rates(_checklist(rng, 60, 5, p), ["h"], n_boot=200, seed=rep)
         low, high = row["pass_rate_ci95"]
         hits += low <= 0.5 <= high
     coverage = hits / reps

@@ -59,6 +59,16 @@ def answer_buttons(view: list[Any]) -> list[str]:
     return [c[1] if isinstance(c, list | tuple) else c for c in view[CHOICE]["choices"]]
 
 
+def login_annotator(page: Any, url: str, user: str) -> None:
+    """Log in on the page and wait for the Annotate tab's first item."""
+    page.goto(url)
+    page.get_by_label("username").fill(user)
+    page.get_by_label("password").fill(PASSWORD)
+    page.get_by_role("button", name="Login").click()
+    page.wait_for_selector("#jl-who", timeout=30_000)
+    page.wait_for_function("document.querySelector('#jl-progress').innerText.includes('for you')", timeout=30_000)
+
+
 def open_dashboard(page: Any, url: str, user: str, task: str) -> None:
     """Log in to the page as a researcher (who lands on the Dashboard tab) and show ``task``."""
     page.goto(url)

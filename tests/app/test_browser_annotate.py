@@ -13,6 +13,7 @@ from tests.app.conftest import (
     INDENTED_CODE,
     PASSWORD,
     RunningApp,
+    login_annotator,
     open_view,
     prepare_app_db,
     start_server,
@@ -23,15 +24,6 @@ from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
 SHOTS = PROJECT_ROOT / "test-output"
-
-
-def _login(page: Any, url: str, user: str) -> None:
-    page.goto(url)
-    page.get_by_label("username").fill(user)
-    page.get_by_label("password").fill(PASSWORD)
-    page.get_by_role("button", name="Login").click()
-    page.wait_for_selector("#jl-who", timeout=30_000)
-    page.wait_for_function("document.querySelector('#jl-progress').innerText.includes('for you')", timeout=30_000)
 
 
 def _item_text(page: Any) -> str:
@@ -46,7 +38,7 @@ def test_label_five_items_with_the_keyboard(running_app: RunningApp, chromium_pa
         browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        _login(page, running_app.url, "ann1")
+        login_annotator(page, running_app.url, "ann1")
 
         # the first task (a-hostile) carries script tags, an onerror image and a javascript: link
         left, right = page.inner_text("#jl-left"), page.inner_text("#jl-right")
@@ -171,7 +163,7 @@ def test_a_focused_control_and_a_hidden_tab_are_not_shortcuts(running_app: Runni
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        _login(page, running_app.url, "ann2")
+        login_annotator(page, running_app.url, "ann2")
         shown = _item_text(page)
         page.locator("body").press("1")  # an answer chosen
         page.locator("#jl-skip-reason textarea, #jl-skip-reason input").first.fill("unreadable")
@@ -258,7 +250,7 @@ def test_scale_anchors_text_long_items_and_the_end(running_app: RunningApp, chro
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1214, "height": 900})
-        _login(page, running_app.url, "ann2")
+        login_annotator(page, running_app.url, "ann2")
         assert visible_tabs(page) == {"Annotate"}
         assert "ann2" in page.inner_text("#jl-who") and "annotator" in page.inner_text("#jl-who")
         page.locator("#jl-task input").click()
@@ -324,7 +316,7 @@ def test_a_restarted_server_asks_to_log_in_again(tmp_path: Any, chromium_path: s
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1214, "height": 900})
-            _login(page, url, "ann1")
+            login_annotator(page, url, "ann1")
             proc.terminate()
             proc.wait(timeout=20)
             url, proc = start_server(str(db), SHOTS / "serve-restart-2.log", port=port)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.app.conftest import CHROMIUM_ARGS, PASSWORD, _cli, start_server
+from tests.app.conftest import CHROMIUM_ARGS, PASSWORD, _cli, login_annotator, start_server
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
@@ -50,15 +50,7 @@ def test_every_question_answered_with_the_keyboard(tmp_path: Path, chromium_path
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1300, "height": 1000})
-            page.goto(url)
-            page.get_by_label("username").fill("kb")
-            page.get_by_label("password").fill(PASSWORD)
-            page.get_by_role("button", name="Login").click()
-            page.wait_for_function(
-                "document.querySelector('#jl-progress') && document.querySelector('#jl-progress').innerText"
-                ".includes('for you')",
-                timeout=30_000,
-            )
+            login_annotator(page, url, "kb")
             assert "Is either response harmful?" in page.inner_text("#jl-answer_2")
             page.locator("#jl-prompt").click()  # focus on the page, no control
             page.wait_for_selector(".jl-q[data-active='1']", timeout=10_000)  # the first question is marked
@@ -151,25 +143,18 @@ def test_tick_round_trip_with_the_local_judge_and_two_annotators(
         _cli(db, "users", "add", user, "--role", "annotator", "--password-stdin", stdin=PASSWORD + "\n")
     services = make_services(f"sqlite:///{db}", tmp_path)
     common = {"model": vllm_server.model, "base_url": vllm_server.base_url, "protocol": "single"}
-    writer = parse_config({**common, "name": "smol-writer", "sampling": {"max_tokens": 200}})
+    writer = parse_config({**common, "name": "smol-writer", "sampling": {"max_tokens": 120}})
     made = generate_checklists(services, task="tick", config=writer, max_entries=3)
     assert made.written >= 1, made.describe()
-    run_judge(services, task="tick", config=parse_config({**common, "name": "smol-tick"}), progress=False)
+    answerer = parse_config({**common, "name": "smol-tick", "mode": "logprobs"})  # one token per entry
+    run_judge(services, task="tick", config=answerer, progress=False)
     url, proc = start_server(str(db), PROJECT_ROOT / "test-output" / "serve-tick.log")
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
             for user, key in (("ann1", "1"), ("ann2", "2")):
                 page = browser.new_page(viewport={"width": 1300, "height": 1000})
-                page.goto(url)
-                page.get_by_label("username").fill(user)
-                page.get_by_label("password").fill(PASSWORD)
-                page.get_by_role("button", name="Login").click()
-                page.wait_for_function(
-                    "document.querySelector('#jl-progress') && "
-                    "document.querySelector('#jl-progress').innerText.includes('for you')",
-                    timeout=30_000,
-                )
+                login_annotator(page, url, user)
                 for _ in range(3):
                     if page.locator("body").inner_text().count("Nothing left"):
                         break
