@@ -324,3 +324,12 @@ def test_several_questions_in_both_modes(
             assert lab.value in options[lab.question]
         else:
             assert lab.value is None and lab.error
+    from analysis.report import build_task_report
+    from annotation.label_frames import task_question_frames
+
+    with sqlite_services.session() as s:
+        frames, items, _ = task_question_frames(s, "q")
+    report = build_task_report(frames, items, task="q", n_boot=0).to_json()
+    for name, part in report["questions"].items():  # reported question by question
+        (section,) = part["judges_vs_humans"]
+        assert part["question"]["name"] == name and section["n_labels"] == 2

@@ -240,3 +240,88 @@ def test_a_database_from_before_questions_upgrades_with_every_label(tmp_path: Pa
         assert {r.pop("question") for r in new} == {"verdict"}
         assert new == old, f"task {task}: the export differs beyond the question column"
     services.close()
+
+
+def test_postgres_upgrades_labels_events_and_gold(pg_cluster: Any, tmp_path: Path) -> None:
+    """The same migration on PostgreSQL (which changes the constraint in place): a database at 0004
+    with a label, its event and a gold item upgrades with all of them, the label answering 'verdict'."""
+    from sqlalchemy import text
+
+    url = pg_cluster.create_database()
+    engine = make_engine(url)
+    upgrade(engine, "0004")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO tasks (id, name, protocol, label_schema, instructions, overlap, created_at) "
+                "VALUES (1, 'old', 'pairwise', '{\"kind\": \"pairwise\"}', '', 3, now())"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO items (id, task_id, external_id, prompt, response_a, response_b, gold_value, created_at) "
+                "VALUES (1, 1, 'x', 'p', 'a', 'b', 'A', now()), (2, 1, 'y', 'p', 'a', 'b', NULL, now())"
+            )
+        )
+        conn.execute(text("INSERT INTO annotators (id, kind, name, created_at) VALUES (1, 'human', 'h', now())"))
+        conn.execute(
+            text(
+                "INSERT INTO labels (id, item_id, annotator_id, replicate, status, value, value_num, "
+                "presented_order, created_at, updated_at) VALUES (1, 1, 1, 0, 'submitted', 'B', 0, 'ab', now(), now())"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO label_events (label_id, old_status, new_status, old_value, new_value, changed_by, "
+                "changed_at) VALUES (1, 'submitted', 'submitted', 'A', 'B', 'h', now())"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT question, value FROM labels")).all() == [("verdict", "B")]
+        assert conn.execute(text("SELECT count(*) FROM label_events")).scalar() == 1
+        gold = conn.execute(text("SELECT external_id, gold FROM items ORDER BY id")).all()
+    assert gold == [("x", {"verdict": "A"}), ("y", None)]
+    engine.dispose()
+    services = make_services(url, tmp_path)
+    with services.session() as s:  # the old task reads as one question, and takes a second answer key
+        frames, _, _ = task_question_frames(s, "old")
+    assert list(frames) == ["verdict"] and frames["verdict"]["value"].tolist() == ["B"]
+    services.close()
+
+
+def test_the_cli_imports_a_schema_and_reports_per_question(tmp_path: Path, capsys: Any) -> None:
+    """``judgelab import --schema`` and ``judgelab report --json`` as a user runs them."""
+    from app.cli import main
+
+    db = str(tmp_path / "cli.db")
+    schema = tmp_path / "s.yaml"
+    schema.write_text(
+        "questions:\n  - {name: verdict, kind: pairwise}\n  - {name: tone, kind: choice, options: [formal, casual]}\n",
+        encoding="utf-8",
+    )
+    items = [json.loads(line) for line in PAIRWISE.read_text().splitlines()][:32]  # the alt-test needs 30
+    rows = [
+        {"item_id": it["id"], "annotator": r, "annotator_kind": k, "question": q, "value": v}
+        for n, it in enumerate(items)
+        for r, k in (("h1", "human"), ("h2", "human"), ("h3", "human"), ("j", "llm_judge"))
+        for q, v in (("verdict", "AB"[(n + len(r)) % 2]), ("tone", ("formal", "casual")[n % 2]))
+    ]
+    assert (
+        main(["--db", db, "import", str(_write(tmp_path / "i.jsonl", items)), "--task", "c", "--schema", str(schema)])
+        == 0
+    )
+    assert (
+        main(["--db", db, "import", str(_write(tmp_path / "l.jsonl", rows)), "--task", "c", "--format", "labels"]) == 0
+    )
+    capsys.readouterr()
+    assert main(["--db", db, "report", "--task", "c", "--json", "--n-boot", "50"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["questions"]) == ["verdict", "tone"]
+    (judge,) = report["judges_vs_humans"]
+    assert set(judge["questions"]) == {"verdict", "tone"} and "alt_test" not in judge
+    assert judge["questions"]["tone"]["alt_test"]["similarity"] == "accuracy"
+    assert judge["questions"]["tone"]["with_ties"]["agreement"] == 1.0
+    assert {(r["question"], r["judge"]) for r in report["overall"]} == {("verdict", "j"), ("tone", "j")}
+    assert main(["--db", db, "import", str(tmp_path / "i.jsonl"), "--task", "c", "--scale", "1-5"]) == 2
+    assert "exists with another label schema" in capsys.readouterr().err
