@@ -144,8 +144,8 @@ def submit_labels(
         _insert_new(session, new_rows, changed_by)
         result.inserted = len(new_rows)
     session.flush()
-    ids = _existing_labels(session, rows)
-    result.label_ids = [ids[_key(r)].id for r in rows]
+    ids = _existing_ids(session, rows)
+    result.label_ids = [ids[_key(r)] for r in rows]
     return result
 
 
@@ -191,17 +191,17 @@ class _ItemSchema:
 
 
 def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, _ItemSchema]:
+    """Each item's task schema (read and parsed once per task) and the length of its checklist."""
     schemas: dict[int, _ItemSchema] = {}
     by_task: dict[int, TaskSchema] = {}
     for start in range(0, len(item_ids), _CHUNK):
         chunk = item_ids[start : start + _CHUNK]
-        for item_id, task_id, schema, checklist in session.execute(
-            select(Item.id, Task.id, Task.label_schema, Item.checklist)
-            .join(Task, Item.task_id == Task.id)
-            .where(Item.id.in_(chunk))
-        ):
-            if task_id not in by_task:
-                by_task[task_id] = parse_schema(schema)
+        rows = session.execute(select(Item.id, Item.task_id, Item.checklist).where(Item.id.in_(chunk))).all()
+        for task_id in {r.task_id for r in rows} - set(by_task):
+            by_task[task_id] = parse_schema(
+                session.execute(select(Task.label_schema).where(Task.id == task_id)).scalar_one()
+            )
+        for item_id, task_id, checklist in rows:
             entries = checklist.get("entries") if isinstance(checklist, dict) else None
             schemas[item_id] = _ItemSchema(by_task[task_id], len(entries) if isinstance(entries, list) else 0)
     missing = set(item_ids) - set(schemas)
@@ -294,17 +294,33 @@ def _validated_row(lab: LabelIn, schemas: dict[int, _ItemSchema], place: str, ma
     }
 
 
-def _existing_labels(session: Session, rows: Iterable[dict[str, Any]]) -> dict[Key, Label]:
+def _existing_ids(session: Session, rows: Iterable[dict[str, Any]]) -> dict[Key, int]:
+    """The ids of the labels that already have these rows' keys (plain columns: no label is loaded)."""
     pairs: dict[int, set[int]] = {}
     for row in rows:
         pairs.setdefault(row["annotator_id"], set()).add(row["item_id"])
-    found: dict[Key, Label] = {}
+    found: dict[Key, int] = {}
+    columns = (Label.item_id, Label.annotator_id, Label.question, Label.presented_order, Label.replicate, Label.id)
     for annotator_id, items in pairs.items():
         ordered = sorted(items)
         for start in range(0, len(ordered), _CHUNK):
             chunk = ordered[start : start + _CHUNK]
-            for lab in session.scalars(
-                select(Label).where(Label.annotator_id == annotator_id, Label.item_id.in_(chunk))
+            for *key, label_id in session.execute(
+                select(*columns).where(Label.annotator_id == annotator_id, Label.item_id.in_(chunk))
             ):
-                found[(lab.item_id, lab.annotator_id, lab.question, lab.presented_order, lab.replicate)] = lab
+                found[tuple(key)] = label_id  # type: ignore[index]
+    return found
+
+
+def _existing_labels(session: Session, rows: Iterable[dict[str, Any]]) -> dict[Key, Label]:
+    """The labels that already have these rows' keys, loaded whole (to compare and update); an import
+    of new labels finds none and loads nothing."""
+    ids = _existing_ids(session, rows)
+    if not ids:
+        return {}
+    wanted = sorted(ids.values())
+    found: dict[Key, Label] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        for lab in session.scalars(select(Label).where(Label.id.in_(wanted[start : start + _CHUNK]))):
+            found[(lab.item_id, lab.annotator_id, lab.question, lab.presented_order, lab.replicate)] = lab
     return found
