@@ -226,22 +226,14 @@ def _votes(labels: pd.DataFrame, *, ties: bool, bothbad: str = "tie") -> pd.Data
 
 
 def _plurality_per_rater(sub: pd.DataFrame, first: pd.DataFrame) -> np.ndarray:
-    """Per (item, rater) of ``first``: the strict plurality of the rater's values, None when shared."""
-    counts = sub.groupby(["item_id", "annotator", "value"]).size().rename("n").reset_index()
-    counts = counts.sort_values(["item_id", "annotator", "n"], ascending=[True, True, False], kind="stable")
-    best: dict[tuple[object, object], object] = {}
-    runner_up: dict[tuple[object, object], int] = {}
-    for item, rater, value, n in counts.itertuples(index=False):
-        key = (item, rater)
-        if key not in best:
-            best[key] = (value, n)
-        elif key not in runner_up:
-            runner_up[key] = int(n)
-    out = []
-    for item, rater in zip(first["item_id"], first["annotator"], strict=True):
-        value, n = best[(item, rater)]  # type: ignore[misc]
-        out.append(value if n > runner_up.get((item, rater), 0) else None)
-    return np.asarray(out, dtype=object)
+    """Per (item, rater) of ``first``: the strict plurality of the rater's values, None when shared:
+    :func:`majority` (the one plurality rule) over each (item, rater)'s labels, each label a voter."""
+    group = pd.MultiIndex.from_frame(first[["item_id", "annotator"]]).get_indexer(
+        pd.MultiIndex.from_frame(sub[["item_id", "annotator"]])
+    )
+    pool = pd.DataFrame({"item_id": group, "annotator": np.arange(len(sub)), "vote": sub["value"].to_numpy()})
+    top = majority(pool, list(pool["annotator"]))
+    return np.array([top.get(i) for i in range(len(first))], dtype=object)
 
 
 def _codes(sub: pd.DataFrame, vote: np.ndarray) -> list[float | None]:

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from analysis._kernels import ratio
-from analysis.errors import MetricUndefinedError
 from analysis.frames import keep_marks, submitted
 from analysis.resampling import Resampler, estimate
 
@@ -113,7 +112,3 @@ def overall_rows(reports: Mapping[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return rows
-
-
-def undefined_question(name: str, why: str) -> MetricUndefinedError:
-    return MetricUndefinedError(f"question {name!r}: {why}")

@@ -191,7 +191,6 @@ def build_report(
             n_boot=n_boot,
             seed=seed,
             epsilon=epsilon,
-            pairwise=pairwise,
             resampler=rs,
             min_votes=min_votes,
             scale=scale,
@@ -278,17 +277,15 @@ def _judge_section(
     n_boot: int,
     seed: int,
     epsilon: float,
-    pairwise: bool,
     resampler: Resampler | None,
+    ordinal: bool,
+    level: Level,
+    scores: bool,
     min_votes: int = 2,
     scale: Sequence[str] | None = None,
-    ordinal: bool | None = None,
-    level: Level | None = None,
-    scores: bool | None = None,
 ) -> dict[str, Any]:
-    ordinal = (not pairwise) if ordinal is None else ordinal
-    scores = (not pairwise) if scores is None else scores
-    level = level or ("nominal" if pairwise else "ordinal")
+    """One judge against the humans; ``ordinal``: weighted kappa too; ``level``: alpha's level of
+    measurement; ``scores``: the alternative annotator test by negative RMSE, and correlations."""
     mine = labels[labels["annotator"] == judge]
     section: dict[str, Any] = {
         "judge": judge,

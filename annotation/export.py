@@ -19,7 +19,7 @@ from annotation.errors import JudgelabError
 from annotation.files import write_atomically
 from annotation.label_frames import items_frame, labels_frame
 from annotation.models import Annotator
-from annotation.schema import TaskSchema, parse_schema
+from annotation.schema import TaskSchema, parse_schema, split_key
 from contracts.columns import ITEM_COLUMNS, LABEL_COLUMNS
 from contracts.vocab import (
     DEFAULT_MIN_VOTES,
@@ -132,8 +132,8 @@ def _question_order(schema: TaskSchema) -> Any:
     names = schema.names
 
     def order(key: str) -> tuple[int, int]:
-        name, _, entry = key.rpartition(".") if "." in key else (key, "", "0")
-        return (names.index(name) if name in names else len(names), int(entry) if entry.isdigit() else 0)
+        name, entry = split_key(key)
+        return (names.index(name) if name in names else len(names), int(entry) if entry and entry.isdigit() else 0)
 
     return order
 

@@ -204,16 +204,16 @@ class _Writer:
                     f"holds only labels, and there is no task {task!r} for them",
                     fix="import the items first (same --task), then this file",
                 )
-            self.task_id = ensure_task(
+            task_row = ensure_task(
                 session,
                 task,
                 protocol=existing_task.protocol if existing_task and kind == "labels" else parsed.protocol,
                 instructions=self.instructions,
                 overlap=self.overlap,
                 label_schema=self.label_schema,
-            ).id
-        if self.schema is None:
-            self.schema = parse_schema(session.get_one(Task, self.task_id).label_schema)
+            )
+            self.task_id, self.schema = task_row.id, parse_schema(task_row.label_schema)
+        assert self.schema is not None
         added, present = _write_items(session, self.task_id, self.schema, parsed.items, self.batch_size)
         self.counts["added"] += added
         self.counts["present"] += present

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from annotation.errors import LabelError
 from contracts.vocab import (
@@ -31,6 +31,7 @@ from contracts.vocab import (
     DEFAULT_QUESTION,
     PAIRWISE_NUMBERS,
     PAIRWISE_VALUES,
+    QUESTION_KINDS,
     TIE_VALUES,
     flip_pairwise,
 )
@@ -289,13 +290,31 @@ class ChecklistSchema(_Question):
             )
         return 1.0 if value == CHECKLIST_OPTIONS[0] else 0.0
 
-    def entry_key(self, k: int) -> str:
-        """The label question of entry ``k`` (1-based)."""
-        return f"{self.name}.{k}"
+
+def entry_key(name: str, k: int) -> str:
+    """The label question of entry ``k`` (from 1) of checklist question ``name``: ``tick.3``."""
+    return f"{name}.{k}"
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """A label's question key -> (question name, the entry's text after the dot, or None).
+
+    >>> split_key("tick.3"), split_key("verdict")
+    (('tick', '3'), ('verdict', None))
+    """
+    if "." not in key:
+        return key, None
+    name, _, entry = key.rpartition(".")
+    return name, entry
+
+
+def checklist_entries(checklist: dict[str, Any] | None) -> list[str]:
+    """An item's checklist entries (``items.checklist``); none while it has no checklist."""
+    entries = checklist.get("entries") if isinstance(checklist, dict) else None
+    return [str(e) for e in entries] if isinstance(entries, list) else []
 
 
 Question = PairwiseSchema | ChoiceSchema | ScaleSchema | NumericSchema | ChecklistSchema
-_QUESTION: TypeAdapter[Question] = TypeAdapter(Annotated[Question, Field(discriminator="kind")])
 
 
 class TaskSchema(_Asks):
@@ -346,8 +365,8 @@ class TaskSchema(_Asks):
 
     def resolve(self, key: str | None) -> tuple[Question, int | None]:
         """A label's question key -> (question, checklist entry or None): ``tick.3`` is entry 3."""
-        if key and "." in key:
-            name, _, entry = key.rpartition(".")
+        name, entry = split_key(key) if key else (key, None)
+        if entry is not None:
             question = self.question(name)
             if question.kind != "checklist" or not entry.isdigit() or int(entry) < 1:
                 raise LabelError(
@@ -376,7 +395,7 @@ def parse_schema(data: dict[str, Any]) -> TaskSchema:
         return TaskSchema.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"] if not isinstance(p, str) or p not in _KINDS) or "kind"
+        key = ".".join(str(p) for p in first["loc"] if not isinstance(p, str) or p not in QUESTION_KINDS) or "kind"
         raise LabelError(
             f"invalid label schema at key '{key}': {first['msg']}",
             value=data,
@@ -384,9 +403,6 @@ def parse_schema(data: dict[str, Any]) -> TaskSchema:
             "'options': ['yes', 'no']}, {'name': 'helpfulness', 'kind': 'scale', 'min': 1, 'max': 5}]} "
             "(kinds: pairwise, choice, scale, numeric, checklist)",
         ) from exc
-
-
-_KINDS = ("pairwise", "choice", "scale", "numeric", "checklist")
 
 
 def check_for_protocol(schema: TaskSchema, protocol: str) -> None:

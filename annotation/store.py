@@ -26,7 +26,7 @@ from annotation.models import (
     Task,
     utcnow,
 )
-from annotation.schema import Question, TaskSchema, parse_schema
+from annotation.schema import Question, TaskSchema, checklist_entries, entry_key, parse_schema
 
 _CHUNK = 500
 # the fields a resubmission may change; a resubmission that changes none of them is a no-op
@@ -202,8 +202,7 @@ def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, _Item
                 session.execute(select(Task.label_schema).where(Task.id == task_id)).scalar_one()
             )
         for item_id, task_id, checklist in rows:
-            entries = checklist.get("entries") if isinstance(checklist, dict) else None
-            schemas[item_id] = _ItemSchema(by_task[task_id], len(entries) if isinstance(entries, list) else 0)
+            schemas[item_id] = _ItemSchema(by_task[task_id], len(checklist_entries(checklist)))
     missing = set(item_ids) - set(schemas)
     if missing:
         raise NotFoundError(
@@ -227,7 +226,7 @@ def _question(lab: LabelIn, known: _ItemSchema, place: str) -> tuple[Question, s
             f"has {known.checklist_length} entries",
             fix="answer the entries the item's checklist has (import or generate the checklist first)",
         )
-    return question, f"{question.name}.{entry}"
+    return question, entry_key(question.name, entry)
 
 
 def _validated_row(lab: LabelIn, schemas: dict[int, _ItemSchema], place: str, max_chars: int) -> dict[str, Any]:

@@ -14,7 +14,16 @@ from annotation.assignment import Progress, may_label, next_item_and_progress, p
 from annotation.catalog import get_task
 from annotation.errors import AccessError, LabelError
 from annotation.models import Item, Label, Task
-from annotation.schema import MAX_CHECKLIST, MAX_QUESTIONS, PairwiseSchema, Question, TaskSchema, parse_schema
+from annotation.schema import (
+    MAX_CHECKLIST,
+    MAX_QUESTIONS,
+    PairwiseSchema,
+    Question,
+    TaskSchema,
+    checklist_entries,
+    entry_key,
+    parse_schema,
+)
 from annotation.services import Services
 from annotation.store import LabelIn, submit_labels
 from app.render import conversation_markdown, safe_markdown
@@ -64,15 +73,14 @@ class AnswerSlot:
 def answer_slots(schema: TaskSchema, checklist: dict[str, Any] | None) -> list[AnswerSlot]:
     """The answer rows of an item: each question in order; a checklist question as one row per entry
     of the item's checklist (none when the item has no checklist yet)."""
-    entries = checklist.get("entries") if isinstance(checklist, dict) else None
     slots: list[AnswerSlot] = []
     single = schema.single_question
     for q in schema.questions:
         if q.kind == "checklist":
-            for k, entry in enumerate(entries if isinstance(entries, list) else [], start=1):
+            for k, entry in enumerate(checklist_entries(checklist), start=1):
                 slots.append(
                     AnswerSlot(
-                        key=f"{q.name}.{k}",
+                        key=entry_key(q.name, k),
                         label=f"{k}. {entry}",
                         buttons=[(c, c) for c in q.choices],
                         required=q.required,
@@ -274,17 +282,16 @@ def _view(
         ask_confidence=schema.ask_confidence,
         confidence_choices=schema.confidence_choices,
     )
+    item = session.get(Item, item_id) if item_id is not None else None
+    assert item is not None or item_id is None
     view.several = not schema.single_question or schema.first.kind == "checklist"
-    view.slots = answer_slots(schema, None)
+    view.slots = answer_slots(schema, item.checklist if item is not None else None)
     _first_slot(view)
     view.progress = (progress_now or progress(session, task, account.annotator_id)).line()
-    if item_id is None:
+    if item is None:
         view.message = message or "Nothing left for you in this task. Thank you!"
         view.summary = _done_summary(session, task, account)
         return view
-    item = session.get(Item, item_id)
-    assert item is not None
-    view.slots = answer_slots(schema, item.checklist)
     order = presented_order(account.annotator_id, item.id)
     view.order = order
     conv = item.conversation or {}

@@ -55,13 +55,14 @@ class JudgeConfig(BaseModel):
         """``questions``: the task asks several questions (``annotation.judges.prompts.asks_questions``)."""
         return template_source(self.template, self.protocol, questions=questions)
 
-    def identity(self, *, questions: bool = False) -> dict[str, Any]:
-        """What makes this judge this rater: backend, model, template text, sampling, protocol, mode."""
+    def identity(self, *, questions: bool = False, template: str | None = None) -> dict[str, Any]:
+        """What makes this judge this rater: backend, model, template text, sampling, protocol, mode.
+        ``template``: the text it is asked with instead of its own (a checklist writer's)."""
         return {
             "backend": self.backend,
             "model": self.model,
             "protocol": self.protocol,
-            "template": self.template_text(questions=questions),
+            "template": template if template is not None else self.template_text(questions=questions),
             "mode": self.mode,
             "swap": self.swap,
             "sampling": self.sampling.model_dump(),
@@ -69,12 +70,12 @@ class JudgeConfig(BaseModel):
             "constrained": self.constrained,
         }
 
-    def identity_hash(self, *, questions: bool = False) -> str:
-        return config_hash(self.identity(questions=questions))
+    def identity_hash(self, *, questions: bool = False, template: str | None = None) -> str:
+        return config_hash(self.identity(questions=questions, template=template))
 
-    def annotator_name(self, *, questions: bool = False) -> str:
+    def annotator_name(self, *, questions: bool = False, template: str | None = None) -> str:
         short = self.model.rstrip("/").split("/")[-1]
-        return self.name or f"{short}@{self.identity_hash(questions=questions)[:8]}"
+        return self.name or f"{short}@{self.identity_hash(questions=questions, template=template)[:8]}"
 
 
 class OpenAIConfig(JudgeConfig):

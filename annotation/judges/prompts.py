@@ -12,7 +12,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from annotation.errors import ConfigError
 from annotation.judges.config import JudgeConfig
 from annotation.judges.parsing import questions_schema, reasoning_schema
-from annotation.schema import PairwiseSchema, TaskSchema
+from annotation.schema import PairwiseSchema, TaskSchema, checklist_entries, entry_key
 
 PAIRWISE_OPTIONS = ("A", "B", "C")  # what the judge answers; C is a tie
 
@@ -102,6 +102,11 @@ def _item_variables(config: JudgeConfig, item: ItemView, order: str, *, second_i
     }
 
 
+def pairwise_answers(order: str) -> dict[str, str]:
+    """What a pairwise answer (A, B, C = tie) means in the item's A/B frame, for the order shown."""
+    return {"A": "A", "B": "B", "C": "tie"} if order == "ab" else {"A": "B", "B": "A", "C": "tie"}
+
+
 def options_for(config: JudgeConfig, scale: tuple[int, int] | None) -> list[str]:
     if config.protocol.startswith("pairwise"):
         return list(PAIRWISE_OPTIONS)
@@ -129,10 +134,7 @@ def build_request(
     pairwise = config.protocol.startswith("pairwise")
     if config.protocol.endswith("_reference") and not item.reference:
         return JudgeRequest(item.item_id, order, [], options, error="the item has no reference answer")
-    if pairwise:
-        to_value = {"A": "A", "B": "B", "C": "tie"} if order == "ab" else {"A": "B", "B": "A", "C": "tie"}
-    else:
-        to_value = {o: o for o in options}
+    to_value = pairwise_answers(order) if pairwise else {o: o for o in options}
     variables = {
         **_item_variables(config, item, order, second_if_single=""),
         "instructions": instructions.strip() or "Judge which response better serves the user.",
@@ -153,18 +155,17 @@ def item_asks(schema: TaskSchema, checklist: dict[str, Any] | None, order: str, 
     """The questions of one item in one presented order, as the judge is asked them. A checklist is
     one question per entry of the item's checklist (none while the item has none). In logprobs mode
     every answer must be told apart by its first token: options that begin alike are refused."""
-    entries = checklist.get("entries") if isinstance(checklist, dict) else None
     asks: list[Ask] = []
     for q in schema.questions:
         text = q.text or q.name.replace("_", " ")
         if isinstance(q, PairwiseSchema):
-            back = {"A": "A", "B": "B", "C": "tie"} if order == "ab" else {"A": "B", "B": "A", "C": "tie"}
+            back = pairwise_answers(order)
             if "tie" not in q.choices:
                 back.pop("C")
             asks.append(Ask(q.name, f"Which response is better ({text})?", "pairwise", list(back), back))
         elif q.kind == "checklist":
-            for k, entry in enumerate(entries if isinstance(entries, list) else [], start=1):
-                asks.append(Ask(f"{q.name}.{k}", str(entry), "checklist", list(q.choices), {c: c for c in q.choices}))
+            for k, entry in enumerate(checklist_entries(checklist), start=1):
+                asks.append(Ask(entry_key(q.name, k), entry, "checklist", list(q.choices), {c: c for c in q.choices}))
         elif q.kind == "numeric":
             raise ConfigError(
                 f"question {q.name!r} takes any number, which a judge cannot answer from a list",

@@ -81,6 +81,11 @@ class _Plan:
     skipped: int
     pairwise: bool
 
+    @property
+    def n_labels(self) -> int:
+        """The labels the run writes: one per question asked (one per one-question request)."""
+        return sum(len(r.asks) or 1 for r in self.requests)
+
 
 RENDER_LIMIT_S = 60.0  # rendering every request of a run may take this long, no more
 MAX_PROMPT_CHARS = 400_000  # one rendered request may be this long, no more
@@ -147,11 +152,12 @@ def plan(services: Services, task_name: str, config: JudgeConfig, *, limit: int 
             if row is not None:
                 row.status, row.error, row.finished_at = "failed", _reason(exc), utcnow()
         raise
+    planned = _Plan(run_id, annotator_id, judge, requests, skipped, pairwise)
     with services.session() as session:
         row = session.get(JudgeRun, run_id)
         if row is not None:
-            row.n_total = sum(len(r.asks) or 1 for r in requests)  # labels, one per question asked
-    return _Plan(run_id, annotator_id, judge, requests, skipped, pairwise)
+            row.n_total = planned.n_labels
+    return planned
 
 
 def _reason(exc: BaseException) -> str:
@@ -186,7 +192,7 @@ def _render(
                     build_request(config, template, instructions=instructions, item=view, order=order, scale=scale)
                 ]
             else:
-                asks = [a for a in item_asks(schema, row.checklist, order, mode=config.mode)]
+                asks = item_asks(schema, row.checklist, order, mode=config.mode)
                 missing = [a for a in asks if (row.id, order, a.key) not in done]
                 if not missing:
                     skipped += 1
@@ -226,11 +232,8 @@ def judge_annotator(
     identity (model, template, sampling...) is refused: its labels would mix two raters. ``questions``:
     the task asks several questions (the built-in template is then ``questions.j2``); ``template``:
     the text it is asked with instead (a checklist writer's)."""
-    identity = config.identity(questions=questions)
-    if template is not None:
-        identity["template"] = template
-    short = config.model.rstrip("/").split("/")[-1]
-    name = config.name or f"{short}@{config_hash(identity)[:8]}"
+    identity = config.identity(questions=questions, template=template)
+    name = config.annotator_name(questions=questions, template=template)
     existing = session.scalars(select(Annotator).where(Annotator.name == name)).first()
     if (
         existing is not None
@@ -419,7 +422,7 @@ async def run_judge_async(
     p = planned or plan(services, task, config, limit=limit, retry_failed=retry_failed)
     cancel = cancel or asyncio.Event()
     start = time.perf_counter()
-    bar = _progress_bar(sum(len(r.asks) or 1 for r in p.requests), progress)
+    bar = _progress_bar(p.n_labels, progress)
     counts = {"done": 0, "failed": 0, "pt": 0, "ct": 0}
     pending: list[LabelIn] = []
 
@@ -520,7 +523,7 @@ async def run_judge_async(
     return RunSummary(
         p.run_id,
         p.judge,
-        sum(len(r.asks) or 1 for r in p.requests),
+        p.n_labels,
         counts["done"],
         counts["failed"],
         p.skipped,
