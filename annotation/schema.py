@@ -363,8 +363,9 @@ class TaskSchema(_Asks):
                 return q
         raise LabelError(f"question {name!r} is not asked by this task", fix=f"use one of {self.names}")
 
-    def resolve(self, key: str | None) -> tuple[Question, int | None]:
-        """A label's question key -> (question, checklist entry or None): ``tick.3`` is entry 3."""
+    def resolve(self, key: str | None, *, whole_item: bool = False) -> tuple[Question, int | None]:
+        """A label's question key -> (question, checklist entry or None): ``tick.3`` is entry 3.
+        ``whole_item``: a label about the whole item (a skip) may name a checklist without an entry."""
         name, entry = split_key(key) if key else (key, None)
         if entry is not None:
             question = self.question(name)
@@ -375,7 +376,7 @@ class TaskSchema(_Asks):
                 )
             return question, int(entry)
         question = self.question(key)
-        if question.kind == "checklist":
+        if question.kind == "checklist" and not whole_item:
             raise LabelError(
                 f"question {question.name!r} is a checklist: each entry is answered on its own",
                 fix=f"name the entry, e.g. '{question.name}.1'",

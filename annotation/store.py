@@ -215,7 +215,7 @@ def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, _Item
 def _question(lab: LabelIn, known: _ItemSchema, place: str) -> tuple[Question, str]:
     """The question a label answers and its stored key; a checklist entry must exist on the item."""
     try:
-        question, entry = known.schema.resolve(lab.question)
+        question, entry = known.schema.resolve(lab.question, whole_item=lab.status == "skipped")
     except LabelError as exc:
         raise LabelError(f"{place}: field 'question': {exc.what}", value=lab.question, fix=exc.fix) from None
     if entry is None:

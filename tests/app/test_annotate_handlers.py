@@ -305,3 +305,30 @@ def test_several_questions_one_submit(services: Services, tmp_path: Path) -> Non
     with services.session() as s:
         skips = s.execute(select(Label.question, Label.status).where(Label.status == "skipped")).all()
     assert skips == [("verdict", "skipped")] and skipped.item_id != view.item_id
+
+
+def test_an_item_whose_checklist_is_not_written_yet_can_be_skipped(services: Services, tmp_path: Path) -> None:
+    """Issue 17: a checklist question with ``source: generated`` serves items before their checklist
+    is written; the page says to skip such an item, and the skip is stored (on the question itself)."""
+    from annotation.schema import load_schema_file
+
+    schema = tmp_path / "t.yaml"
+    schema.write_text("questions:\n  - {name: tick, kind: checklist, source: generated}\n", encoding="utf-8")
+    with services.session() as s:
+        import_file(
+            s,
+            PROJECT_ROOT / "data" / "sample_single.jsonl",
+            task="t",
+            protocol="single",
+            label_schema=load_schema_file(schema),
+        )
+        add_user(s, "ann0", role="annotator", password="tulip-orbit-canyon-42")
+    view = annotate.open_task(services, "ann0", "t")
+    assert view.slots == []
+    said = annotate.submit(services, "ann0", "t", view.item_id, None)
+    assert said.item_id == view.item_id and "skip it" in said.message
+    after = annotate.skip(services, "ann0", "t", view.item_id, "no checklist")
+    assert after.item_id not in (None, view.item_id)
+    with services.session() as s:
+        stored = s.execute(select(Label.item_id, Label.question, Label.status)).all()
+    assert stored == [(view.item_id, "tick", "skipped")]
