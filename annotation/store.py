@@ -294,7 +294,8 @@ def _validated_row(lab: LabelIn, schemas: dict[int, _ItemSchema], place: str, ma
 
 
 def _existing_ids(session: Session, rows: Iterable[dict[str, Any]]) -> dict[Key, int]:
-    """The ids of the labels that already have these rows' keys (plain columns: no label is loaded)."""
+    """The ids of the labels these rows' annotators have on these rows' items, by key (plain columns:
+    no label is loaded); a row whose key is absent has no label yet."""
     pairs: dict[int, set[int]] = {}
     for row in rows:
         pairs.setdefault(row["annotator_id"], set()).add(row["item_id"])
