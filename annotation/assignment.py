@@ -1,24 +1,39 @@
 """Which item a human annotator sees next.
 
 Each item goes to ``overlap`` distinct annotators and never twice to the same one. Every annotator
-walks the items in their own seeded random order. Serving an item reserves one of its slots for a
-while (``assignments``); the slot count (annotators who submitted a label, plus live reservations)
+walks the items in their own seeded random order (``annotation.queue_order``): the queue keeps their
+place (``queue_state``: the last position passed) and reads the next block of their order that
+still has free slots as one range of the ``items (task_id, n_labeled, shuffle_key)`` index, so
+serving an item costs the same at a thousand items and at a million. When the walk reaches the end
+of the order it starts again from the front (items whose reservation lapsed, items imported
+behind the annotator's place); a request that went once around without a free item ends the task
+for that annotator. A block without anything for the annotator doubles the next block (at most 64
+times the first), so the end of a task takes a few reads, not one per block.
+
+Serving an item reserves one of its slots for a while (``assignments``); the slot count (human
+annotators who submitted an answer, kept in ``items.n_labeled``, plus live reservations of others)
 is checked and the reservation written in one transaction, under SQLite's write lock or a
-PostgreSQL row lock on the item, so two annotators opening the page at once cannot both take the
-last slot. Which response is shown on the left is a deterministic random function of
-(annotator, item), so a reload or a second submission shows and stores the same order.
+PostgreSQL row lock on the item (taken with SKIP LOCKED: an item another writer holds right now is
+passed over, not waited for), so two annotators opening the page at once cannot both take the last
+slot. Which response is shown on the left is a deterministic random function of (annotator, item),
+so a reload or a second submission shows and stores the same order. The progress line reads kept
+counts (``annotation.queue_counts``), never the labels.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import bindparam, case, delete, func, literal, select, union_all
+from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from annotation.models import Annotator, Assignment, Item, Label, Task, utcnow
+from annotation.models import Annotator, Assignment, Item, Label, QueueState, Task, utcnow
+from annotation.queue_order import BUCKETS, bucket_at, buckets_per_read, place_of, rank
 
 RESERVATION = timedelta(minutes=30)
 
@@ -32,23 +47,10 @@ def presented_order(annotator_id: int, item_id: int) -> str:
     return "ab" if _digest("order", annotator_id, item_id) % 2 == 0 else "ba"
 
 
-_MASK = (1 << 64) - 1
-
-
-def item_rank(annotator_id: int, item_id: int, seed: int = 0) -> int:
-    """Where the item comes in this annotator's order: a 64-bit mix (splitmix64's finalizer) of
-    (seed, annotator, item). Integer arithmetic rather than a hash of text: every submit ranks every
-    open item of the task, so at 10,000 items this is most of the next-item read."""
-    x = (seed * 0x9E3779B97F4A7C15 + annotator_id * 0xD6E8FEB86659FD93 + item_id * 0xA0761D6478BD642F) & _MASK
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
-    return x ^ (x >> 31)
-
-
 @dataclass(frozen=True)
 class Progress:
     done: int
-    assigned: int
+    open_items: int
     task_labels: int
     task_needed: int
 
@@ -58,41 +60,11 @@ class Progress:
 
     def line(self) -> str:
         return (
-            f"{self.done} done of {self.assigned} for you; task {self.task_labels}/{self.task_needed} "
-            f"labels ({100 * self.task_share:.0f}%)"
+            f"{self.done} done for you; {self.open_items} items still open; task {self.task_labels}/"
+            f"{self.task_needed} labels ({100 * self.task_share:.0f}%)"
         )
 
 
-# The statements of the next-item read, built once (they are constants; the values are bound per
-# call). A slot of an item is held by a human annotator with a submitted label or a live reservation.
-_HUMAN_LABELED = (
-    select(Label.item_id.label("item_id"), Label.annotator_id.label("annotator_id"), literal(1).label("labeled"))
-    .join(Item, Label.item_id == Item.id)
-    .join(Annotator, Label.annotator_id == Annotator.id)
-    .where(Item.task_id == bindparam("task_id"), Label.status == "submitted", Annotator.kind == "human")
-)
-_RESERVED = select(Assignment.item_id, Assignment.annotator_id, literal(0)).where(
-    Assignment.task_id == bindparam("task_id"), Assignment.expires_at > bindparam("now")
-)
-_PAIRS = union_all(_HUMAN_LABELED, _RESERVED).subquery("pairs")
-_HOLDERS = (
-    select(_PAIRS.c.item_id, _PAIRS.c.annotator_id, func.max(_PAIRS.c.labeled).label("labeled"))
-    .group_by(_PAIRS.c.item_id, _PAIRS.c.annotator_id)
-    .subquery("holders")
-)
-# per item with any holder: how many hold a slot, how many by a submitted label, whether "me" is one
-_SLOTS_PER_ITEM = select(
-    _HOLDERS.c.item_id,
-    func.count().label("holders"),
-    func.sum(_HOLDERS.c.labeled).label("labeled"),
-    func.max(case((_HOLDERS.c.annotator_id == bindparam("me"), 1), else_=0)).label("mine"),
-).group_by(_HOLDERS.c.item_id)
-_ITEM_IDS = select(Item.id).where(Item.task_id == bindparam("task_id"))
-_MINE = (
-    select(Label.item_id)
-    .join(Item, Label.item_id == Item.id)
-    .where(Item.task_id == bindparam("task_id"), Label.annotator_id == bindparam("me"))
-)
 _MY_RESERVATIONS = (
     select(Assignment.item_id)
     .where(
@@ -108,6 +80,27 @@ _DROP_EXPIRED = delete(Assignment).where(
 _RELEASE = delete(Assignment).where(
     Assignment.item_id == bindparam("item_id"), Assignment.annotator_id == bindparam("me")
 )
+_STATE = select(
+    QueueState.position, QueueState.after_rank, QueueState.after_item, QueueState.passes, QueueState.done
+).where(QueueState.task_id == bindparam("task_id"), QueueState.annotator_id == bindparam("me"))
+_MOVE = (
+    update(QueueState)
+    .where(QueueState.task_id == bindparam("task"), QueueState.annotator_id == bindparam("me"))
+    .values(
+        position=bindparam("pos"),
+        after_rank=bindparam("rank"),
+        after_item=bindparam("after"),
+        passes=bindparam("passes"),
+    )
+)
+_COUNTS = select(Task.n_items, Task.n_full, Task.slots_filled, Task.overlap).where(Task.id == bindparam("task_id"))
+_ALL_OPEN = select(Item.id, Item.shuffle_key, Item.bucket, Item.n_labeled).where(
+    Item.task_id == bindparam("task_id"), Item.n_labeled < bindparam("overlap")
+)
+_OPEN_IN_BUCKETS = _ALL_OPEN.where(Item.bucket.in_(bindparam("buckets", expanding=True)))
+_PAST = (1 << 63) - 1  # after every rank and item id: a cursor (place, _PAST, _PAST) passed the bucket
+LIST_AT_MOST = 1024  # buckets a read names; a read of more buckets reads the task's open items
+GALLOP = 6  # a read without anything for the annotator doubles the next one, up to 2**GALLOP times
 
 
 def _item_holders(session: Session, item_id: int, now: object) -> set[int]:
@@ -123,67 +116,76 @@ def _item_holders(session: Session, item_id: int, now: object) -> set[int]:
     return set(labeled) | set(reserved)
 
 
-@dataclass(frozen=True)
-class _TaskView:
-    """One read of what an annotator's next item and progress line both need: the task's items, the
-    annotator's own labels, and per item the slot holders other than the annotator and the human
-    labels. Counted by the database: the rows read grow with the items, not with the labels."""
+@dataclass
+class _Place:
+    """An annotator's place in a task: the last (bucket place, rank, item id) walked past, full passes
+    through the order, and the items answered or skipped."""
 
-    done: set[int]
-    item_ids: list[int]
-    others: dict[int, int]
-    labeled: dict[int, int]
+    position: int
+    after_rank: int
+    after_item: int
+    passes: int
+    done: int
 
-    def open_for(self, overlap: int) -> list[int]:
-        """Items this annotator has not labeled whose other slot holders are below the overlap."""
-        return [i for i in self.item_ids if i not in self.done and self.others.get(i, 0) < overlap]
+    @property
+    def cursor(self) -> tuple[int, int, int]:
+        return (self.position, self.after_rank, self.after_item)
 
 
-def _task_view(session: Session, task: Task, annotator_id: int, now: object) -> _TaskView:
-    # plain rows on the session's connection: the ORM's row loading would cost more than the query
+def _place(session: Session, task_id: int, annotator_id: int) -> _Place:
     conn = session.connection()
-    done = set(conn.execute(_MINE, {"task_id": task.id, "me": annotator_id}).scalars().all())
-    item_ids = list(conn.execute(_ITEM_IDS, {"task_id": task.id}).scalars().all())
-    others: dict[int, int] = {}
-    labeled: dict[int, int] = {}
-    for item_id, holders, n_labeled, mine in conn.execute(
-        _SLOTS_PER_ITEM, {"task_id": task.id, "now": now, "me": annotator_id}
-    ).all():
-        others[item_id] = int(holders) - int(mine)
-        labeled[item_id] = int(n_labeled)
-    return _TaskView(done, item_ids, others, labeled)
+    params = {"task_id": task_id, "me": annotator_id}
+    row = conn.execute(_STATE, params).first()
+    if row is None:
+        table = cast(Table, QueueState.__table__)
+        insert_ = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+        conn.execute(
+            insert_.values(task_id=task_id, annotator_id=annotator_id).on_conflict_do_nothing(
+                index_elements=["task_id", "annotator_id"]
+            )
+        )
+        row = conn.execute(_STATE, params).one()
+    return _Place(int(row.position), int(row.after_rank), int(row.after_item), int(row.passes), int(row.done))
 
 
-def _progress(view: _TaskView, task: Task, open_items: list[int]) -> Progress:
-    # a reservation by this annotator changes neither count: "others" excludes the annotator, and
-    # task labels count submitted labels only
-    overlap = task.overlap
-    task_labels = sum(min(n, overlap) for n in view.labeled.values())
-    return Progress(len(view.done), len(view.done) + len(open_items), task_labels, len(view.item_ids) * overlap)
+def _progress(session: Session, task: Task, place: _Place) -> Progress:
+    n_items, n_full, filled, overlap = session.connection().execute(_COUNTS, {"task_id": task.id}).one()
+    return Progress(place.done, max(0, n_items - n_full), filled, n_items * overlap)
 
 
-def next_item_and_progress(
-    session: Session, task: Task, annotator_id: int, *, seed: int = 0
-) -> tuple[int | None, Progress]:
-    """The next item for this annotator (reserving a slot for it), or None when nothing is left,
-    and the annotator's progress line, from one read of the task."""
-    now = utcnow()
-    session.execute(_DROP_EXPIRED, {"task_id": task.id, "now": now})
-    view = _task_view(session, task, annotator_id, now)
-    open_items = view.open_for(task.overlap)
-    progress_now = _progress(view, task, open_items)
-    current = session.scalars(_MY_RESERVATIONS, {"task_id": task.id, "me": annotator_id, "now": now}).all()
-    for item_id in current:
-        if item_id not in view.done:
-            return int(item_id), progress_now  # a reload shows the same item
-    postgres = session.get_bind().dialect.name == "postgresql"
-    for item_id in sorted(open_items, key=lambda i: item_rank(annotator_id, i, seed)):
+def _free_for(
+    session: Session, task: Task, annotator_id: int, rows: list[tuple[int, int]], now: datetime
+) -> int | None:
+    """The first of ``rows`` ((item id, n_labeled), in the annotator's order) with a slot free for
+    this annotator: not answered or skipped by them, other holders below the overlap. Reserves it."""
+    if not rows:
+        return None
+    ids = [item_id for item_id, _ in rows]
+    conn = session.connection()
+    mine = set(
+        conn.execute(select(Label.item_id).where(Label.annotator_id == annotator_id, Label.item_id.in_(ids))).scalars()
+    )
+    reserved: dict[int, int] = dict(
+        conn.execute(
+            select(Assignment.item_id, func.count())
+            .where(Assignment.item_id.in_(ids), Assignment.annotator_id != annotator_id, Assignment.expires_at > now)
+            .group_by(Assignment.item_id)
+        ).all()
+    )
+    postgres = conn.dialect.name == "postgresql"
+    for item_id, n_labeled in rows:
+        if item_id in mine or n_labeled + reserved.get(item_id, 0) >= task.overlap:
+            continue
         if postgres:
-            # serialize the last-slot decision per item; SQLite already holds the write lock.
-            # FOR NO KEY UPDATE: a plain FOR UPDATE would also wait for the key-share locks that
-            # label inserts take on their item (foreign key), and deadlock against them
-            session.execute(select(Item.id).where(Item.id == item_id).with_for_update(key_share=True))
-            if len(_item_holders(session, item_id, now) - {annotator_id}) >= task.overlap:
+            # serialize the last-slot decision per item; SQLite already holds the write lock. FOR NO
+            # KEY UPDATE (a plain FOR UPDATE would also wait for the key-share locks of label inserts
+            # on their item, and deadlock against them); SKIP LOCKED: an item another writer holds is
+            # passed over rather than waited for (two writers each holding one item and asking for
+            # the other's would deadlock)
+            got = session.execute(
+                select(Item.id).where(Item.id == item_id).with_for_update(key_share=True, skip_locked=True)
+            ).first()
+            if got is None or len(_item_holders(session, item_id, now) - {annotator_id}) >= task.overlap:
                 continue
         session.execute(_RELEASE, {"item_id": item_id, "me": annotator_id})
         session.add(
@@ -196,8 +198,78 @@ def next_item_and_progress(
             )
         )
         session.flush()
-        return item_id, progress_now
-    return None, progress_now
+        return item_id
+    return None
+
+
+def _walk(session: Session, task: Task, annotator_id: int, place: _Place, now: datetime, seed: int) -> int | None:
+    """Walk the annotator's order from their place to the first item with a free slot for them,
+    going around once at most; moves their place to it (or leaves it: nothing left for them)."""
+    conn = session.connection()
+    n_items = conn.execute(_COUNTS, {"task_id": task.id}).one().n_items
+    span = first = buckets_per_read(n_items)
+    start = cursor = place.cursor
+    passes, wrapped = place.passes, False
+    while True:
+        at = max(cursor[0], 0)
+        count = min(span, BUCKETS - at)
+        params = {"task_id": task.id, "overlap": task.overlap}
+        if count > LIST_AT_MOST:  # a small task (under 512 items): its open items, not a list of buckets
+            rows = conn.execute(_ALL_OPEN, params).all()
+        else:
+            buckets = sorted(bucket_at(at + j, annotator_id, seed) for j in range(count))
+            rows = conn.execute(_OPEN_IN_BUCKETS, {**params, "buckets": buckets}).all()
+        placed = []
+        for row in rows:
+            where = place_of(row.bucket, annotator_id, seed)
+            if at <= where < at + count:
+                entry = (where, rank(row.shuffle_key, annotator_id, seed), row.id, row.n_labeled)
+                if entry[:3] > cursor:
+                    placed.append(entry)
+        placed.sort()
+        item_id = _free_for(session, task, annotator_id, [(p[2], p[3]) for p in placed], now)
+        if item_id is not None:
+            at_bucket, at_rank, _, _ = next(p for p in placed if p[2] == item_id)
+            conn.execute(
+                _MOVE,
+                {
+                    "task": task.id,
+                    "me": annotator_id,
+                    "pos": at_bucket,
+                    "rank": at_rank,
+                    "after": item_id,
+                    "passes": passes,
+                },
+            )
+            return item_id
+        end = at + count - 1
+        if wrapped and end >= start[0]:
+            return None  # once around: nothing free for this annotator
+        if end >= BUCKETS - 1:
+            cursor, passes, wrapped = (-1, 0, 0), passes + 1, True
+        else:
+            cursor = (end, _PAST, _PAST)
+        span = min(span * 2, first << GALLOP)
+
+
+def next_item_and_progress(
+    session: Session, task: Task, annotator_id: int, *, seed: int = 0
+) -> tuple[int | None, Progress]:
+    """The next item for this annotator (reserving a slot for it), or None when nothing is left,
+    and the annotator's progress line."""
+    now = utcnow()
+    session.execute(_DROP_EXPIRED, {"task_id": task.id, "now": now})
+    place = _place(session, task.id, annotator_id)
+    current = session.scalars(_MY_RESERVATIONS, {"task_id": task.id, "me": annotator_id, "now": now}).all()
+    if current:
+        answered = set(
+            session.scalars(select(Label.item_id).where(Label.annotator_id == annotator_id, Label.item_id.in_(current)))
+        )
+        for item_id in current:
+            if item_id not in answered:
+                return int(item_id), _progress(session, task, place)  # a reload shows the same item
+    served = _walk(session, task, annotator_id, place, now, seed)
+    return served, _progress(session, task, place)
 
 
 def next_item(session: Session, task: Task, annotator_id: int, *, seed: int = 0) -> int | None:
@@ -236,5 +308,4 @@ def release(session: Session, item_id: int, annotator_id: int) -> None:
 
 
 def progress(session: Session, task: Task, annotator_id: int) -> Progress:
-    view = _task_view(session, task, annotator_id, utcnow())
-    return _progress(view, task, view.open_for(task.overlap))
+    return _progress(session, task, _place(session, task.id, annotator_id))

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from annotation import queue_counts
 from annotation.catalog import ensure_annotator, ensure_task
 from annotation.errors import InputError, JudgelabError, LabelError
 from annotation.formats.generic import parse_generic
@@ -25,6 +26,7 @@ from annotation.formats.mtbench import parse_mtbench
 from annotation.formats.pandalm import parse_pandalm
 from annotation.formats.records import ItemRecord, Parsed
 from annotation.models import Item, Task, utcnow
+from annotation.queue_order import bucket_of, shuffle_key
 from annotation.readers import Row, container_of, iter_jsonl_rows, read_rows
 from annotation.schema import TaskSchema, parse_schema
 from annotation.store import LabelIn, submit_labels
@@ -333,10 +335,13 @@ def _write_items(
             "checklist": _checklist(schema, it),
             "meta": it.meta,
             "created_at": now,
+            "shuffle_key": (key := shuffle_key(task_id, it.external_id)),
+            "bucket": bucket_of(key),
         }
         for it in items
         if it.external_id not in existing
     ]
     for start in range(0, len(new), batch_size):
         session.execute(insert(Item), new[start : start + batch_size])
+    queue_counts.items_added(session, task_id, len(new))
     return len(new), len(items) - len(new)

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -25,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from annotation.queue_order import bucket_of, shuffle_key
 from contracts.vocab import (
     ANNOTATOR_KINDS,
     DEFAULT_QUESTION,
@@ -90,11 +92,32 @@ class Task(Base):
     instructions: Mapped[str] = mapped_column(Text, default="")
     overlap: Mapped[int] = mapped_column(Integer, default=3)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # kept by the write paths (annotation.queue_counts) so that the queue and the progress line read
+    # them instead of counting: items, items with `overlap` human answers, and the answers that count
+    # toward the overlap (sum over items of min(human answers, overlap))
+    n_items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    n_full: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    slots_filled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+def _default_shuffle_key(context: Any) -> int:
+    params = context.get_current_parameters()
+    return shuffle_key(params["task_id"], params["external_id"])
+
+
+def _default_bucket(context: Any) -> int:
+    params = context.get_current_parameters()
+    key = params.get("shuffle_key")
+    return bucket_of(key if key is not None else _default_shuffle_key(context))
 
 
 class Item(Base):
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("task_id", "external_id", name="uq_item_task_external"),)
+    __table_args__ = (
+        UniqueConstraint("task_id", "external_id", name="uq_item_task_external"),
+        # the queue's walk: the open items of an annotator's next few buckets are one read of this index
+        Index("ix_items_queue", "task_id", "bucket", "n_labeled"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
@@ -115,6 +138,11 @@ class Item(Base):
     gold: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # the item's place in every annotator's order (annotation.queue_order), and how many human
+    # annotators submitted an answer to it (kept by the label write path)
+    shuffle_key: Mapped[int] = mapped_column(BigInteger, default=_default_shuffle_key, server_default="0")
+    bucket: Mapped[int] = mapped_column(Integer, default=_default_bucket, server_default="0")
+    n_labeled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class JudgeRun(Base):
@@ -195,3 +223,20 @@ class Assignment(Base):
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class QueueState(Base):
+    """One annotator's place in one task: the last item of their order that the queue walked past, as
+    (place of its bucket in their order, its rank in the bucket, item id) (``position`` -1: not
+    started), how many times they went through the whole order, and how many of the task's items
+    they answered or skipped (kept by the label write path)."""
+
+    __tablename__ = "queue_state"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
+    after_rank: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    after_item: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    passes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

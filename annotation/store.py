@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from annotation import queue_counts
 from annotation.errors import LabelError, NotFoundError
 from annotation.models import (
     LABEL_STATUSES,
@@ -114,6 +115,10 @@ def submit_labels(
         place = where[i] if where is not None else f"label for item {lab.item_id}"
         rows.append(_validated_row(lab, schemas, place, max_chars))
 
+    # human answers change the counts the queue reads: take the task's turn before reading what exists
+    people = queue_counts.humans(session, {row["annotator_id"] for row in rows})
+    if people:
+        queue_counts.lock_tasks(session, {schemas[row["item_id"]].task_id for row in rows})
     existing = _existing_labels(session, rows)
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
@@ -144,6 +149,13 @@ def submit_labels(
         _insert_new(session, new_rows, changed_by)
         result.inserted = len(new_rows)
     session.flush()
+    if people:
+        queue_counts.after_write(
+            session,
+            {row["item_id"] for row in rows if row["annotator_id"] in people},
+            people,
+            {(key[0], key[1]) for key in existing if key[1] in people},
+        )
     ids = _existing_ids(session, rows)
     result.label_ids = [ids[_key(r)] for r in rows]
     return result
@@ -188,6 +200,7 @@ def _record_event(session: Session, current: Label, row: dict[str, Any], who: st
 class _ItemSchema:
     schema: TaskSchema
     checklist_length: int  # entries of the item's checklist (0: none)
+    task_id: int
 
 
 def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, _ItemSchema]:
@@ -202,7 +215,7 @@ def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, _Item
                 session.execute(select(Task.label_schema).where(Task.id == task_id)).scalar_one()
             )
         for item_id, task_id, checklist in rows:
-            schemas[item_id] = _ItemSchema(by_task[task_id], len(checklist_entries(checklist)))
+            schemas[item_id] = _ItemSchema(by_task[task_id], len(checklist_entries(checklist)), task_id)
     missing = set(item_ids) - set(schemas)
     if missing:
         raise NotFoundError(

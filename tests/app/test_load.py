@@ -1,10 +1,12 @@
-"""50 logged-in annotators against a running ``judgelab serve``, on SQLite and on PostgreSQL.
+"""50 logged-in annotators against a running ``judgelab serve``, on SQLite and on PostgreSQL, on a
+20,000-item task with overlap 3.
 
 Each client labels 20 items through the page's own protocol (app.page_client: login cookie, queue
 join, SSE), sends some submits twice at once (a double click), and now and then goes back and
 changes its previous answer. Afterwards the database must hold exactly 50 x 20 labels, one per
-(item, annotator), and one ``label_events`` row for every change of answer. The latencies and
-counts are written to test-output/load-<backend>.json (the README quotes them).
+(item, annotator), no item with more than 3 annotators, one ``label_events`` row for every change
+of answer, and kept queue counts equal to a recount. The latencies and counts are written to
+test-output/load-<backend>.json (the README quotes them).
 """
 
 from __future__ import annotations
@@ -19,15 +21,28 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from annotation import queue_counts
 from annotation.accounts import add_user
 from annotation.ingest import import_file
-from annotation.models import Annotator, Item, Label, LabelEvent, Task
+from annotation.models import Annotator, Item, Label, LabelEvent, QueueState, Task
 from app.page_client import PageClient
 from tests.app.conftest import CHOICE, ITEM, answer_buttons, open_view, start_server
 from tests.conftest import PROJECT_ROOT, make_services
 
 CLIENTS = 50
 LABELS = 20
+ITEMS = 20_000
+OVERLAP = 3
+
+
+def _items(path: Path) -> Path:
+    with path.open("w") as fh:
+        for i in range(ITEMS):
+            row = {"id": f"l{i}", "prompt": f"Question {i}?", "response_a": f"Answer {i}.", "response_b": "No."}
+            fh.write(json.dumps(row) + "\n")
+    return path
+
+
 PASSWORD = "load-password-1"
 
 
@@ -66,6 +81,13 @@ def _annotator(url: str, n: int, out: dict[str, Any], lock: threading.Lock) -> N
         client.close()
 
 
+def _kept(session: Any, task_id: int) -> tuple[Any, ...]:
+    task = session.execute(select(Task.n_items, Task.n_full, Task.slots_filled).where(Task.id == task_id)).one()
+    labeled = session.execute(select(func.sum(Item.n_labeled)).where(Item.task_id == task_id)).scalar()
+    done = sorted(session.execute(select(QueueState.annotator_id, QueueState.done)).tuples())
+    return tuple(task), labeled, done
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_fifty_annotators_double_clicks_and_edits(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
@@ -75,7 +97,7 @@ def test_fifty_annotators_double_clicks_and_edits(backend: str, tmp_path: Path, 
         db_url = request.getfixturevalue("pg_cluster").create_database()
     services = make_services(db_url, tmp_path)
     with services.session() as session:
-        import_file(session, PROJECT_ROOT / "data" / "sample_pairwise.jsonl", task="load", overlap=CLIENTS)
+        import_file(session, _items(tmp_path / "items.jsonl"), task="load", overlap=OVERLAP)
         for n in range(CLIENTS):
             add_user(session, f"load{n:02d}", role="annotator", password=PASSWORD)
     url, proc = start_server(db_url, PROJECT_ROOT / "test-output" / f"serve-load-{backend}.log")
@@ -107,6 +129,10 @@ def test_fifty_annotators_double_clicks_and_edits(backend: str, tmp_path: Path, 
             .select_from(LabelEvent)
             .where(LabelEvent.old_status.is_not(None), LabelEvent.old_value != LabelEvent.new_value)
         )
+        kept = _kept(session, task_id)
+        queue_counts.recount_task(session, task_id)
+        recounted = _kept(session, task_id)
+        session.rollback()
     services.close()
     keys = [(r.item_id, r.annotator_id) for r in rows]
     per_annotator: dict[int, int] = {}
@@ -117,6 +143,11 @@ def test_fifty_annotators_double_clicks_and_edits(backend: str, tmp_path: Path, 
     assert set(per_annotator.values()) == {LABELS}
     assert {r.status for r in rows} == {"submitted"}
     assert changes == out["edits"], f"{changes} label_events for {out['edits']} changed answers"
+    per_item: dict[int, int] = {}
+    for item, _ in keys:
+        per_item[item] = per_item.get(item, 0) + 1
+    assert max(per_item.values()) <= OVERLAP
+    assert kept == recounted, "the queue's kept counts differ from a recount of the labels"
 
     ms = sorted(1000 * x for x in out["latencies"])
     figures = {

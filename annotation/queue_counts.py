@@ -1,0 +1,194 @@
+"""The counts the queue and the progress line read instead of counting labels.
+
+- ``items.n_labeled``: human annotators with a submitted answer to the item (the slots their
+  labels hold; a skip holds none);
+- ``tasks.n_items``, ``tasks.n_full`` (items with ``overlap`` such answers) and
+  ``tasks.slots_filled`` (sum over items of min(n_labeled, overlap));
+- ``queue_state.done``: items an annotator answered or skipped in the task.
+
+The label write path (``annotation.store``) calls :func:`after_write` in the same transaction, the
+item import calls :func:`items_added`; :func:`recount_task` recomputes everything from the labels
+(the migration that introduced the counts, a large import, and the tests that check the kept counts
+against a recount). On PostgreSQL the task row is locked (``FOR UPDATE``) before the counts are
+read, so writers of one task's counts take turns and no change is counted twice or lost; SQLite's
+write lock already does that.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import cast
+
+from sqlalchemy import Table, bindparam, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from annotation.models import Annotator, Item, Label, QueueState, Task
+
+# above this many touched items, one recount of each task is cheaper than counting item by item
+RECOUNT_ABOVE = 20_000
+_CHUNK = 900
+
+Pair = tuple[int, int]  # (item_id, annotator_id)
+_ITEMS = cast(Table, Item.__table__)
+_STATES = cast(Table, QueueState.__table__)
+
+
+def humans(session: Session, annotator_ids: Iterable[int]) -> set[int]:
+    ids = sorted(set(annotator_ids))
+    return set(session.scalars(select(Annotator.id).where(Annotator.id.in_(ids), Annotator.kind == "human")))
+
+
+def lock_tasks(session: Session, task_ids: Iterable[int]) -> None:
+    """Take the count writers' turn on these tasks (PostgreSQL; SQLite's write lock is one already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Task.id).where(Task.id.in_(sorted(set(task_ids)))).order_by(Task.id).with_for_update())
+
+
+def _holders(session: Session, item_ids: list[int]) -> tuple[dict[int, int], set[Pair]]:
+    """Per item, the human annotators with a submitted answer (count), and every (item, human) pair
+    with any label."""
+    submitted: dict[int, int] = defaultdict(int)
+    pairs: set[Pair] = set()
+    answered = func.max(case((Label.status == "submitted", 1), else_=0))
+    for start in range(0, len(item_ids), _CHUNK):
+        chunk = item_ids[start : start + _CHUNK]
+        rows = session.execute(
+            select(Label.item_id, Label.annotator_id, answered)
+            .join(Annotator, Label.annotator_id == Annotator.id)
+            .where(Label.item_id.in_(chunk), Annotator.kind == "human")
+            .group_by(Label.item_id, Label.annotator_id)
+        )
+        for item_id, annotator_id, any_submitted in rows:
+            pairs.add((item_id, annotator_id))
+            submitted[item_id] += int(any_submitted)
+    return submitted, pairs
+
+
+def after_write(session: Session, item_ids: Iterable[int], writers: set[int], pairs_before: set[Pair]) -> None:
+    """Bring the counts up to date after labels of the human annotators ``writers`` on ``item_ids``
+    were written in this transaction; ``pairs_before`` holds the writers' (item, annotator) pairs
+    that had a label before the write (read after :func:`lock_tasks`)."""
+    touched = sorted(set(item_ids))
+    if not touched:
+        return
+    if len(touched) > RECOUNT_ABOVE:
+        tasks: set[int] = set()
+        for start in range(0, len(touched), _CHUNK):
+            tasks.update(session.scalars(select(Item.task_id).where(Item.id.in_(touched[start : start + _CHUNK]))))
+        for task_id in sorted(tasks):
+            recount_task(session, task_id)
+        return
+    before: dict[int, tuple[int, int, int]] = {}  # item -> (task, n_labeled, overlap)
+    for start in range(0, len(touched), _CHUNK):
+        for item_id, task_id, n, overlap in session.execute(
+            select(Item.id, Item.task_id, Item.n_labeled, Task.overlap)
+            .join(Task, Item.task_id == Task.id)
+            .where(Item.id.in_(touched[start : start + _CHUNK]))
+        ):
+            before[item_id] = (task_id, n, overlap)
+    submitted, pairs_after = _holders(session, touched)
+    filled: dict[int, int] = defaultdict(int)
+    full: dict[int, int] = defaultdict(int)
+    changed: list[dict[str, int]] = []
+    for item_id, (task_id, n_before, overlap) in before.items():
+        n_after = submitted.get(item_id, 0)
+        if n_after == n_before:
+            continue
+        changed.append({"item": item_id, "n": n_after})
+        filled[task_id] += min(n_after, overlap) - min(n_before, overlap)
+        full[task_id] += int(n_after >= overlap) - int(n_before >= overlap)
+    if changed:
+        session.connection().execute(
+            update(_ITEMS).where(_ITEMS.c.id == bindparam("item")).values(n_labeled=bindparam("n")),
+            changed,
+        )
+    for task_id in sorted(set(filled) | set(full)):
+        if filled[task_id] or full[task_id]:
+            session.execute(
+                update(Task)
+                .where(Task.id == task_id)
+                .values(slots_filled=Task.slots_filled + filled[task_id], n_full=Task.n_full + full[task_id])
+            )
+    done: dict[Pair, int] = defaultdict(int)  # (task, annotator) -> items newly answered or skipped
+    for item_id, annotator_id in pairs_after - pairs_before:
+        if annotator_id in writers and item_id in before:
+            done[(before[item_id][0], annotator_id)] += 1
+    _add_done(session, done)
+
+
+def _add_done(session: Session, done: dict[Pair, int]) -> None:
+    """Add to ``queue_state.done`` (creating the rows that are missing), in (task, annotator) order so
+    that two writers never wait for each other's rows in opposite orders."""
+    if not done:
+        return
+    dialect = session.get_bind().dialect.name
+    rows = [{"task_id": t, "annotator_id": a, "done": n} for (t, a), n in sorted(done.items()) if n]
+    table = _STATES
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        if dialect == "postgresql":
+            stmt = postgresql.insert(table).values(chunk)
+            session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["task_id", "annotator_id"], set_={"done": table.c.done + stmt.excluded.done}
+                )
+            )
+        else:
+            lite = sqlite.insert(table).values(chunk)
+            session.execute(
+                lite.on_conflict_do_update(
+                    index_elements=["task_id", "annotator_id"], set_={"done": table.c.done + lite.excluded.done}
+                )
+            )
+
+
+def items_added(session: Session, task_id: int, n: int) -> None:
+    """``n`` new items in the task (the import's one item write path)."""
+    if n:
+        session.execute(update(Task).where(Task.id == task_id).values(n_items=Task.n_items + n))
+
+
+def recount_task(session: Session, task_id: int) -> None:
+    """Recompute every kept count of the task from its items and labels."""
+    lock_tasks(session, [task_id])
+    task = session.get(Task, task_id)
+    if task is None:
+        return
+    overlap = task.overlap
+    per_pair = (
+        select(
+            Label.item_id.label("item_id"),
+            Label.annotator_id.label("annotator_id"),
+            func.max(case((Label.status == "submitted", 1), else_=0)).label("answered"),
+        )
+        .join(Item, Label.item_id == Item.id)
+        .join(Annotator, Label.annotator_id == Annotator.id)
+        .where(Item.task_id == task_id, Annotator.kind == "human")
+        .group_by(Label.item_id, Label.annotator_id)
+        .subquery()
+    )
+    per_item = (
+        select(per_pair.c.item_id, func.sum(per_pair.c.answered).label("n")).group_by(per_pair.c.item_id).subquery()
+    )
+    n_of = select(per_item.c.n).where(per_item.c.item_id == Item.id).scalar_subquery()
+    session.execute(
+        update(Item).where(Item.task_id == task_id).values(n_labeled=func.coalesce(n_of, 0)),
+        execution_options={"synchronize_session": False},
+    )
+    n_items, n_full, filled = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((Item.n_labeled >= overlap, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Item.n_labeled >= overlap, overlap), else_=Item.n_labeled)), 0),
+        ).where(Item.task_id == task_id)
+    ).one()
+    task.n_items, task.n_full, task.slots_filled = int(n_items), int(n_full), int(filled)
+    done: dict[int, int] = {
+        int(a): int(n)
+        for a, n in session.execute(select(per_pair.c.annotator_id, func.count()).group_by(per_pair.c.annotator_id))
+    }
+    session.execute(update(QueueState).where(QueueState.task_id == task_id).values(done=0))
+    _add_done(session, {(task_id, a): n for a, n in done.items()})
+    session.flush()
