@@ -8,7 +8,7 @@ falls into one of ``BUCKETS`` buckets by the key's top bits. An annotator's orde
 - within a bucket, the items by a random rank of their own (a 64-bit mix of seed, annotator, key).
 
 So two annotators' orders are independent random orders except that the few items sharing a bucket
-(a task of a million items has about 61 per bucket; below 16,384 items most buckets hold at most
+(a task of a million items has about 244 per bucket; below 4,096 items most buckets hold at most
 one) stay near each other in both; where an item comes in one annotator's order says nothing about
 where it comes in another's. The next items after any point of an order are the next few buckets
 of it: one read of the ``items (task_id, bucket, n_labeled)`` index for a list of bucket numbers,
@@ -22,10 +22,10 @@ from __future__ import annotations
 import hashlib
 
 KEY_BITS = 62
-BUCKET_BITS = 14
+BUCKET_BITS = 12
 BUCKETS = 1 << BUCKET_BITS
 PER_READ = 32  # items a read of the order holds on average at first
-_HALF = BUCKET_BITS // 2
+_HALF = BUCKET_BITS // 2  # the Feistel halves: BUCKET_BITS is even
 _HALF_MASK = (1 << _HALF) - 1
 _MASK64 = (1 << 64) - 1
 

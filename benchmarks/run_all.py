@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-ONCE = ["bench_import.py", "bench_report.py", "bench_judge.py", "bench_arena.py"]
+ONCE = ["bench_import.py", "bench_report.py", "bench_judge.py", "bench_arena.py", "bench_queue.py"]
 REPEATED = ["bench_export.py", "bench_annotate.py"]
 
 
@@ -147,6 +147,22 @@ def table(once: dict[str, dict[str, Any]], repeated: dict[str, list[dict[str, An
                 f"{arena['report_s'] / arena['synthetic_report_s']:.2f}x",
                 "",
                 "",
+            )
+        )
+    queue = once["bench_queue.py"]
+    for backend in ("sqlite", "postgresql"):
+        if backend not in queue:
+            continue
+        big, small = queue[backend][str(queue["big"])], queue[backend][str(queue["small"])]
+        ok = big["p95_ms"] <= 20 and queue[backend]["ratio_p95"] <= 2
+        rows.append(
+            (
+                f"submit (store + next item), one annotator in-process, {queue['big']:,} items, {backend}",
+                f"p50 {big['p50_ms']} ms, p95 {big['p95_ms']} ms",
+                f"{queue['small']:,} items: p95 {small['p95_ms']} ms",
+                f"{queue[backend]['ratio_p95']:.2f}x",
+                "p95 <= 20 ms and <= 2x (issue 18)",
+                "met" if ok else "not met",
             )
         )
     o, f = median_of(exp, "ours_s"), median_of(exp, "floor_s")

@@ -27,7 +27,7 @@ branch_labels = None
 depends_on = None
 
 KEY_BITS = 62  # annotation.queue_order's KEY_BITS and BUCKET_BITS on this migration's day
-BUCKET_BITS = 14
+BUCKET_BITS = 12
 
 
 def _shuffle_key(task_id: int, external_id: str) -> int:
