@@ -8,13 +8,12 @@ Re-importing the same file adds nothing (items are keyed by (task, external id),
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from annotation import queue_counts
@@ -31,6 +30,7 @@ from annotation.readers import Row, container_of, iter_jsonl_rows, read_rows
 from annotation.schema import TaskSchema, parse_schema
 from annotation.store import LabelIn, submit_labels
 
+_ITEMS = cast(Table, Item.__table__)
 FORMATS = ("auto", "jsonl", "csv", "parquet", "json", "labels", "mtbench", "pandalm")
 
 
@@ -248,11 +248,18 @@ class _Writer:
                     ).id
                 except JudgelabError as exc:
                     raise InputError(rec.where, exc.what, field="annotator", fix=exc.fix) from None
-            labels.append(dataclasses.replace(rec.label, item_id=item_id, annotator_id=self.annotators[rec.annotator]))
+            labels.append(rec.label.with_ids(item_id, self.annotators[rec.annotator]))
             where.append(rec.where)
         # a label that does not fit the task's schema raises LabelError naming file:line and field
+        # the queue's counts are recounted once at the end of the file (summary), not per batch
         result = submit_labels(
-            session, labels, changed_by=f"import:{self.path.name}", max_chars=self.max_chars, where=where
+            session,
+            labels,
+            changed_by=f"import:{self.path.name}",
+            max_chars=self.max_chars,
+            where=where,
+            label_ids=False,
+            keep_counts=False,
         )
         self.counts["inserted"] += result.inserted
         self.counts["updated"] += result.updated
@@ -260,7 +267,11 @@ class _Writer:
         self.counts["failed"] += sum(1 for lab in labels if lab.status == "failed")
 
     def summary(self, kind: str, n_rows: int) -> ImportSummary:
+        """The file's counts, after bringing the queue's kept counts up to date (one recount of the
+        task when labels were written)."""
         c = self.counts
+        if self.task_id is not None and (c["inserted"] or c["updated"]):
+            queue_counts.recount_task(self.session, self.task_id)
         return ImportSummary(
             task=self.task,
             format=kind,
@@ -333,7 +344,7 @@ def _write_items(
             "conversation": it.conversation,
             "gold": _gold(schema, it),
             "checklist": _checklist(schema, it),
-            "meta": it.meta,
+            "metadata": it.meta,  # the column's name (the ORM calls it Item.meta): a Core insert
             "created_at": now,
             "shuffle_key": (key := shuffle_key(task_id, it.external_id)),
             "bucket": bucket_of(key),
@@ -342,6 +353,7 @@ def _write_items(
         if it.external_id not in existing
     ]
     for start in range(0, len(new), batch_size):
-        session.execute(insert(Item), new[start : start + batch_size])
+        # Core's executemany on the connection, not the ORM's bulk insert
+        session.connection().execute(insert(_ITEMS), new[start : start + batch_size])
     queue_counts.items_added(session, task_id, len(new))
     return len(new), len(items) - len(new)
