@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, insert, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -108,3 +108,22 @@ def current_revision(engine: Engine) -> str | None:
     except Exception:
         return None
     return None if row is None else str(row[0])
+
+
+def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Insert many rows of an ORM class (dicts keyed by its attribute names, all with the same keys)
+    the fastest way each database takes them: on SQLite, Core's ``executemany`` on the connection
+    (the driver's C loop; the ORM's bulk insert costs twice as much); on PostgreSQL the ORM's bulk
+    insert, whose multi-row statements beat psycopg's ``executemany`` (one statement per row)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(insert(model), rows)
+        return
+    mapper = inspect(model)
+    names = {attr.key: attr.columns[0].name for attr in mapper.column_attrs}
+    if all(names[key] == key for key in rows[0]):
+        session.connection().execute(insert(mapper.local_table), rows)
+    else:  # an attribute whose column has another name (Label.meta is the column "metadata")
+        renamed = [{names[key]: value for key, value in row.items()} for row in rows]
+        session.connection().execute(insert(mapper.local_table), renamed)

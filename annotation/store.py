@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from annotation import queue_counts
+from annotation.db import insert_rows
 from annotation.errors import LabelError, NotFoundError
 from annotation.models import (
     LABEL_STATUSES,
@@ -46,7 +47,6 @@ _MUTABLE = (
 )
 
 
-_LABELS = cast(Table, Label.__table__)
 Key = tuple[int, int, str, str, int]  # item, annotator, question, presented_order, replicate
 
 
@@ -176,26 +176,15 @@ def submit_labels(
     return result
 
 
-def _columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows keyed by the ORM's attribute names, keyed by the table's column names for a Core insert
-    (``Label.meta`` is the column ``metadata``; Core drops a key that names no column)."""
-    out = []
-    for row in rows:
-        row = dict(row)
-        row["metadata"] = row.pop("meta")
-        out.append(row)
-    return out
-
-
 def _insert_new(session: Session, new_rows: list[dict[str, Any]], changed_by: str) -> None:
     if session.get_bind().dialect.name == "sqlite":
         # a SQLite writer holds the database's write lock from BEGIN IMMEDIATE: nobody inserted
         # these keys since we looked. Core's executemany, not the ORM's bulk insert (twice as fast)
-        session.connection().execute(insert(_LABELS), _columns(new_rows))
+        insert_rows(session, Label, new_rows)
         return
     try:
         with session.begin_nested():
-            session.connection().execute(insert(_LABELS), _columns(new_rows))
+            insert_rows(session, Label, new_rows)
     except IntegrityError:
         # another writer inserted one of these keys since we looked: write row by row, turning a
         # lost insert race into an update of the winner's row (still one label per key)
