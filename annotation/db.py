@@ -112,18 +112,44 @@ def current_revision(engine: Engine) -> str | None:
 
 def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
     """Insert many rows of an ORM class (dicts keyed by its attribute names, all with the same keys)
-    the fastest way each database takes them: on SQLite, Core's ``executemany`` on the connection
-    (the driver's C loop; the ORM's bulk insert costs twice as much); on PostgreSQL the ORM's bulk
-    insert, whose multi-row statements beat psycopg's ``executemany`` (one statement per row)."""
+    the fastest way each database takes them. On SQLite: the driver's ``executemany`` with each
+    value converted by its column type's own bind processor (SQLAlchemy's conversion, applied in one
+    loop; a repeated value such as the import's timestamp converted once), about three times
+    faster than the ORM's bulk insert. On PostgreSQL the ORM's bulk insert, whose multi-row
+    statements beat psycopg's ``executemany`` (one statement per row)."""
     if not rows:
         return
-    if session.get_bind().dialect.name != "sqlite":
+    dialect = session.get_bind().dialect
+    if dialect.name != "sqlite":
         session.execute(insert(model), rows)
         return
     mapper = inspect(model)
-    names = {attr.key: attr.columns[0].name for attr in mapper.column_attrs}
-    if all(names[key] == key for key in rows[0]):
-        session.connection().execute(insert(mapper.local_table), rows)
-    else:  # an attribute whose column has another name (Label.meta is the column "metadata")
-        renamed = [{names[key]: value for key, value in row.items()} for row in rows]
-        session.connection().execute(insert(mapper.local_table), renamed)
+    table = mapper.local_table
+    attrs = {attr.key: attr.columns[0] for attr in mapper.column_attrs}
+    keys = list(rows[0])
+    columns = [attrs[key] for key in keys]
+    convert = [column.type.bind_processor(dialect) for column in columns]
+    quote = dialect.identifier_preparer.quote
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+    memo: list[tuple[Any, Any]] = [(object(), None)] * len(keys)  # per column: the last value converted
+    params = []
+    for row in rows:
+        values = []
+        for i, key in enumerate(keys):
+            value = row[key]
+            fn = convert[i]
+            if fn is None:
+                values.append(value)
+                continue
+            last = memo[i]
+            if last[0] is value:
+                values.append(last[1])
+                continue
+            done = fn(value)
+            memo[i] = (value, done)
+            values.append(done)
+        params.append(tuple(values))
+    session.connection().exec_driver_sql(sql, params)
