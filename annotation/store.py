@@ -125,9 +125,10 @@ def submit_labels(
     item_ids = sorted({lab.item_id for lab in labels})
     schemas = _schemas_for_items(session, item_ids)
     rows: list[dict[str, Any]] = []
+    memo: _Memo = {}
     for i, lab in enumerate(labels):
         place = where[i] if where is not None else f"label for item {lab.item_id}"
-        rows.append(_validated_row(lab, schemas, place, max_chars))
+        rows.append(_validated_row(lab, schemas, place, max_chars, memo))
 
     # human answers change the counts the queue reads: take the task's turn before reading what exists
     people = queue_counts.humans(session, {row["annotator_id"] for row in rows}) if keep_counts else set()
@@ -224,18 +225,29 @@ class _ItemSchema:
 
 
 def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, _ItemSchema]:
-    """Each item's task schema (read and parsed once per task) and the length of its checklist."""
+    """Each item's task schema (read and parsed once per task) and the length of its checklist (read
+    only for tasks that ask a checklist question: parsing every item's JSON cost a large import a
+    fifth of its time)."""
     schemas: dict[int, _ItemSchema] = {}
     by_task: dict[int, TaskSchema] = {}
+    plain: dict[int, _ItemSchema] = {}  # per task without a checklist question: one shared entry
     for start in range(0, len(item_ids), _CHUNK):
         chunk = item_ids[start : start + _CHUNK]
-        rows = session.execute(select(Item.id, Item.task_id, Item.checklist).where(Item.id.in_(chunk))).all()
+        rows = session.execute(select(Item.id, Item.task_id).where(Item.id.in_(chunk))).all()
         for task_id in {r.task_id for r in rows} - set(by_task):
             by_task[task_id] = parse_schema(
                 session.execute(select(Task.label_schema).where(Task.id == task_id)).scalar_one()
             )
-        for item_id, task_id, checklist in rows:
-            schemas[item_id] = _ItemSchema(by_task[task_id], len(checklist_entries(checklist)), task_id)
+            if by_task[task_id].first_of("checklist") is None:
+                plain[task_id] = _ItemSchema(by_task[task_id], 0, task_id)
+        listed = [item_id for item_id, task_id in rows if task_id not in plain]
+        checklists: dict[int, Any] = {}
+        if listed:
+            checklists = {i: c for i, c in session.execute(select(Item.id, Item.checklist).where(Item.id.in_(listed)))}
+        for item_id, task_id in rows:
+            schemas[item_id] = plain.get(task_id) or _ItemSchema(
+                by_task[task_id], len(checklist_entries(checklists.get(item_id))), task_id
+            )
     missing = set(item_ids) - set(schemas)
     if missing:
         raise NotFoundError(
@@ -262,9 +274,22 @@ def _question(lab: LabelIn, known: _ItemSchema, place: str) -> tuple[Question, s
     return question, entry_key(question.name, entry)
 
 
-def _validated_row(lab: LabelIn, schemas: dict[int, _ItemSchema], place: str, max_chars: int) -> dict[str, Any]:
+# What a label's question and value resolve to depends only on the task's schema, the item's
+# checklist length, the question named, the status and the value: a large import asks the same few
+# questions thousands of times, so one call of submit_labels remembers the answers
+_Memo = dict[tuple[Any, ...], Any]
+
+
+def _validated_row(
+    lab: LabelIn, schemas: dict[int, _ItemSchema], place: str, max_chars: int, memo: _Memo | None = None
+) -> dict[str, Any]:
     known = schemas[lab.item_id]
-    question, question_key = _question(lab, known, place)
+    memo = {} if memo is None else memo
+    asked = (id(known.schema), known.checklist_length, lab.question, lab.status == "skipped")
+    resolved = memo.get(asked)
+    if resolved is None:
+        resolved = memo[asked] = _question(lab, known, place)
+    question, question_key = resolved
     if lab.status not in LABEL_STATUSES:
         raise LabelError(f"{place}: unknown status {lab.status!r}", fix=f"use one of {list(LABEL_STATUSES)}")
     if lab.presented_order not in PRESENTED_ORDERS:
@@ -277,13 +302,19 @@ def _validated_row(lab: LabelIn, schemas: dict[int, _ItemSchema], place: str, ma
     value_num: float | None = None
     value = lab.value
     if lab.status == "submitted":
-        if value is None or str(value).strip() == "":
-            raise LabelError(f"{place}: a submitted label needs a value", fix="give a value, or use status 'skipped'")
-        value = question.canonical(str(value).strip())
-        try:
-            value_num = question.to_number(value)
-        except LabelError as exc:
-            raise LabelError(f"{place}: field 'value': {exc.what}", fix=exc.fix) from None
+        answer = (id(question), value)
+        known_value = memo.get(answer)
+        if known_value is None:
+            if value is None or str(value).strip() == "":
+                raise LabelError(
+                    f"{place}: a submitted label needs a value", fix="give a value, or use status 'skipped'"
+                )
+            canonical = question.canonical(str(value).strip())
+            try:
+                known_value = memo[answer] = (canonical, question.to_number(canonical))
+            except LabelError as exc:
+                raise LabelError(f"{place}: field 'value': {exc.what}", fix=exc.fix) from None
+        value, value_num = known_value
     elif lab.status == "failed":
         if not (lab.raw_output or lab.error):
             raise LabelError(

@@ -102,6 +102,11 @@ class Fields:
         return value
 
     def ident(self, name: str) -> str:
+        plain = self.data.get(name)
+        if type(plain) is str and len(plain) <= min(MAX_ID_CHARS, self.max_chars):  # the common case, quickly
+            stripped = plain.strip()
+            if stripped:
+                return stripped
         value = self.text(name, allow_number=True)
         assert value is not None
         value = value.strip()
