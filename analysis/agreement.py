@@ -22,7 +22,7 @@ from scipy import stats
 
 from analysis._kernels import F64, Level, fleiss_from_sums, fleiss_per_item
 from analysis.errors import MetricUndefinedError, bad_argument
-from analysis.frames import majority, orders_rule, select_raters, votes
+from analysis.frames import lookup, majority, orders_rule, select_raters, votes
 from analysis.intervals import kappa_dirichlet, proportion, rows_total
 from analysis.resampling import Resampler, estimates, unit_of
 from contracts.columns import SCALE_ATTR
@@ -254,8 +254,8 @@ def comparisons_from_votes(
         pairs = pairs[keep]
     out = pairs[["item_id", "rater_a", "rater_b", "vote_a", "vote_b"]].copy()
     to_num = _value_numbers(v)
-    out["num_a"] = out["vote_a"].map(to_num)
-    out["num_b"] = out["vote_b"].map(to_num)
+    out["num_a"] = lookup(out["vote_a"], to_num)
+    out["num_b"] = lookup(out["vote_b"], to_num)
     out = out.sort_values(["item_id", "rater_a", "rater_b"]).reset_index(drop=True)
     out.attrs[DROPPED] = dropped  # what dropping the ties removed (agreement() reports it)
     out.attrs[NO_MAJORITY] = no_majority
@@ -360,7 +360,7 @@ def agreement_from_comparisons(
     k = len(cats)
     index = {c: i for i, c in enumerate(cats)}
     item_codes, items = pd.factorize(comps["item_id"], sort=True)
-    cell = comps["vote_a"].map(index).to_numpy() * k + comps["vote_b"].map(index).to_numpy()
+    cell = (lookup(comps["vote_a"], index) * k + lookup(comps["vote_b"], index)).astype(np.int64)
     per_item = np.zeros((len(items), k * k))
     np.add.at(per_item, (item_codes, cell), 1.0)
     agreement_stat, kappa_stat = agreement_statistics(k, weights=weights, symmetric=symmetric)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis._kernels import difference_of_rates, ratio
 from analysis.errors import MetricUndefinedError
-from analysis.frames import TIES, select_raters, submitted, votes
+from analysis.frames import TIES, lookup, select_raters, submitted, votes
 from analysis.intervals import Interval, proportion, second_column
 from analysis.resampling import Resampler, estimate, unit_of
 from contracts.vocab import PAIRWISE_NUMBERS, PAIRWISE_VALUES
@@ -251,7 +251,7 @@ def win_rate_matrix(labels: pd.DataFrame, items: pd.DataFrame, raters: str | Seq
     )
     if v.empty:
         raise MetricUndefinedError("win rates need items with model_a and model_b; no labeled item has both")
-    score_a = v["vote"].map(PAIRWISE_NUMBERS).astype(float)
+    score_a = pd.Series(lookup(v["vote"], PAIRWISE_NUMBERS), index=v.index)
     long = pd.concat(
         [
             pd.DataFrame({"annotator": v["annotator"], "model": v["model_a"], "win": score_a}),
@@ -279,7 +279,7 @@ def _model_wins(v: pd.DataFrame, model: object) -> pd.DataFrame:
     """Per item: the wins of ``model`` in these votes (a tie counts half) and its comparisons."""
     in_a = (v["model_a"] == model).to_numpy()
     in_b = (v["model_b"] == model).to_numpy()
-    score_a = v["vote"].map(PAIRWISE_NUMBERS).astype(float).to_numpy()
+    score_a = lookup(v["vote"], PAIRWISE_NUMBERS)
     win = np.where(in_a, score_a, np.where(in_b, 1 - score_a, 0.0))
     frame = pd.DataFrame({"item_id": v["item_id"].to_numpy(), "win": win, "n": (in_a | in_b).astype(float)})
     return frame.groupby("item_id")[["win", "n"]].sum()

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import MetricUndefinedError
+from analysis.frames import lookup
 from contracts.vocab import PAIRWISE_NUMBERS, PAIRWISE_VALUES
 
 # every weak ordering of three things, as ranks (lower = better)
@@ -46,7 +47,7 @@ def transitivity(preferences: pd.DataFrame) -> dict[str, object]:
         raise MetricUndefinedError(f"transitivity needs columns {sorted(needed)}")
     p = preferences[preferences["vote"].isin(PAIRWISE_VALUES) & (preferences["model_a"] != preferences["model_b"])]
     # the preference's sign: +1 A, -1 B, 0 a tie (2 * PAIRWISE_NUMBERS - 1)
-    rel = (p["vote"].map(PAIRWISE_NUMBERS).astype(float) * 2 - 1).astype(int).to_numpy()
+    rel = (lookup(p["vote"], PAIRWISE_NUMBERS) * 2 - 1).astype(int)
     a, b = p["model_a"].astype(str).to_numpy(), p["model_b"].astype(str).to_numpy()
     swap = a > b
     edges = pd.DataFrame(

@@ -13,7 +13,8 @@ Pairwise values are in the item's A/B frame: ``A``, ``B``, ``tie``, ``bothbad``
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,16 @@ from contracts.vocab import (
 TIES = tuple(sorted(TIE_VALUES))
 COLLAPSED = "judgelab_collapsed_pairwise"  # DataFrame.attrs key set by collapse()
 ORDERS = "judgelab_orders"  # DataFrame.attrs key: the orders rule collapse() applied
+
+
+def lookup(values: pd.Series | np.ndarray, mapping: Mapping[Any, Any]) -> np.ndarray:
+    """``values`` mapped through ``mapping`` as float (NaN where a value is absent): ``Series.map``
+    with a dict, vectorised. On the Arrow-backed strings of pandas 3, ``map`` converts every row
+    through Python (a third of the whole report's time at 100,000 items); this maps each distinct
+    value once."""
+    codes, uniques = pd.factorize(values)
+    table = np.array([mapping.get(u, np.nan) for u in uniques] + [np.nan], dtype=float)
+    return table[codes]  # code -1 (a missing value) takes the last entry, NaN
 
 
 def check_labels(labels: pd.DataFrame) -> None:

@@ -19,7 +19,7 @@ from analysis.agreement import AgreementResult, Level, agreement, correlations
 from analysis.calibration import rater_calibration
 from analysis.compare import DEFAULT_EPSILON, alt_test, human_ceiling, judge_minus_ceiling
 from analysis.errors import MetricUndefinedError
-from analysis.frames import check_labels, collapse, is_pairwise, level_of, majority, votes
+from analysis.frames import check_labels, collapse, is_pairwise, level_of, lookup, majority, votes
 from analysis.intervals import percentile_interval, proportion, second_column
 from analysis.questions import CHECKLIST_UNIT, checklist_units, overall_rows, pass_rates
 from analysis.reliability import alpha, fleiss
@@ -375,8 +375,12 @@ def _confusion(collapsed: pd.DataFrame, judge: str, reference: pd.Series) -> dic
     if len(shared) == 0:
         return {"error": f"{judge!r} shares no item with a human majority"}
     cats = sorted(set(mine.loc[shared]) | set(reference.loc[shared]), key=str)
-    table = pd.crosstab(reference.loc[shared], mine.loc[shared]).reindex(index=cats, columns=cats, fill_value=0)
-    return {"categories": cats, "rows": "human majority", "columns": judge, "matrix": table.to_numpy().tolist()}
+    index = {c: i for i, c in enumerate(cats)}
+    rows = lookup(reference.loc[shared], index).astype(np.int64)
+    columns = lookup(mine.loc[shared], index).astype(np.int64)
+    table = np.zeros((len(cats), len(cats)), dtype=np.int64)
+    np.add.at(table, (rows, columns), 1)  # pd.crosstab's counts, without its per-group Python loop
+    return {"categories": cats, "rows": "human majority", "columns": judge, "matrix": table.tolist()}
 
 
 def _matrix(

@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.errors import MetricUndefinedError
-from analysis.frames import select_raters, votes
+from analysis.frames import lookup, select_raters, votes
 from contracts.vocab import PAIRWISE_NUMBERS
 
 
@@ -22,7 +22,7 @@ def model_comparisons(labels: pd.DataFrame, items: pd.DataFrame, raters: str | S
     v = v.dropna(subset=["model_a", "model_b"])
     v = v[v["model_a"] != v["model_b"]]
     return pd.DataFrame(
-        {"model_a": v["model_a"], "model_b": v["model_b"], "score_a": v["vote"].map(PAIRWISE_NUMBERS).astype(float)}
+        {"model_a": v["model_a"], "model_b": v["model_b"], "score_a": lookup(v["vote"], PAIRWISE_NUMBERS)}
     ).dropna()
 
 
@@ -36,8 +36,8 @@ def bradley_terry(comps: pd.DataFrame, *, iters: int = 1000, tol: float = 1e-10)
     if len(names) < 2:
         raise MetricUndefinedError(f"Bradley-Terry needs at least 2 models; got {names}")
     idx = {m: i for i, m in enumerate(names)}
-    a = comps["model_a"].map(idx).to_numpy()
-    b = comps["model_b"].map(idx).to_numpy()
+    a = lookup(comps["model_a"], idx).astype(np.int64)
+    b = lookup(comps["model_b"], idx).astype(np.int64)
     s = comps["score_a"].to_numpy(float)
     k = len(names)
     wins = np.bincount(a, weights=s, minlength=k) + np.bincount(b, weights=1 - s, minlength=k) + 0.5
@@ -112,9 +112,9 @@ def bradley_terry_resampled(
     v = v[(v["model_a"] != v["model_b"]) & v["model_a"].isin(models) & v["model_b"].isin(models)]
     k = len(models)
     idx = {m: i for i, m in enumerate(models)}
-    a = v["model_a"].map(idx).to_numpy()
-    b = v["model_b"].map(idx).to_numpy()
-    score = v["vote"].map(PAIRWISE_NUMBERS).astype(float).to_numpy()
+    a = lookup(v["model_a"], idx).astype(np.int64)
+    b = lookup(v["model_b"], idx).astype(np.int64)
+    score = lookup(v["vote"], PAIRWISE_NUMBERS)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     pair_codes, pairs = pd.factorize(pd.Series(lo * k + hi))
     n_pairs = len(pairs)
