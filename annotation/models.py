@@ -98,6 +98,9 @@ class Task(Base):
     n_items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     n_full: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     slots_filled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # one more on every write of any label of the task (the one write path): the dashboard keeps a
+    # refresh until it changes
+    labels_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 def _default_shuffle_key(context: Any) -> int:

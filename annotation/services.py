@@ -6,10 +6,11 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -24,6 +25,30 @@ log = logging.getLogger("judgelab.db")
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
 
+class Recent:
+    """The last few results an app computed (the dashboard's refreshes), by key, least recently used
+    dropped first; thread-safe. Lives on the app's :class:`Services`, never at module level."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -32,6 +57,7 @@ class Services:
     # SQLite takes its write lock at BEGIN; threads of one process queue here instead of polling
     # the file lock with sleeps (the busy handler's backoff gave seconds-long tails under load)
     sqlite_lock: threading.RLock | None = field(default=None)
+    recent: Recent = field(default_factory=Recent)
 
     def __post_init__(self) -> None:
         if self.sqlite_lock is None and self.engine.dialect.name == "sqlite":

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -164,6 +164,9 @@ def submit_labels(
         _insert_new(session, new_rows, changed_by)
         result.inserted = len(new_rows)
     session.flush()
+    if result.inserted or result.updated:
+        changed = sorted({schemas[row["item_id"]].task_id for row in rows})
+        session.execute(update(Task).where(Task.id.in_(changed)).values(labels_version=Task.labels_version + 1))
     if people:
         queue_counts.after_write(
             session,

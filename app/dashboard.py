@@ -6,8 +6,9 @@ from __future__ import annotations
 import html
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from sqlalchemy import select
@@ -50,13 +51,28 @@ def dashboard(
     n_boot: int = 1000,
     raters: str | None = None,
     question: str | None = None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> DashboardData:
     """The report for ``task``, of one of its questions (``question``; default the first);
     ``raters`` (comma-separated selectors such as ``name:expert_*, kind:llm_judge``) keeps only those
-    raters."""
+    raters. A refresh is kept (``services.recent``) until the task's labels change
+    (``tasks.labels_version``, moved by every label write): the same refresh again is a lookup.
+    ``progress(share, what)`` hears what is being computed."""
     from analysis.frames import select_raters
 
+    def say(share: float, what: str) -> None:
+        if progress is not None:
+            progress(share, what)
+
     require(services, username, RESEARCH_ROLES)
+    with services.session() as session:
+        version = session.scalar(select(Task.labels_version).where(Task.name == task))
+    key = ("dashboard", task, version, by or None, n_boot, raters or "", question or None)
+    kept = services.recent.get(key) if version is not None else None
+    if kept is not None:
+        say(1.0, "Unchanged since the last refresh")
+        return cast(DashboardData, kept)
+    say(0.05, f"Reading the labels of {task}")
     with services.session() as session:
         frames, items, models = task_question_frames(session, task)
     names = list(frames)
@@ -74,7 +90,9 @@ def dashboard(
         keep = select_raters(labels, selectors)  # its errors say the fix; app.messages shows them
         labels = labels[labels["annotator"].isin(keep)]
         models = {k: v for k, v in models.items() if k in keep}
+    say(0.2, f"Computing the report: {len(labels):,} labels, {n_boot:,} bootstrap resamples")
     report = build_task_report({chosen: labels}, items, task=task, judge_models=models, by=by or None, n_boot=n_boot)
+    say(0.85, "Finding disagreements and drawing the figures")
     assert isinstance(report, Report)  # one question: its report
     found = disagreements(labels, items)
     if report.checklist is not None:  # entries are the units: disagreements per entry, shown on their item
@@ -96,7 +114,7 @@ def dashboard(
                     f"p = {test.p_value:.3f}",
                 }
             )
-    return DashboardData(
+    data = DashboardData(
         report,
         [row.cells() for row in headline_rows(report)],
         all_figures(report),
@@ -106,6 +124,9 @@ def dashboard(
         names,
         chosen,
     )
+    if version is not None:
+        services.recent.put(key, data)
+    return data
 
 
 def _or_note(frame: pd.DataFrame, note: str) -> pd.DataFrame:

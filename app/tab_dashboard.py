@@ -170,14 +170,25 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
 
     @guarded
     def on_dashboard(
-        name: str | None, rater_sel: str, field: str, asked: str | None, request: gr.Request
+        name: str | None,
+        rater_sel: str,
+        field: str,
+        asked: str | None,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects the tracker by this default)
     ) -> tuple[Any, ...]:
         annotate.require(services, user_of(request), RESEARCH_ROLES)  # refused: the error path
         if not name:
             return cleared("Choose a task.")
         try:
             data = dashboard.dashboard(
-                services, user_of(request), name, by=field.strip() or None, raters=rater_sel, question=asked or None
+                services,
+                user_of(request),
+                name,
+                by=field.strip() or None,
+                raters=rater_sel,
+                question=asked or None,
+                progress=lambda share, what: progress(share, desc=what),
             )
         except EXPECTED as exc:  # the page shows why, and nothing of the previous task stays
             return cleared(f"**Could not refresh:** {markdown_text(message_for(exc))}")

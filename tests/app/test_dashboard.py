@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from analysis.errors import MetricUndefinedError
 from analysis.report_model import Agreement
@@ -82,6 +83,35 @@ def test_dashboard_shows_the_report_figures(
         dashboard.start_judge(services, "rita", "t", "model: m")
     with pytest.raises(JudgelabError, match="no running judge run"):
         dashboard.cancel_run(services, "adam", 12345)
+
+
+def test_a_refresh_is_kept_until_the_labels_change(sqlite_services: Services, tmp_path: Path) -> None:
+    """Issue 18: the same refresh again is a lookup (the same object back, no report computed), and
+    any label write, a human's or a judge's, makes the next refresh compute again; the progress
+    callback hears each step of a computed refresh."""
+    from annotation.catalog import get_task
+    from annotation.models import Annotator, Item
+    from annotation.store import LabelIn, submit_labels
+
+    _task_with_labels(sqlite_services, tmp_path)
+    heard: list[tuple[float, str]] = []
+    first = dashboard.dashboard(sqlite_services, "rita", "t", progress=lambda share, what: heard.append((share, what)))
+    assert [share for share, _ in heard] == [0.05, 0.2, 0.85]
+    assert "bootstrap resamples" in heard[1][1]
+    heard.clear()
+    again = dashboard.dashboard(sqlite_services, "rita", "t", progress=lambda share, what: heard.append((share, what)))
+    assert again is first and heard == [(1.0, "Unchanged since the last refresh")]
+    assert dashboard.dashboard(sqlite_services, "rita", "t", raters="name:h0,name:h1") is not first  # another key
+    with sqlite_services.session() as s:
+        item = s.scalars(select(Item.id).where(Item.task_id == get_task(s, "t").id)).all()[-1]
+        judge = s.scalars(select(Annotator.id).where(Annotator.name == "judge")).one()
+        submit_labels(s, [LabelIn(item, judge, "B")], changed_by="test")
+    changed = dashboard.dashboard(sqlite_services, "rita", "t")
+    assert changed is not first
+    assert dashboard.dashboard(sqlite_services, "rita", "t") is changed
+    with sqlite_services.session() as s:  # a write that changes nothing keeps the refresh
+        submit_labels(s, [LabelIn(item, judge, "B")], changed_by="test")
+    assert dashboard.dashboard(sqlite_services, "rita", "t") is changed
 
 
 def test_dashboard_figures_equal_cli_json(

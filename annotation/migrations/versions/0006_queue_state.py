@@ -10,6 +10,7 @@ Create Date: 2026-11-28 11:30:00
 computed here for every existing item with the same formula.
 ``items.n_labeled``, ``tasks.n_items``, ``tasks.n_full``, ``tasks.slots_filled`` and
 ``queue_state.done`` are counted from the labels here, once; the write paths keep them from then on.
+``tasks.labels_version`` counts writes of the task's labels from here on (the dashboard's cache key).
 An annotator who labeled before this migration starts their order from the front: the items they
 answered are passed over (never served twice), so nothing but the order of what is left changes.
 """
@@ -40,7 +41,7 @@ def upgrade() -> None:
     op.add_column("items", sa.Column("shuffle_key", sa.BigInteger(), nullable=False, server_default="0"))
     op.add_column("items", sa.Column("bucket", sa.Integer(), nullable=False, server_default="0"))
     op.add_column("items", sa.Column("n_labeled", sa.Integer(), nullable=False, server_default="0"))
-    for name in ("n_items", "n_full", "slots_filled"):
+    for name in ("n_items", "n_full", "slots_filled", "labels_version"):
         op.add_column("tasks", sa.Column(name, sa.Integer(), nullable=False, server_default="0"))
     op.create_table(
         "queue_state",
@@ -105,7 +106,7 @@ def downgrade() -> None:
     op.drop_index("ix_items_queue", table_name="items")
     op.drop_table("queue_state")
     with op.batch_alter_table("tasks", schema=None) as batch_op:
-        for name in ("slots_filled", "n_full", "n_items"):
+        for name in ("labels_version", "slots_filled", "n_full", "n_items"):
             batch_op.drop_column(name)
     with op.batch_alter_table("items", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("n_labeled")
