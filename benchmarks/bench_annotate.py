@@ -1,4 +1,5 @@
-"""20 concurrent logged-in annotators (gradio_client) against a running ``judgelab serve`` on SQLite.
+"""20 concurrent logged-in annotators (gradio_client) against a running ``judgelab serve`` on SQLite, on a
+task of 100,000 items (issue 18; ``--items 0``: the 61-item sample as before).
 
 Prints p50/p95 of submit-to-next-item (one /submit call that stores the label and returns the
 next item) next to a no-op Gradio event's round trip (/ping) measured in the same run, with the
@@ -119,7 +120,28 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     """One fresh database and server; ``args.clients`` clients of ``kind`` label concurrently."""
     tmp = Path(tempfile.mkdtemp(prefix="judgelab-bench-annotate-"))
     db = tmp / "bench.db"
-    cli(db, "import", str(ROOT / "data" / "sample_pairwise.jsonl"), "--task", "bench", "--overlap", str(args.clients))
+    if args.items:
+        source = tmp / "items.jsonl"
+        with source.open("w", encoding="utf-8") as fh:
+            for i in range(args.items):
+                row = {
+                    "id": f"b{i}",
+                    "prompt": f"Question {i}: explain it.",
+                    "response_a": f"A says {i}.",
+                    "response_b": f"B says {i}, at more length.",
+                }
+                fh.write(json.dumps(row) + "\n")
+        cli(db, "import", str(source), "--task", "bench", "--overlap", "3")
+    else:
+        cli(
+            db,
+            "import",
+            str(ROOT / "data" / "sample_pairwise.jsonl"),
+            "--task",
+            "bench",
+            "--overlap",
+            str(args.clients),
+        )
     for i in range(args.clients):
         cli(db, "users", "add", f"b{i}", "--role", "annotator", "--password-stdin", stdin=PASSWORD + "\n")
     port = free_port()
@@ -182,6 +204,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--labels", type=int, default=12, help="labels per client")
+    parser.add_argument(
+        "--items",
+        type=int,
+        default=100_000,
+        help="items of the task (overlap 3); 0: the 61-item sample, overlap = clients",
+    )
     parser.add_argument("--procs", type=int, default=4, help="client processes")
     parser.add_argument(
         "--client",

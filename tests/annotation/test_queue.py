@@ -192,6 +192,39 @@ def test_kept_counts_equal_a_recount(services: Services, tmp_path: Path) -> None
         assert kept(s) == before
 
 
+@pytest.mark.slow
+def test_twenty_annotators_at_once_fill_every_item_exactly_to_the_overlap(services: Services, tmp_path: Path) -> None:
+    """20 annotators (threads, each with its own sessions) label a 30-item task with overlap 3 at the
+    same time until nothing is left for any of them: every item ends with exactly 3 annotators, none
+    twice by one, and the kept counts say so."""
+    import threading
+
+    users = _setup(services, _items(tmp_path / "q.jsonl", 30), overlap=3, users=20)
+    errors: list[str] = []
+    barrier = threading.Barrier(len(users))
+
+    def worker(user: str) -> None:
+        barrier.wait()
+        try:
+            _label_all(services, user)
+        except Exception as exc:  # shown by the assertion below
+            errors.append(f"{user}: {type(exc).__name__}: {exc}"[:300])
+
+    threads = [threading.Thread(target=worker, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with services.session() as s:
+        pairs = [tuple(p) for p in s.execute(select(Label.item_id, Label.annotator_id))]
+        task = get_task(s, "q")
+        s.refresh(task)
+        assert (task.n_full, task.slots_filled) == (30, 90)
+    assert len(pairs) == len(set(pairs)) == 90
+    assert set(Counter(i for i, _ in pairs).values()) == {3}
+
+
 def test_next_item_reads_a_few_buckets_not_the_task(sqlite_services: Services, tmp_path: Path) -> None:
     """The walk reads the next few buckets of the annotator's order per request (about 32 items),
     not the task: the statements are counted with SQLAlchemy's cursor hook on a 5,000-item task."""
