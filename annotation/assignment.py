@@ -82,9 +82,22 @@ _DROP_EXPIRED = delete(Assignment).where(
 _RELEASE = delete(Assignment).where(
     Assignment.item_id == bindparam("item_id"), Assignment.annotator_id == bindparam("me")
 )
-_STATE = select(
-    QueueState.position, QueueState.after_rank, QueueState.after_item, QueueState.passes, QueueState.done
-).where(QueueState.task_id == bindparam("task_id"), QueueState.annotator_id == bindparam("me"))
+_STATE_AND_COUNTS = (
+    select(
+        QueueState.position,
+        QueueState.after_rank,
+        QueueState.after_item,
+        QueueState.passes,
+        QueueState.done,
+        Task.n_items,
+        Task.n_full,
+        Task.slots_filled,
+        Task.overlap,
+    )
+    .select_from(Task)
+    .outerjoin(QueueState, (QueueState.task_id == Task.id) & (QueueState.annotator_id == bindparam("me")))
+    .where(Task.id == bindparam("task_id"))
+)
 _MOVE = (
     update(QueueState)
     .where(QueueState.task_id == bindparam("task"), QueueState.annotator_id == bindparam("me"))
@@ -95,7 +108,6 @@ _MOVE = (
         passes=bindparam("passes"),
     )
 )
-_COUNTS = select(Task.n_items, Task.n_full, Task.slots_filled, Task.overlap).where(Task.id == bindparam("task_id"))
 _ALL_OPEN = select(Item.id, Item.shuffle_key, Item.bucket, Item.n_labeled).where(
     Item.task_id == bindparam("task_id"), Item.n_labeled < bindparam("overlap")
 )
@@ -148,11 +160,13 @@ class _Place:
         return (self.position, self.after_rank, self.after_item)
 
 
-def _place(session: Session, task_id: int, annotator_id: int) -> _Place:
+def _place_and_counts(session: Session, task_id: int, annotator_id: int) -> tuple[_Place, Any]:
+    """The annotator's place (created at the front on their first visit) and the task's kept
+    counts, in one read."""
     conn = session.connection()
     params = {"task_id": task_id, "me": annotator_id}
-    row = conn.execute(_STATE, params).first()
-    if row is None:
+    row = conn.execute(_STATE_AND_COUNTS, params).one()
+    if row.position is None:
         table = cast(Table, QueueState.__table__)
         insert_ = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
         conn.execute(
@@ -160,12 +174,9 @@ def _place(session: Session, task_id: int, annotator_id: int) -> _Place:
                 index_elements=["task_id", "annotator_id"]
             )
         )
-        row = conn.execute(_STATE, params).one()
-    return _Place(int(row.position), int(row.after_rank), int(row.after_item), int(row.passes), int(row.done))
-
-
-def _progress(session: Session, task: Task, place: _Place) -> Progress:
-    return _progress_of(session.connection().execute(_COUNTS, {"task_id": task.id}).one(), place)
+        row = conn.execute(_STATE_AND_COUNTS, params).one()
+    place = _Place(int(row.position), int(row.after_rank), int(row.after_item), int(row.passes), int(row.done))
+    return place, (row.n_items, row.n_full, row.slots_filled, row.overlap)
 
 
 def _progress_of(counts: Any, place: _Place) -> Progress:
@@ -286,8 +297,7 @@ def next_item_and_progress(
     now = utcnow()
     conn = session.connection()
     conn.execute(_DROP_EXPIRED, {"task_id": task.id, "now": now})
-    place = _place(session, task.id, annotator_id)
-    counts = conn.execute(_COUNTS, {"task_id": task.id}).one()
+    place, counts = _place_and_counts(session, task.id, annotator_id)
     current = conn.execute(_MY_RESERVATIONS, {"task_id": task.id, "me": annotator_id, "now": now}).scalars().all()
     if current:
         answered = set(
@@ -298,7 +308,7 @@ def next_item_and_progress(
         for item_id in current:
             if item_id not in answered:
                 return int(item_id), _progress_of(counts, place)  # a reload shows the same item
-    served = _walk(session, task, annotator_id, place, counts.n_items, now, seed)
+    served = _walk(session, task, annotator_id, place, counts[0], now, seed)
     return served, _progress_of(counts, place)
 
 
@@ -338,4 +348,5 @@ def release(session: Session, item_id: int, annotator_id: int) -> None:
 
 
 def progress(session: Session, task: Task, annotator_id: int) -> Progress:
-    return _progress(session, task, _place(session, task.id, annotator_id))
+    place, counts = _place_and_counts(session, task.id, annotator_id)
+    return _progress_of(counts, place)

@@ -46,31 +46,20 @@ def lock_tasks(session: Session, task_ids: Iterable[int]) -> None:
         session.execute(select(Task.id).where(Task.id.in_(sorted(set(task_ids)))).order_by(Task.id).with_for_update())
 
 
-def _holders(session: Session, item_ids: list[int]) -> tuple[dict[int, int], set[Pair]]:
-    """Per item, the human annotators with a submitted answer (count), and every (item, human) pair
-    with any label."""
-    submitted: dict[int, int] = defaultdict(int)
-    pairs: set[Pair] = set()
-    answered = func.max(case((Label.status == "submitted", 1), else_=0))
-    for start in range(0, len(item_ids), _CHUNK):
-        chunk = item_ids[start : start + _CHUNK]
-        rows = session.execute(
-            select(Label.item_id, Label.annotator_id, answered)
-            .join(Annotator, Label.annotator_id == Annotator.id)
-            .where(Label.item_id.in_(chunk), Annotator.kind == "human")
-            .group_by(Label.item_id, Label.annotator_id)
-        )
-        for item_id, annotator_id, any_submitted in rows:
-            pairs.add((item_id, annotator_id))
-            submitted[item_id] += int(any_submitted)
-    return submitted, pairs
+_NOW_LABELED = (
+    select(func.count(func.distinct(Label.annotator_id)))
+    .join(Annotator, Label.annotator_id == Annotator.id)
+    .where(Label.item_id == Item.id, Label.status == "submitted", Annotator.kind == "human")
+    .scalar_subquery()
+)
 
 
-def after_write(session: Session, item_ids: Iterable[int], writers: set[int], pairs_before: set[Pair]) -> None:
-    """Bring the counts up to date after labels of the human annotators ``writers`` on ``item_ids``
-    were written in this transaction; ``pairs_before`` holds the writers' (item, annotator) pairs
-    that had a label before the write (read after :func:`lock_tasks`)."""
-    touched = sorted(set(item_ids))
+def after_write(session: Session, pairs_written: set[Pair], pairs_before: set[Pair]) -> None:
+    """Bring the counts up to date after human annotators' labels were written in this transaction:
+    ``pairs_written`` are the (item, annotator) pairs of the written labels, ``pairs_before`` the
+    writers' pairs that had a label before the write (read after :func:`lock_tasks`). One read per
+    900 items gives each item's kept count and its count now."""
+    touched = sorted({item_id for item_id, _ in pairs_written})
     if not touched:
         return
     if len(touched) > RECOUNT_ABOVE:
@@ -80,25 +69,22 @@ def after_write(session: Session, item_ids: Iterable[int], writers: set[int], pa
         for task_id in sorted(tasks):
             recount_task(session, task_id)
         return
-    before: dict[int, tuple[int, int, int]] = {}  # item -> (task, n_labeled, overlap)
-    for start in range(0, len(touched), _CHUNK):
-        for item_id, task_id, n, overlap in session.execute(
-            select(Item.id, Item.task_id, Item.n_labeled, Task.overlap)
-            .join(Task, Item.task_id == Task.id)
-            .where(Item.id.in_(touched[start : start + _CHUNK]))
-        ):
-            before[item_id] = (task_id, n, overlap)
-    submitted, pairs_after = _holders(session, touched)
+    task_of: dict[int, int] = {}
     filled: dict[int, int] = defaultdict(int)
     full: dict[int, int] = defaultdict(int)
     changed: list[dict[str, int]] = []
-    for item_id, (task_id, n_before, overlap) in before.items():
-        n_after = submitted.get(item_id, 0)
-        if n_after == n_before:
-            continue
-        changed.append({"item": item_id, "n": n_after})
-        filled[task_id] += min(n_after, overlap) - min(n_before, overlap)
-        full[task_id] += int(n_after >= overlap) - int(n_before >= overlap)
+    for start in range(0, len(touched), _CHUNK):
+        for item_id, task_id, n_before, overlap, n_after in session.execute(
+            select(Item.id, Item.task_id, Item.n_labeled, Task.overlap, _NOW_LABELED)
+            .join(Task, Item.task_id == Task.id)
+            .where(Item.id.in_(touched[start : start + _CHUNK]))
+        ):
+            task_of[item_id] = task_id
+            if n_after == n_before:
+                continue
+            changed.append({"item": item_id, "n": n_after})
+            filled[task_id] += min(n_after, overlap) - min(n_before, overlap)
+            full[task_id] += int(n_after >= overlap) - int(n_before >= overlap)
     if changed:
         session.connection().execute(
             update(_ITEMS).where(_ITEMS.c.id == bindparam("item")).values(n_labeled=bindparam("n")),
@@ -112,9 +98,8 @@ def after_write(session: Session, item_ids: Iterable[int], writers: set[int], pa
                 .values(slots_filled=Task.slots_filled + filled[task_id], n_full=Task.n_full + full[task_id])
             )
     done: dict[Pair, int] = defaultdict(int)  # (task, annotator) -> items newly answered or skipped
-    for item_id, annotator_id in pairs_after - pairs_before:
-        if annotator_id in writers and item_id in before:
-            done[(before[item_id][0], annotator_id)] += 1
+    for item_id, annotator_id in pairs_written - pairs_before:
+        done[(task_of[item_id], annotator_id)] += 1
     _add_done(session, done)
 
 

@@ -170,8 +170,7 @@ def submit_labels(
     if people:
         queue_counts.after_write(
             session,
-            {row["item_id"] for row in rows if row["annotator_id"] in people},
-            people,
+            {(row["item_id"], row["annotator_id"]) for row in rows if row["annotator_id"] in people},
             {(key[0], key[1]) for key in existing if key[1] in people},
         )
     if label_ids:

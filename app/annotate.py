@@ -450,7 +450,7 @@ def _store_and_go_on(session: Any, task: Task, account: Account, labels: list[La
     what follows: after a change to an earlier answer (reached with Back or the history: the write
     found the label there already), the item answered after it, and so on forward; after a first
     answer, the next new item. The history is read only for a change."""
-    written = submit_labels(session, labels, changed_by=account.name)
+    written = submit_labels(session, labels, changed_by=account.name, label_ids=False)
     item_id = labels[0].item_id
     release(session, item_id, account.annotator_id)
     if written.inserted < len(labels):
