@@ -45,12 +45,15 @@ def _draw_counts(n_items: int, n_boot: int, seed: int) -> NDArray[np.float32]:
 
 @dataclass(frozen=True)
 class Resampler:
-    """Bootstrap resamples of a fixed set of items, drawn once: ``counts[b, i]`` is how often item
-    ``i`` is in resample ``b``. ``unit`` names what was drawn (``"item"``, or the item field whose
-    values group the items into clusters), ``n_units`` how many of them there are."""
+    """Bootstrap resamples of a fixed set of items, drawn once: ``unit_counts[b, u]`` is how often unit
+    ``u`` is in resample ``b``, and ``codes[i]`` is item ``i``'s unit. ``unit`` names what was drawn
+    (``"item"``, or the item field whose values group the items into clusters), ``n_units`` how many
+    of them there are. A statistic's per-item sums are added up per unit first, then multiplied by
+    the unit counts: a cluster bootstrap over a million items and 333,333 prompts holds a 1,000 x
+    333,333 matrix, not 1,000 x 1,000,000 (4 GB)."""
 
     item_ids: pd.Index
-    counts: NDArray[np.float32]
+    unit_counts: NDArray[np.float32]
     unit: str = "item"
     n_units: int = 0
     codes: NDArray[np.intp] | None = None  # each item's unit (None: every item its own unit)
@@ -67,54 +70,55 @@ class Resampler:
     ) -> Resampler:
         """``clusters`` (aligned with ``item_ids``; None: every item its own unit) gives each item's
         cluster; a missing cluster value makes the item a cluster of its own."""
-        ids = np.asarray(list(item_ids), dtype=object)
-        first = ~pd.Index(ids).duplicated()
-        index = pd.Index(ids[first])
+        ids = pd.Index(list(item_ids))
+        first = ~ids.duplicated()
+        index = ids[first]
         if clusters is None:
             return cls(index, _draw_counts(len(index), n_boot, seed), "item", len(index))
         codes, uniques = pd.factorize(np.asarray(list(clusters), dtype=object)[first])
         alone = codes < 0  # no cluster value: the item is a cluster of its own
         codes[alone] = len(uniques) + np.arange(int(alone.sum()))
         n_units = len(uniques) + int(alone.sum())
-        cluster_counts = _draw_counts(n_units, n_boot, seed)
-        # take: 10x faster than [:, codes]
-        return cls(index, np.take(cluster_counts, codes, axis=1), unit, n_units, codes.astype(np.intp))
+        return cls(index, _draw_counts(n_units, n_boot, seed), unit, n_units, codes.astype(np.intp))
 
     @property
     def n_boot(self) -> int:
-        return int(self.counts.shape[0])
+        return int(self.unit_counts.shape[0])
 
-    def _full(self, item_ids: Sequence[object] | pd.Index, per_item: Array) -> Array:
-        positions = self.item_ids.get_indexer(pd.Index(np.asarray(item_ids, dtype=object)))
+    @property
+    def counts(self) -> NDArray[np.float32]:
+        """(n_boot x n_items) how often each item is in each resample (its unit's count)."""
+        return self.unit_counts if self.codes is None else np.take(self.unit_counts, self.codes, axis=1)
+
+    def _positions(self, item_ids: Sequence[object] | pd.Index) -> NDArray[np.intp]:
+        positions = self.item_ids.get_indexer(pd.Index(item_ids))
         if (positions < 0).any():
             raise ValueError("the resampler was built over other items than this statistic uses")
-        full = np.zeros((len(self.item_ids), per_item.shape[1]), dtype=np.float64)
-        if len(np.unique(positions)) == len(positions):
-            full[positions] = per_item  # one row per item: a plain assignment, 20x faster than add.at
-        else:
-            np.add.at(full, positions, per_item)
-        return full
+        return positions
+
+    def _unit_sums(self, positions: NDArray[np.intp], per_item: Array) -> Array:
+        """``per_item`` (rows at ``positions``) summed per unit: (n_units x m)."""
+        units = self.codes[positions] if self.codes is not None else positions
+        n = self.unit_counts.shape[1]
+        sums = [np.bincount(units, weights=per_item[:, j], minlength=n) for j in range(per_item.shape[1])]
+        return np.asarray(np.column_stack(sums), dtype=np.float64).reshape(n, per_item.shape[1])
 
     def sums(self, item_ids: Sequence[object] | pd.Index, per_item: Array) -> Array:
         """Resampled column sums of ``per_item`` whose rows belong to ``item_ids`` (n_boot x m)."""
-        full = self._full(item_ids, per_item).astype(np.float32)
-        return np.asarray(self.counts @ full, dtype=np.float64)
+        per_item = np.asarray(per_item, dtype=np.float64).reshape(len(per_item), -1)
+        unit_sums = self._unit_sums(self._positions(item_ids), per_item).astype(np.float32)
+        return np.asarray(self.unit_counts @ unit_sums, dtype=np.float64)
 
     def draws(self, item_ids: Sequence[object] | pd.Index, per_item: Array, *, seed: int = 0) -> Draws:
         """The full, resampled and leave-one-unit-out sums of ``per_item`` (rows: ``item_ids``) for
         :mod:`analysis.intervals`. Units without any of these items are not jackknifed."""
         per_item = np.asarray(per_item, dtype=np.float64).reshape(len(per_item), -1)
-        full = self._full(item_ids, per_item)
-        total = full.sum(axis=0)[None, :]
-        codes = self.codes if self.codes is not None else np.arange(len(self.item_ids))
-        used = np.zeros(len(self.item_ids), dtype=bool)
-        used[self.item_ids.get_indexer(pd.Index(np.asarray(item_ids, dtype=object)))] = True
-        present = np.unique(codes[used])
-        n_codes = int(codes.max()) + 1 if codes.size else 0
-        unit_sums = np.column_stack(
-            [np.bincount(codes, weights=full[:, j], minlength=n_codes) for j in range(full.shape[1])]
-        ).reshape(n_codes, full.shape[1])
-        samples = np.asarray(self.counts @ full.astype(np.float32), dtype=np.float64)
+        positions = self._positions(item_ids)
+        unit_sums = self._unit_sums(positions, per_item)
+        total = per_item.sum(axis=0)[None, :]
+        units = self.codes[positions] if self.codes is not None else positions
+        present = np.unique(units)
+        samples = np.asarray(self.unit_counts @ unit_sums.astype(np.float32), dtype=np.float64)
         return Draws(total, samples, total - unit_sums[present], self.unit, seed)
 
 
@@ -230,13 +234,12 @@ def resampled_rows(
     """For statistics that are not functions of per-item sums (rank correlations, model fits): each
     resample as the row positions it draws from ``item_ids`` (an item drawn twice appears twice), at
     most ``limit`` resamples; with the unit and the number of units drawn from."""
-    ids = pd.Index(np.asarray(item_ids, dtype=object))
+    ids = pd.Index(item_ids)
     if resampler is None:
         resampler = Resampler(ids, _draw_counts(len(ids), n_boot, seed), "item", len(ids))
-    positions = resampler.item_ids.get_indexer(ids)
-    if (positions < 0).any():
-        raise ValueError("the resampler was built over other items than this statistic uses")
-    counts = resampler.counts[:limit, positions].astype(np.intp)
+    positions = resampler._positions(ids)
+    units = resampler.codes[positions] if resampler.codes is not None else positions
+    counts = resampler.unit_counts[:limit][:, units].astype(np.intp)
     codes = resampler.codes[positions] if resampler.codes is not None else np.arange(len(ids))
     rows = [np.repeat(np.arange(len(ids)), c) for c in counts]
     return rows, resampler.unit, len(np.unique(codes))
