@@ -357,7 +357,7 @@ def leniency(
     v = votes(labels, ties=True)
     human_names = select_raters(labels, humans)
     hv = v[v["annotator"].isin(human_names)]
-    pairwise = set(v["vote"]) <= {"A", "B", "tie", "bothbad"}
+    pairwise = set(v["vote"].unique()) <= {"A", "B", "tie", "bothbad"}
     mid = (v["vote_num"].min() + v["vote_num"].max()) / 2
     out = []
     for judge in select_raters(labels, judges):

@@ -91,8 +91,12 @@ def select_raters(labels: pd.DataFrame, selector: str | Sequence[str]) -> list[s
     """Annotator names matching a selector: ``name:GLOB``, ``kind:human``, ``kind:llm_judge``, a plain
     name, or a list of those. Raises when nothing matches."""
     selectors = [selector] if isinstance(selector, str) else list(selector)
-    names = sorted(labels["annotator"].unique())
-    kinds = labels.drop_duplicates("annotator").set_index("annotator")["kind"].to_dict()
+    codes, raters = pd.factorize(labels["annotator"])
+    rows = np.flatnonzero(codes >= 0)
+    _, first = np.unique(codes[rows], return_index=True)  # each rater's first row: its kind
+    first = rows[first]
+    kinds = dict(zip(np.asarray(raters, dtype=object), labels["kind"].to_numpy()[first], strict=True))
+    names = sorted(kinds)
     chosen: list[str] = []
     for sel in selectors:
         if sel.startswith("kind:"):

@@ -374,7 +374,7 @@ def _confusion(collapsed: pd.DataFrame, judge: str, reference: pd.Series) -> dic
     shared = mine.index.intersection(reference.index)
     if len(shared) == 0:
         return {"error": f"{judge!r} shares no item with a human majority"}
-    cats = sorted(set(mine.loc[shared]) | set(reference.loc[shared]), key=str)
+    cats = sorted(set(mine.loc[shared].unique()) | set(reference.loc[shared].unique()), key=str)
     index = {c: i for i, c in enumerate(cats)}
     rows = lookup(reference.loc[shared], index).astype(np.int64)
     columns = lookup(mine.loc[shared], index).astype(np.int64)

@@ -32,7 +32,7 @@ def bradley_terry(comps: pd.DataFrame, *, iters: int = 1000, tol: float = 1e-10)
     strength finite when a model never wins or never loses."""
     if comps.empty:
         raise MetricUndefinedError("Bradley-Terry needs at least one comparison between two models")
-    names = sorted(set(comps["model_a"]) | set(comps["model_b"]))
+    names = sorted(set(comps["model_a"].unique()) | set(comps["model_b"].unique()))
     if len(names) < 2:
         raise MetricUndefinedError(f"Bradley-Terry needs at least 2 models; got {names}")
     idx = {m: i for i, m in enumerate(names)}
