@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +32,28 @@ def pg_cluster() -> Iterator[PgCluster]:
         pytest.skip(f"PostgreSQL unavailable: {exc}")
     yield cluster
     cluster.cleanup()
+
+
+def all_at_once(worker: Callable[[Any], None], args: Iterable[Any]) -> list[str]:
+    """Run ``worker(arg)`` for every arg in its own thread, all released together by a barrier; the
+    errors they raised, as text (an empty list: none)."""
+    args = list(args)
+    barrier = threading.Barrier(len(args))
+    errors: list[str] = []
+
+    def run(arg: Any) -> None:
+        try:
+            barrier.wait()
+            worker(arg)
+        except BaseException as exc:  # collected and returned
+            errors.append(f"{arg}: {type(exc).__name__}: {exc}"[:300])
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
 
 
 def make_services(url: str, tmp_path: Path) -> Services:

@@ -22,7 +22,7 @@ from annotation.models import Annotator, Item, Label, QueueState, Task
 from annotation.queue_order import BUCKETS, bucket_at, bucket_of, buckets_per_read, place_of, rank, shuffle_key
 from annotation.services import Services
 from app import annotate
-from tests.conftest import make_services
+from tests.conftest import all_at_once, make_services
 
 PASSWORD = "tulip-orbit-canyon-42"
 
@@ -197,25 +197,8 @@ def test_twenty_annotators_at_once_fill_every_item_exactly_to_the_overlap(servic
     """20 annotators (threads, each with its own sessions) label a 30-item task with overlap 3 at the
     same time until nothing is left for any of them: every item ends with exactly 3 annotators, none
     twice by one, and the kept counts say so."""
-    import threading
-
     users = _setup(services, _items(tmp_path / "q.jsonl", 30), overlap=3, users=20)
-    errors: list[str] = []
-    barrier = threading.Barrier(len(users))
-
-    def worker(user: str) -> None:
-        barrier.wait()
-        try:
-            _label_all(services, user)
-        except Exception as exc:  # shown by the assertion below
-            errors.append(f"{user}: {type(exc).__name__}: {exc}"[:300])
-
-    threads = [threading.Thread(target=worker, args=(u,)) for u in users]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert all_at_once(lambda user: _label_all(services, user), users) == []
     with services.session() as s:
         pairs = [tuple(p) for p in s.execute(select(Label.item_id, Label.annotator_id))]
         task = get_task(s, "q")

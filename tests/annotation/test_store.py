@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -13,6 +11,7 @@ from annotation.label_frames import labels_frame
 from annotation.models import Item, Label, LabelEvent
 from annotation.services import Services
 from annotation.store import LabelIn, submit_label, submit_labels
+from tests.conftest import all_at_once
 
 
 def _setup(services: Services, protocol: str = "pairwise", schema: dict | None = None) -> tuple[int, list[int], int]:
@@ -121,23 +120,12 @@ def test_both_orders_and_replicates_are_distinct_labels(services: Services) -> N
 def test_concurrent_submissions_of_one_key_store_one_label(services: Services) -> None:
     """Eight threads submit the same key at once (a real race on a real database): one label remains."""
     _, items, alice = _setup(services)
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
 
     def worker(value: str) -> None:
-        try:
-            barrier.wait()
-            with services.session() as s:
-                submit_label(s, LabelIn(items[2], alice, value), changed_by="alice")
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
+        with services.session() as s:
+            submit_label(s, LabelIn(items[2], alice, value), changed_by="alice")
 
-    threads = [threading.Thread(target=worker, args=("A" if i % 2 else "B",)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert all_at_once(worker, ["A" if i % 2 else "B" for i in range(8)]) == []
     with services.session() as s:
         assert s.scalar(select(func.count()).select_from(Label)) == 1
         n_events = s.scalar(select(func.count()).select_from(LabelEvent))
