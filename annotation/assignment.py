@@ -1,14 +1,15 @@
 """Which item a human annotator sees next.
 
 Each item goes to ``overlap`` distinct annotators and never twice to the same one. Every annotator
-walks the items in their own seeded random order (``annotation.queue_order``): the queue keeps their
-place (``queue_state``: the last position passed) and reads the next block of their order that
-still has free slots as one range of the ``items (task_id, n_labeled, shuffle_key)`` index, so
-serving an item costs the same at a thousand items and at a million. When the walk reaches the end
-of the order it starts again from the front (items whose reservation lapsed, items imported
-behind the annotator's place); a request that went once around without a free item ends the task
-for that annotator. A block without anything for the annotator doubles the next block (at most 64
-times the first), so the end of a task takes a few reads, not one per block.
+walks the items in their own seeded random order (``annotation.queue_order``: a permutation of
+buckets, then a rank inside a bucket): the queue keeps their place (``queue_state``: the last
+bucket place, rank and item passed) and reads the open items of the next few buckets of their
+order as one read of the ``items (task_id, bucket, n_labeled)`` index, so serving an item costs the
+same at a thousand items and at a million. When the walk reaches the end of the order it starts
+again from the front (items whose reservation lapsed, items imported behind the annotator's place);
+a request that went once around without a free item ends the task for that annotator. A read
+without anything for the annotator doubles the next one (at most 64 times the first), so the end of
+a task takes a few reads, not one per bucket.
 
 Serving an item reserves one of its slots for a while (``assignments``); the slot count (human
 annotators who submitted an answer, kept in ``items.n_labeled``, plus live reservations of others)

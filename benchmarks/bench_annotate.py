@@ -24,6 +24,9 @@ from typing import Any
 
 from annotation.judges.local_server import free_port
 from app.page_client import PageClient
+from app.tab_annotate import ITEM_OUTPUTS
+
+ITEM = ITEM_OUTPUTS.index("shown_item")
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-password"
@@ -78,8 +81,9 @@ def run_group(job: tuple[str, list[int], int, float, float, str]) -> tuple[list[
         else PageAdapter(PageClient(url, f"b{i}", PASSWORD))
         for i in ids
     ]
-    # the item on screen is the last output of every item view
-    shown = [c.predict(api_name="/open")[-1] for c in clients]
+    # the item on screen: the view's output named shown_item (app.tab_annotate.ITEM_OUTPUTS; it was
+    # the last output until the answer rows of issue 17 came after it)
+    shown = [c.predict(api_name="/open")[ITEM] for c in clients]
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     submit_ms: list[float] = []
     ping_ms: list[float] = []
@@ -101,7 +105,7 @@ def run_group(job: tuple[str, list[int], int, float, float, str]) -> tuple[list[
                 with lock:
                     ping_ms.append((mid - start) * 1000)
                     submit_ms.append((end - mid) * 1000)
-                item = view[-1]
+                item = view[ITEM]
             except Exception as exc:  # counted and reported
                 with lock:
                     errors.append(str(exc)[:200])
@@ -182,6 +186,8 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, Any]:
 
     with sqlite3.connect(db) as conn:
         stored = conn.execute("SELECT count(*) FROM labels").fetchone()[0]
+    if not submit_ms:
+        raise SystemExit(f"no submit went through ({len(errors)} errors; the first: {errors[:1]})")
     return {
         "client": kind,
         "submits": len(submit_ms),
