@@ -96,9 +96,12 @@ class Resampler:
             raise ValueError("the resampler was built over other items than this statistic uses")
         return positions
 
-    def _unit_sums(self, positions: NDArray[np.intp], per_item: Array) -> Array:
-        """``per_item`` (rows at ``positions``) summed per unit: (n_units x m)."""
-        units = self.codes[positions] if self.codes is not None else positions
+    def _units(self, positions: NDArray[np.intp]) -> NDArray[np.intp]:
+        """The unit of each item at ``positions``."""
+        return self.codes[positions] if self.codes is not None else positions
+
+    def _unit_sums(self, units: NDArray[np.intp], per_item: Array) -> Array:
+        """``per_item`` (one row per entry of ``units``) summed per unit: (n_units x m)."""
         n = self.unit_counts.shape[1]
         sums = [np.bincount(units, weights=per_item[:, j], minlength=n) for j in range(per_item.shape[1])]
         return np.asarray(np.column_stack(sums), dtype=np.float64).reshape(n, per_item.shape[1])
@@ -106,17 +109,16 @@ class Resampler:
     def sums(self, item_ids: Sequence[object] | pd.Index, per_item: Array) -> Array:
         """Resampled column sums of ``per_item`` whose rows belong to ``item_ids`` (n_boot x m)."""
         per_item = np.asarray(per_item, dtype=np.float64).reshape(len(per_item), -1)
-        unit_sums = self._unit_sums(self._positions(item_ids), per_item).astype(np.float32)
+        unit_sums = self._unit_sums(self._units(self._positions(item_ids)), per_item).astype(np.float32)
         return np.asarray(self.unit_counts @ unit_sums, dtype=np.float64)
 
     def draws(self, item_ids: Sequence[object] | pd.Index, per_item: Array, *, seed: int = 0) -> Draws:
         """The full, resampled and leave-one-unit-out sums of ``per_item`` (rows: ``item_ids``) for
         :mod:`analysis.intervals`. Units without any of these items are not jackknifed."""
         per_item = np.asarray(per_item, dtype=np.float64).reshape(len(per_item), -1)
-        positions = self._positions(item_ids)
-        unit_sums = self._unit_sums(positions, per_item)
+        units = self._units(self._positions(item_ids))
+        unit_sums = self._unit_sums(units, per_item)
         total = per_item.sum(axis=0)[None, :]
-        units = self.codes[positions] if self.codes is not None else positions
         present = np.unique(units)
         samples = np.asarray(self.unit_counts @ unit_sums.astype(np.float32), dtype=np.float64)
         return Draws(total, samples, total - unit_sums[present], self.unit, seed)
@@ -238,7 +240,7 @@ def resampled_rows(
     if resampler is None:
         resampler = Resampler(ids, _draw_counts(len(ids), n_boot, seed), "item", len(ids))
     positions = resampler._positions(ids)
-    units = resampler.codes[positions] if resampler.codes is not None else positions
+    units = resampler._units(positions)
     counts = resampler.unit_counts[:limit][:, units].astype(np.intp)
     codes = resampler.codes[positions] if resampler.codes is not None else np.arange(len(ids))
     rows = [np.repeat(np.arange(len(ids)), c) for c in counts]

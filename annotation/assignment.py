@@ -27,14 +27,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Integer, Table, bindparam, column, delete, func, select, update
+from sqlalchemy import Integer, bindparam, column, delete, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from annotation.db import insert_for
 from annotation.models import Annotator, Assignment, Item, Label, QueueState, Task, utcnow
 from annotation.queue_order import BUCKETS, bucket_at, buckets_per_read, place_of, rank
 
@@ -126,7 +125,6 @@ _OPEN_IN_BUCKETS = {
         Item.bucket.in_(select(column("value", Integer)).select_from(func.json_each(bindparam("buckets"))))
     ),
 }
-_ASSIGNMENTS = cast(Table, Assignment.__table__)
 _PAST = (1 << 63) - 1  # after every rank and item id: a cursor (place, _PAST, _PAST) passed the bucket
 LIST_AT_MOST = 256  # buckets a read names; a read of more buckets reads the task's open items
 GALLOP = 6  # a read without anything for the annotator doubles the next one, up to 2**GALLOP times
@@ -168,13 +166,8 @@ def _place_and_counts(session: Session, task_id: int, annotator_id: int) -> tupl
     params = {"task_id": task_id, "me": annotator_id}
     row = conn.execute(_STATE_AND_COUNTS, params).one()
     if row.position is None:
-        table = cast(Table, QueueState.__table__)
-        insert_ = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
-        conn.execute(
-            insert_.values(task_id=task_id, annotator_id=annotator_id).on_conflict_do_nothing(
-                index_elements=["task_id", "annotator_id"]
-            )
-        )
+        start = insert_for(conn.dialect.name, QueueState).values(task_id=task_id, annotator_id=annotator_id)
+        conn.execute(start.on_conflict_do_nothing(index_elements=["task_id", "annotator_id"]))
         row = conn.execute(_STATE_AND_COUNTS, params).one()
     place = _Place(int(row.position), int(row.after_rank), int(row.after_item), int(row.passes), int(row.done))
     return place, (row.n_items, row.n_full, row.slots_filled, row.overlap)
@@ -226,13 +219,9 @@ def _free_for(
             ).scalar_one()
             if locked.n_labeled + others >= task.overlap:
                 continue
-        insert_ = (pg_insert if postgres else sqlite_insert)(_ASSIGNMENTS)
         values = {"task_id": task.id, "created_at": now, "expires_at": now + RESERVATION}
-        conn.execute(
-            insert_.values(item_id=item_id, annotator_id=annotator_id, **values).on_conflict_do_update(
-                index_elements=["item_id", "annotator_id"], set_=values
-            )
-        )
+        reserve = insert_for(conn.dialect.name, Assignment).values(item_id=item_id, annotator_id=annotator_id, **values)
+        conn.execute(reserve.on_conflict_do_update(index_elements=["item_id", "annotator_id"], set_=values))
         return item_id
     return None
 
@@ -246,15 +235,15 @@ def _walk(
     span = first = buckets_per_read(n_items)
     start = cursor = place.cursor
     passes, wrapped = place.passes, False
+    postgres = conn.dialect.name == "postgresql"
     while True:
         at = max(cursor[0], 0)
         count = min(span, BUCKETS - at)
         params = {"task_id": task.id, "overlap": task.overlap}
-        if count > LIST_AT_MOST:  # a small task (under 512 items): its open items, not a list
+        if count > LIST_AT_MOST:  # a small task (under 512 items) or a long gallop: the task's open items
             rows = conn.execute(_ALL_OPEN, params).all()
         else:
             buckets = sorted(bucket_at(at + j, annotator_id, seed) for j in range(count))
-            postgres = conn.dialect.name == "postgresql"
             listed = buckets if postgres else json.dumps(buckets)
             rows = conn.execute(_OPEN_IN_BUCKETS[conn.dialect.name], {**params, "buckets": listed}).all()
         placed = []

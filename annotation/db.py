@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, insert, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -110,13 +111,21 @@ def current_revision(engine: Engine) -> str | None:
     return None if row is None else str(row[0])
 
 
+def insert_for(dialect: str, model: type[Any]) -> Any:
+    """An INSERT of an ORM class's table that can say ``ON CONFLICT`` (``on_conflict_do_nothing``,
+    ``on_conflict_do_update``) on either database: PostgreSQL's or SQLite's own insert construct."""
+    construct = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return construct(inspect(model).local_table)
+
+
 def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
     """Insert many rows of an ORM class (dicts keyed by its attribute names, all with the same keys)
     the fastest way each database takes them. On SQLite: the driver's ``executemany`` with each
     value converted by its column type's own bind processor (SQLAlchemy's conversion, applied in one
     loop; a repeated value such as the import's timestamp converted once), about three times
     faster than the ORM's bulk insert. On PostgreSQL the ORM's bulk insert, whose multi-row
-    statements beat psycopg's ``executemany`` (one statement per row)."""
+    statements beat psycopg's ``executemany`` (one statement per row). The rows must carry every
+    column with a Python-side default (the SQLite path does not run them)."""
     if not rows:
         return
     dialect = session.get_bind().dialect

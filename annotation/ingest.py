@@ -26,7 +26,7 @@ from annotation.formats.mtbench import parse_mtbench
 from annotation.formats.pandalm import parse_pandalm
 from annotation.formats.records import ItemRecord, Parsed
 from annotation.models import Item, Task, utcnow
-from annotation.queue_order import bucket_of, shuffle_key
+from annotation.queue_order import queue_columns
 from annotation.readers import Row, container_of, iter_jsonl_rows, read_rows
 from annotation.schema import TaskSchema, parse_schema
 from annotation.store import LabelIn, submit_labels
@@ -360,14 +360,12 @@ def _write_items(
             "checklist": _checklist(schema, it),
             "meta": it.meta,
             "created_at": now,
-            "shuffle_key": (key := shuffle_key(task_id, it.external_id)),
-            "bucket": bucket_of(key),
+            **queue_columns(task_id, it.external_id),
         }
         for it in items
         if it.external_id not in existing
     ]
     for start in range(0, len(new), batch_size):
-        # Core's executemany on the connection, not the ORM's bulk insert
         insert_rows(session, Item, new[start : start + batch_size])
     queue_counts.items_added(session, task_id, len(new))
     return len(new), len(items) - len(new)

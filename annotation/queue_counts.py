@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from typing import cast
 
 from sqlalchemy import Table, bindparam, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from annotation.db import insert_for
 from annotation.models import Annotator, Item, Label, QueueState, Task
 
 # above this many touched items, one recount of each task is cheaper than counting item by item
@@ -32,7 +32,6 @@ _CHUNK = 900
 
 Pair = tuple[int, int]  # (item_id, annotator_id)
 _ITEMS = cast(Table, Item.__table__)
-_STATES = cast(Table, QueueState.__table__)
 
 
 def humans(session: Session, annotator_ids: Iterable[int]) -> set[int]:
@@ -110,23 +109,13 @@ def _add_done(session: Session, done: dict[Pair, int]) -> None:
         return
     dialect = session.get_bind().dialect.name
     rows = [{"task_id": t, "annotator_id": a, "done": n} for (t, a), n in sorted(done.items()) if n]
-    table = _STATES
     for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
-        if dialect == "postgresql":
-            stmt = postgresql.insert(table).values(chunk)
-            session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["task_id", "annotator_id"], set_={"done": table.c.done + stmt.excluded.done}
-                )
+        stmt = insert_for(dialect, QueueState).values(rows[start : start + _CHUNK])
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["task_id", "annotator_id"], set_={"done": QueueState.done + stmt.excluded.done}
             )
-        else:
-            lite = sqlite.insert(table).values(chunk)
-            session.execute(
-                lite.on_conflict_do_update(
-                    index_elements=["task_id", "annotator_id"], set_={"done": table.c.done + lite.excluded.done}
-                )
-            )
+        )
 
 
 def items_added(session: Session, task_id: int, n: int) -> None:

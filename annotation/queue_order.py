@@ -42,6 +42,12 @@ def bucket_of(key: int) -> int:
     return key >> (KEY_BITS - BUCKET_BITS)
 
 
+def queue_columns(task_id: int, external_id: str) -> dict[str, int]:
+    """An item row's ``shuffle_key`` and ``bucket``, for writers that insert rows themselves."""
+    key = shuffle_key(task_id, external_id)
+    return {"shuffle_key": key, "bucket": bucket_of(key)}
+
+
 def _mix(seed: int, who: int, value: int) -> int:
     """A 64-bit mix (splitmix64's finalizer) of three integers."""
     x = (seed * 0x9E3779B97F4A7C15 + who * 0xD6E8FEB86659FD93 + value * 0xA0761D6478BD642F) & _MASK64

@@ -131,9 +131,10 @@ def submit_labels(
         rows.append(_validated_row(lab, schemas, place, max_chars, memo))
 
     # human answers change the counts the queue reads: take the task's turn before reading what exists
+    task_ids = sorted({schemas[row["item_id"]].task_id for row in rows})
     people = queue_counts.humans(session, {row["annotator_id"] for row in rows}) if keep_counts else set()
     if people:
-        queue_counts.lock_tasks(session, {schemas[row["item_id"]].task_id for row in rows})
+        queue_counts.lock_tasks(session, task_ids)
     existing = _existing_labels(session, rows)
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
@@ -165,8 +166,7 @@ def submit_labels(
         result.inserted = len(new_rows)
     session.flush()
     if result.inserted or result.updated:
-        changed = sorted({schemas[row["item_id"]].task_id for row in rows})
-        session.execute(update(Task).where(Task.id.in_(changed)).values(labels_version=Task.labels_version + 1))
+        session.execute(update(Task).where(Task.id.in_(task_ids)).values(labels_version=Task.labels_version + 1))
     if people:
         queue_counts.after_write(
             session,
@@ -182,7 +182,7 @@ def submit_labels(
 def _insert_new(session: Session, new_rows: list[dict[str, Any]], changed_by: str) -> None:
     if session.get_bind().dialect.name == "sqlite":
         # a SQLite writer holds the database's write lock from BEGIN IMMEDIATE: nobody inserted
-        # these keys since we looked. Core's executemany, not the ORM's bulk insert (twice as fast)
+        # these keys since we looked, so no savepoint to fall back to
         insert_rows(session, Label, new_rows)
         return
     try:
@@ -283,10 +283,9 @@ _Memo = dict[tuple[Any, ...], Any]
 
 
 def _validated_row(
-    lab: LabelIn, schemas: dict[int, _ItemSchema], place: str, max_chars: int, memo: _Memo | None = None
+    lab: LabelIn, schemas: dict[int, _ItemSchema], place: str, max_chars: int, memo: _Memo
 ) -> dict[str, Any]:
     known = schemas[lab.item_id]
-    memo = {} if memo is None else memo
     asked = (id(known.schema), known.checklist_length, lab.question, lab.status == "skipped")
     resolved = memo.get(asked)
     if resolved is None:

@@ -31,9 +31,10 @@ from annotation.accounts import add_user  # noqa: E402
 from annotation.catalog import ensure_annotator, ensure_task  # noqa: E402
 from annotation.config import Settings  # noqa: E402
 from annotation.models import Item, Label  # noqa: E402
-from annotation.queue_order import bucket_of, shuffle_key  # noqa: E402
+from annotation.queue_order import queue_columns  # noqa: E402
 from annotation.services import Services  # noqa: E402
 from app import annotate  # noqa: E402
+from benchmarks.bench_annotate import pct  # noqa: E402
 from tests.pgcluster import start_cluster  # noqa: E402
 
 PASSWORD = "tulip-orbit-canyon-42"
@@ -55,7 +56,6 @@ def build(url: str, data_dir: Path, n: int, seed: int = 0) -> Services:
         with services.session() as session:
             rows: list[dict[str, Any]] = []
             for i in range(start, min(n, start + CHUNK)):
-                key = shuffle_key(task_id, f"q{i}")
                 rows.append(
                     {
                         "task_id": task_id,
@@ -63,8 +63,7 @@ def build(url: str, data_dir: Path, n: int, seed: int = 0) -> Services:
                         "prompt": f"Question {i}?",
                         "response_a": f"Answer A to {i}.",
                         "response_b": f"Answer B to {i}.",
-                        "shuffle_key": key,
-                        "bucket": bucket_of(key),
+                        **queue_columns(task_id, f"q{i}"),
                     }
                 )
             session.execute(insert(Item), rows)
@@ -100,11 +99,6 @@ def time_submits(services: Services, submits: int, warmup: int = 20) -> list[flo
         if k >= warmup:
             times.append(time.perf_counter() - start)
     return times
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
