@@ -9,14 +9,16 @@ Re-importing the same file adds nothing (items are keyed by (task, external id),
 from __future__ import annotations
 
 import itertools
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from annotation import queue_counts
+from annotation import fast_import, queue_counts
 from annotation.catalog import ensure_annotator, ensure_task
 from annotation.db import insert_rows
 from annotation.errors import InputError, JudgelabError, LabelError
@@ -27,9 +29,11 @@ from annotation.formats.pandalm import parse_pandalm
 from annotation.formats.records import ItemRecord, Parsed
 from annotation.models import Item, Task, utcnow
 from annotation.queue_order import queue_columns
-from annotation.readers import Row, container_of, iter_jsonl_rows, read_rows
+from annotation.readers import Row, check_file, container_of, iter_jsonl_rows, read_rows
 from annotation.schema import TaskSchema, parse_schema
 from annotation.store import LabelIn, submit_labels
+
+log = logging.getLogger("judgelab.import")
 
 FORMATS = ("auto", "jsonl", "csv", "parquet", "json", "labels", "mtbench", "pandalm")
 
@@ -139,12 +143,27 @@ def import_file(
     max_bytes: int = 2_000_000_000,
     batch_size: int = 5_000,
     judge: str | None = None,
+    columnar: bool = True,
 ) -> ImportSummary:
-    """Import ``path`` into ``task`` within the caller's transaction (roll back on error)."""
+    """Import ``path`` into ``task`` within the caller's transaction (roll back on error).
+    ``columnar``: try the columnar import first (JSONL and Parquet files of generic items or long
+    labels, :mod:`annotation.fast_import`); False reads the file row by row (same result)."""
     if fmt not in FORMATS:
         raise JudgelabError(f"unknown import format {fmt!r}", fix=f"use one of {list(FORMATS)}")
     writer = _Writer(session, path, task, instructions, overlap, label_schema, max_chars, batch_size)
-    if container_of(path) == "jsonl" and fmt in ("auto", "jsonl", "labels"):
+    container = container_of(path)
+    if columnar and container in ("jsonl", "parquet") and fmt in ("auto", container, "labels"):
+        check_file(path, max_bytes)
+        head = _first_row(path, container, max_bytes)
+        kind = "labels" if fmt == "labels" else detect_format([head], path)
+        if kind == "generic" and protocol is None:
+            protocol = "single" if "response" in head.data and "response_a" not in head.data else "pairwise"
+        if kind in ("generic", "labels"):
+            summary = _columnar(writer, kind, protocol or "pairwise")
+            if summary is not None:
+                return summary
+            writer.forget()
+    if container == "jsonl" and fmt in ("auto", "jsonl", "labels"):
         rows = iter_jsonl_rows(path, max_bytes=max_bytes)
         first = list(itertools.islice(rows, batch_size))
         kind = detect_format(first, path) if fmt != "labels" else "labels"
@@ -172,6 +191,69 @@ def import_file(
     return writer.summary(kind, n_rows)
 
 
+def _first_row(path: Path, container: str, max_bytes: int) -> Row:
+    """The file's first record, read as the row-wise import reads it (its keys tell the format)."""
+    if container == "jsonl":
+        first = next(iter_jsonl_rows(path, max_bytes=max_bytes), None)
+        if first is None:
+            raise InputError(str(path), "holds no rows", fix="check that you passed the right file")
+        return first
+    import pyarrow.parquet as pq
+
+    try:
+        batch = next(pq.ParquetFile(path).iter_batches(batch_size=1), None)
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise InputError(str(path), f"is not a readable Parquet file ({exc})", fix="re-export the file") from None
+    if batch is None or batch.num_rows == 0:
+        raise InputError(str(path), "holds no rows", fix="check that you passed the right file")
+    return Row(f"{path}: row 1", batch.to_pylist()[0])
+
+
+def _columnar(writer: _Writer, kind: str, protocol: str) -> ImportSummary | None:
+    """The file by the columnar import (:mod:`annotation.fast_import`), or None when it declines:
+    everything it wrote is rolled back to the savepoint before the file, and the caller imports
+    the file row by row."""
+    session = writer.session
+    # the task first, outside the savepoint: the row-wise import would make the same one (and on
+    # PostgreSQL a task made and rolled back would leave the next its id, and other shuffle keys)
+    writer.open_task(kind, protocol, has_items=kind != "labels")
+    assert writer.task_id is not None
+    try:
+        with session.begin_nested():
+            n_rows = 0
+            if kind == "labels":
+                reader = fast_import.LabelReader(session, writer.task_id, writer.max_chars, writer.annotators)
+                for batch in fast_import.blocks(writer.path):
+                    n_rows += batch.num_rows
+                    writer.counts["inserted"] += fast_import.write_labels(session, reader, batch)
+            else:
+                seen: set[str] = set()
+                for batch in fast_import.blocks(writer.path):
+                    n_rows += batch.num_rows
+                    added, present = fast_import.write_items(
+                        session,
+                        batch,
+                        task_id=writer.task_id,
+                        protocol=protocol,
+                        max_chars=writer.max_chars,
+                        seen=seen,
+                        check_existing=not writer.fresh,
+                    )
+                    writer.counts["added"] += added
+                    writer.counts["present"] += present
+                queue_counts.items_added(session, writer.task_id, writer.counts["added"])
+            if n_rows == 0:
+                raise fast_import.Declined("no rows")
+            return writer.summary(kind, n_rows)
+    except (fast_import.Declined, IntegrityError) as exc:
+        log.info("importing %s row by row: %s", writer.path, exc)
+        return None
+    except Exception as exc:  # bytes Arrow takes and Python does not (bad UTF-8 in a name), ...
+        # the row-wise import reads the same file and names what is wrong with it, or imports it
+        log.warning("importing %s row by row after %s: %s", writer.path, type(exc).__name__, exc)
+        return None
+
+
 class _Writer:
     """Writes parsed batches of one file into one task, within the caller's transaction, and counts."""
 
@@ -196,32 +278,43 @@ class _Writer:
         self.annotators: dict[str, int] = {}
         self.counts = {"added": 0, "present": 0, "inserted": 0, "updated": 0, "unchanged": 0, "failed": 0}
 
+    def open_task(self, kind: str, protocol: str, has_items: bool = True) -> None:
+        """Find or create the task the file goes into (once per file)."""
+        if self.task_id is not None:
+            return
+        session, task = self.session, self.task
+        existing_task = session.scalars(select(Task).where(Task.name == task)).first()
+        if existing_task is None and not has_items:
+            raise InputError(
+                str(self.path),
+                f"holds only labels, and there is no task {task!r} for them",
+                fix="import the items first (same --task), then this file",
+            )
+        task_row = ensure_task(
+            session,
+            task,
+            protocol=existing_task.protocol if existing_task and kind == "labels" else protocol,
+            instructions=self.instructions,
+            overlap=self.overlap,
+            label_schema=self.label_schema,
+        )
+        self.task_id, self.schema = task_row.id, parse_schema(task_row.label_schema)
+        # a task without items before this file: none of the file's items can exist already
+        # (the file's own repeats are refused), so no batch asks the database which do; on
+        # PostgreSQL that question, planned for the empty table the import started from, scanned
+        # the growing table for every batch (250 s for 100,000 items)
+        self.fresh = task_row.n_items == 0
+
+    def forget(self) -> None:
+        """Forget what a rolled-back columnar attempt counted and created (the task stays)."""
+        self.seen, self.annotators = {}, {}
+        self.counts = dict.fromkeys(self.counts, 0)
+
     def write(self, kind: str, parsed: Parsed) -> None:
         session, task = self.session, self.task
         _no_duplicate_ids(parsed.items, self.seen)
-        if self.task_id is None:
-            existing_task = session.scalars(select(Task).where(Task.name == task)).first()
-            if existing_task is None and not parsed.items:
-                raise InputError(
-                    str(self.path),
-                    f"holds only labels, and there is no task {task!r} for them",
-                    fix="import the items first (same --task), then this file",
-                )
-            task_row = ensure_task(
-                session,
-                task,
-                protocol=existing_task.protocol if existing_task and kind == "labels" else parsed.protocol,
-                instructions=self.instructions,
-                overlap=self.overlap,
-                label_schema=self.label_schema,
-            )
-            self.task_id, self.schema = task_row.id, parse_schema(task_row.label_schema)
-            # a task without items before this file: none of the file's items can exist already
-            # (the file's own repeats are refused above), so no batch asks the database which do;
-            # on PostgreSQL that question, planned for the empty table the import started from,
-            # scanned the growing table for every batch (250 s for 100,000 items)
-            self.fresh = task_row.n_items == 0
-        assert self.schema is not None
+        self.open_task(kind, parsed.protocol, has_items=bool(parsed.items))
+        assert self.schema is not None and self.task_id is not None
         added, present = _write_items(
             session, self.task_id, self.schema, parsed.items, self.batch_size, check_existing=not self.fresh
         )

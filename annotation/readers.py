@@ -35,7 +35,7 @@ def container_of(path: Path) -> str:
     )
 
 
-def _check_file(path: Path, max_bytes: int) -> None:
+def check_file(path: Path, max_bytes: int) -> None:
     """The file exists and is within the import limit (checked before reading a byte)."""
     if not path.exists():
         raise InputError(str(path), "no such file", fix="check the path")
@@ -50,7 +50,7 @@ def _check_file(path: Path, max_bytes: int) -> None:
 
 def read_rows(path: Path, *, max_bytes: int) -> list[Row]:
     """All rows of ``path`` as dicts, in file order. Raises :class:`InputError` naming the place."""
-    _check_file(path, max_bytes)
+    check_file(path, max_bytes)
     kind = container_of(path)
     if kind == "parquet":
         return _parquet_rows(path)
@@ -66,7 +66,7 @@ def read_rows(path: Path, *, max_bytes: int) -> list[Row]:
 def iter_jsonl_rows(path: Path, *, max_bytes: int) -> Iterator[Row]:
     """The rows of a JSONL file one at a time (memory flat in the file's size), each checked as
     :func:`read_rows` checks it, errors naming ``file:line``."""
-    _check_file(path, max_bytes)
+    check_file(path, max_bytes)
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             try:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from annotation import queue_counts
-from annotation.db import insert_rows
+from annotation.db import insert_columns, insert_rows
 from annotation.errors import LabelError, NotFoundError
 from annotation.models import (
     LABEL_STATUSES,
@@ -177,6 +177,95 @@ def submit_labels(
         ids = _existing_ids(session, rows)
         result.label_ids = [ids[_key(r)] for r in rows]
     return result
+
+
+@dataclass
+class LabelColumns:
+    """Labels of one task given column by column (a list per field, all of one length), as the
+    columnar import reads them: ids resolved, answers not yet checked."""
+
+    item_id: list[int]
+    annotator_id: list[int]
+    question: list[str | None]
+    status: list[str]
+    value: list[str | None]
+    presented_order: list[str]
+    replicate: list[int]
+    rationale: list[str | None]
+
+
+class LabelsExist(Exception):
+    """:func:`insert_label_columns` found labels of its annotators on the task already: whether each
+    is an update, a repeat or new is :func:`submit_labels`' question, row by row."""
+
+
+def insert_label_columns(
+    session: Session, task_id: int, columns: LabelColumns, *, unchecked: Iterable[int], max_chars: int = 1_000_000
+) -> int:
+    """Write new labels of one task given as columns, the bulk form of :func:`submit_labels` for
+    large imports: each distinct answer (question, status, value, order, replicate) is checked once
+    by the same check as a single label's, then all rows go in by the database's bulk load.
+    Raises :class:`LabelError` for an answer the schema refuses (without the row's place: the caller
+    falls back to the row-wise write to name it), :class:`LabelsExist` when any of these annotators
+    has a label on the task, and ``IntegrityError`` when one key appears twice. It writes no
+    ``label_events`` (nothing is updated) and leaves the queue's counts to the caller
+    (``queue_counts.recount_task``). ``unchecked``: the annotators whose labels on the task were not
+    looked for yet (a file's later batches need not look again for its own). Returns the number of
+    labels written."""
+    n = len(columns.item_id)
+    if n == 0:
+        return 0
+    schema = parse_schema(session.execute(select(Task.label_schema).where(Task.id == task_id)).scalar_one())
+    if schema.first_of("checklist") is not None:
+        raise LabelError("a task with a checklist question takes labels row by row (entries depend on the item)")
+    annotators = sorted(set(unchecked))
+    holder = (
+        session.execute(
+            select(Label.id)
+            .join(Item, Item.id == Label.item_id)
+            .where(Item.task_id == task_id, Label.annotator_id.in_(annotators))
+            .limit(1)
+        ).first()
+        if annotators
+        else None
+    )
+    if holder is not None:
+        raise LabelsExist(f"task {task_id} holds labels of these annotators")
+    known = {0: _ItemSchema(schema, 0, task_id)}
+    memo: _Memo = {}
+    answers = list(
+        zip(columns.question, columns.status, columns.value, columns.presented_order, columns.replicate, strict=True)
+    )
+    checked: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for answer in set(answers):
+        question, status, value, order, replicate = answer
+        lab = LabelIn(0, 0, value, question=question, status=status, presented_order=order, replicate=replicate)
+        checked[answer] = _validated_row(lab, known, "label", max_chars, memo)
+    longest = max((len(text) for text in columns.rationale if text is not None), default=0)
+    if longest > max_chars:
+        raise LabelError(f"a rationale has {longest:,} characters, over the limit of {max_chars:,}")
+    rows = [checked[answer] for answer in answers]
+    now = utcnow()
+    insert_columns(
+        session,
+        Label,
+        {
+            "item_id": columns.item_id,
+            "annotator_id": columns.annotator_id,
+            "question": [row["question"] for row in rows],
+            "replicate": columns.replicate,
+            "status": columns.status,
+            "value": [row["value"] for row in rows],
+            "value_num": [row["value_num"] for row in rows],
+            "presented_order": columns.presented_order,
+            "rationale": columns.rationale,
+            "created_at": now,
+            "updated_at": now,
+        },
+        n,
+    )
+    session.execute(update(Task).where(Task.id == task_id).values(labels_version=Task.labels_version + 1))
+    return n
 
 
 def _insert_new(session: Session, new_rows: list[dict[str, Any]], changed_by: str) -> None:

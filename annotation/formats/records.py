@@ -207,8 +207,17 @@ class Fields:
     def conversation_or_text(
         self, name: str, *, role: str, required: bool = True, allow_empty: bool = False
     ) -> tuple[str | None, list[dict[str, str]] | None]:
-        """Text, or a conversation (list of {role, content}); returns (text of the last ``role`` turn, messages)."""
-        value = self.json_value(name)
+        """Text, or a conversation (list of {role, content}); returns (text of the last ``role`` turn,
+        messages). Text that reads as a JSON list of objects is a conversation (CSV writes one so);
+        other text is text, whatever it starts with ("[INST] ...", "{name} ...")."""
+        value = self.data.get(name)
+        if isinstance(value, str) and value.lstrip()[:1] == "[":
+            try:
+                parsed = json.loads(value)
+            except (json.JSONDecodeError, RecursionError):
+                parsed = None
+            if isinstance(parsed, list) and parsed and all(isinstance(m, dict) for m in parsed):
+                value = parsed
         if isinstance(value, list):
             messages = self.messages(name, value)
             turns = [m["content"] for m in messages if m["role"] == role]
