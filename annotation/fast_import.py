@@ -257,13 +257,13 @@ class LabelReader:
             )
         ids = self.item_ids
         try:
-            return [ids[e] for e in external]
+            return list(map(ids.__getitem__, external))
         except KeyError as exc:
             raise Declined(f"item {exc.args[0]!r} is not in the task") from None
 
     def _annotators(self, names: list[str], kinds: list[str]) -> list[int]:
         first_kind: dict[str, str] = {}
-        for name, kind in zip(names, kinds, strict=True):
+        for name, kind in dict.fromkeys(zip(names, kinds, strict=True)):  # distinct pairs, in file order
             first_kind.setdefault(name, kind)
         for name, kind in first_kind.items():
             if name in self.annotators:
@@ -274,8 +274,7 @@ class LabelReader:
                 self.annotators[name] = ensure_annotator(self.session, name, kind=kind).id
             except JudgelabError as exc:
                 raise Declined(exc.what) from None
-        ids = self.annotators
-        return [ids[name] for name in names]
+        return list(map(self.annotators.__getitem__, names))
 
 
 def write_labels(session: Session, reader: LabelReader, batch: pa.RecordBatch) -> int:
