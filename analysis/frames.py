@@ -48,19 +48,6 @@ def lookup(values: pd.Series | np.ndarray, mapping: Mapping[Any, Any]) -> np.nda
     return table[codes]  # code -1 (a missing value) takes the last entry, NaN
 
 
-def plain_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with its Arrow-backed text columns as plain Python-object columns (same values,
-    attrs kept). A report selects and reorders rows hundreds of times; on Arrow strings each take
-    copies the characters (a third of a large report's time), on object columns it copies
-    pointers."""
-    text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)]
-    if not text:
-        return frame
-    out = frame.astype({c: object for c in text})
-    out.attrs = frame.attrs
-    return out
-
-
 def check_labels(labels: pd.DataFrame) -> None:
     missing = [c for c in LABEL_REQUIRED if c not in labels.columns]
     if missing:

@@ -19,7 +19,7 @@ from analysis.agreement import AgreementResult, Level, agreement, correlations
 from analysis.calibration import rater_calibration
 from analysis.compare import DEFAULT_EPSILON, alt_test, human_ceiling, judge_minus_ceiling
 from analysis.errors import MetricUndefinedError
-from analysis.frames import check_labels, collapse, is_pairwise, level_of, lookup, majority, plain_strings, votes
+from analysis.frames import check_labels, collapse, is_pairwise, level_of, lookup, majority, votes
 from analysis.intervals import percentile_interval, proportion, second_column
 from analysis.questions import CHECKLIST_UNIT, checklist_units, overall_rows, pass_rates
 from analysis.reliability import alpha, fleiss
@@ -110,7 +110,6 @@ def build_report(
     as a tie (``"tie"``, MT-Bench) or as its own category (``"distinct"``); the alternative annotator
     test always keeps them distinct where the data does (its authors compare the labels as given)."""
     check_labels(labels)
-    labels, items = plain_strings(labels), plain_strings(items)
     scale = labels.attrs.get(SCALE_ATTR)  # the task's scale points, when the reader knew them
     humans = _raters(labels, "human")
     judges = _raters(labels, "llm_judge")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
@@ -155,30 +156,27 @@ def disagreements(labels: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     empty = pd.DataFrame(columns=[*DISAGREEMENT_COLUMNS, "item_id"])
     if not humans or not judges:
         return empty
-    maj = majority(v, humans)
-    sub = labels[labels["status"] == "submitted"].assign(conf=confidences(labels[labels["status"] == "submitted"]))
-    rows = []
+    maj = majority(v, humans).rename("majority").rename_axis("item_id").reset_index()
+    sub = labels[labels["status"] == "submitted"]
+    sub = sub[sub["annotator"].isin(judges)]
+    conf = sub.assign(conf=confidences(sub)).groupby(["annotator", "item_id"])["conf"].max()
+    differ = v.loc[v["annotator"].isin(judges), ["annotator", "item_id", "vote"]].merge(maj, on="item_id")
+    differ = differ[(differ["vote"] != differ["majority"]).to_numpy()]
     info = items.set_index("item_id")
-    for judge in judges:
-        mine = v[v["annotator"] == judge].set_index("item_id")["vote"]
-        conf_of = sub[sub["annotator"] == judge].groupby("item_id")["conf"].max()
-        for item_id in mine.index.intersection(maj.index):
-            if mine[item_id] == maj[item_id]:
-                continue
-            conf = conf_of.get(item_id)
-            category = info.loc[item_id, "category"]
-            rows.append(
-                {
-                    "judge": judge,
-                    "item": info.loc[item_id, "external_id"],
-                    "category": "" if category is None or pd.isna(category) else str(category),
-                    "judge vote": mine[item_id],
-                    "human majority": maj[item_id],
-                    "judge confidence": None if conf is None or pd.isna(conf) else round(float(conf), 3),
-                    "item_id": int(item_id),
-                }
-            )
-    frame = pd.DataFrame(rows)
+    where = pd.MultiIndex.from_frame(differ[["annotator", "item_id"]])
+    confidence = conf.reindex(where).to_numpy(dtype=float) if len(differ) else np.array([])
+    category = info["category"].reindex(differ["item_id"]).to_numpy(dtype=object)
+    frame = pd.DataFrame(
+        {
+            "judge": differ["annotator"].to_numpy(dtype=object),
+            "item": info["external_id"].reindex(differ["item_id"]).to_numpy(dtype=object),
+            "category": ["" if c is None or pd.isna(c) else str(c) for c in category],
+            "judge vote": differ["vote"].to_numpy(dtype=object),
+            "human majority": differ["majority"].to_numpy(dtype=object),
+            "judge confidence": [None if np.isnan(c) else round(float(c), 3) for c in confidence],
+            "item_id": differ["item_id"].to_numpy(dtype=np.int64),
+        }
+    )
     if frame.empty:
         return empty
     return frame.sort_values(
