@@ -23,6 +23,7 @@ def test_scores_too() -> None:
     scores = labels.assign(value=(labels["value_num"] * 4 + 1).astype(int).astype(str))
     scores["value_num"] = scores["value"].astype(float)
     items = pd.DataFrame({"item_id": items["item_id"]})
-    assert build_report(scores, items, n_boot=100, workers=1).to_json() == build_report(
-        scores, items, n_boot=100, workers=3
-    ).to_json()
+    assert (
+        build_report(scores, items, n_boot=100, workers=1).to_json()
+        == build_report(scores, items, n_boot=100, workers=3).to_json()
+    )
