@@ -27,7 +27,7 @@ from annotation.schema import (
 from annotation.services import Services
 from annotation.store import LabelIn, submit_labels
 from app.render import conversation_markdown, safe_markdown
-from contracts.vocab import ANNOTATE_ROLES, PAIRWISE_VALUES, RESEARCH_ROLES, TIE_VALUES
+from contracts.vocab import ANNOTATE_ROLES, PAIRWISE_VALUES, RESEARCH_ROLES, SELECTION_QUEUE, TIE_VALUES
 
 __all__ = ["ANNOTATE_ROLES", "RESEARCH_ROLES"]
 PAIRWISE_TEXT = {"left": "Left is better", "right": "Right is better", "tie": "Tie", "bothbad": "Both are bad"}
@@ -421,6 +421,7 @@ def submit(
                 rationale=(rationale or None),
                 confidence=conf,
                 duration_ms=duration,
+                meta={"selection": SELECTION_QUEUE},
             )
             for slot, answer in zip(slots, given, strict=False)
             if answer
@@ -542,7 +543,7 @@ def skip(services: Services, username: str | None, task: str, item_id: int | Non
             question=slots[0].key if slots else None,  # a skip is stored on the item's first row
             status="skipped",
             presented_order=order,
-            meta={"reason": (reason or "").strip()[:500] or "no reason given"},
+            meta={"reason": (reason or "").strip()[:500] or "no reason given", "selection": SELECTION_QUEUE},
         )
         return _store_and_go_on(session, task_row, account, [label], "Skipped.")
 

@@ -124,9 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
 
-    from app import cli_analysis, cli_judge
+    from app import cli_analysis, cli_estimate, cli_judge
 
     cli_analysis.register(sub)
+    cli_estimate.register(sub)
     cli_judge.register(sub)
     return parser
 

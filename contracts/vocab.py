@@ -42,6 +42,13 @@ TIE_VALUES = frozenset({"tie", "bothbad"})
 PAIRWISE_NUMBERS: dict[str, float] = {"A": 1.0, "B": 0.0, "tie": 0.5, "bothbad": 0.5}
 
 
+# how a human label's item was chosen (``labels.metadata.selection``; judge-assisted estimates need a
+# random sample): the annotator page's queue serves each annotator a random order of the items;
+# an import may declare its items a random sample; anything else is not known to be random
+SELECTION_QUEUE = "queue"
+RANDOM_SELECTIONS = (SELECTION_QUEUE, "random")
+
+
 def sql_in(column: str, values: Iterable[str]) -> str:
     """The SQL of a CHECK constraint that keeps ``column`` inside a vocabulary.
 
