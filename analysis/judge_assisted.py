@@ -125,24 +125,8 @@ def values(
     judge_votes = votes(labels[labels["annotator"] == judge])
     human_votes = votes(humans_used)
     if kind == "win-rate":
-        if not {"model_a", "model_b"} <= set(items.columns):
-            raise MetricUndefinedError("win-rate needs pairwise items with model_a and model_b")
-        side = items.set_index("item_id")
-        on_a = side.index[(side["model_a"] == model).to_numpy()]
-        on_b = side.index[(side["model_b"] == model).to_numpy()]
-        if len(on_a) + len(on_b) == 0:
-            models = sorted(set(side["model_a"].dropna()) | set(side["model_b"].dropna()))
-            raise ArgumentError(f"no item compares model {model!r}", fix=f"use one of {models[:20]}")
-        index = on_a.append(on_b)
-        flip = pd.Series(np.r_[np.zeros(len(on_a)), np.ones(len(on_b))], index=index)
-        maj = majority(human_votes, sorted(set(human_votes["annotator"])))
-        voted = human_votes["item_id"].unique()
-        as_a = pd.Series(0.5, index=pd.Index(voted)).astype(float)  # no clear majority: a tie
-        as_a.loc[maj.index] = maj.map({"A": 1.0, "B": 0.0}).fillna(0.5).to_numpy()
-        y = as_a.reindex(index)
-        f = judge_votes.set_index("item_id")["vote_num"].astype(float).reindex(index)
-        y, f = y.where(flip == 0, 1 - y), f.where(flip == 0, 1 - f)
-        return pd.DataFrame({"y": y, "f": f})
+        assert model is not None
+        return for_model(items, *a_side(human_votes, judge_votes), model)
     index = pd.Index(items["item_id"])
     y = human_votes.groupby("item_id")["vote_num"].mean().astype(float).reindex(index)
     f = judge_votes.groupby("item_id")["vote_num"].mean().astype(float).reindex(index)
@@ -150,6 +134,70 @@ def values(
         assert threshold is not None
         y, f = (y >= threshold).astype(float).where(y.notna()), (f >= threshold).astype(float).where(f.notna())
     return pd.DataFrame({"y": y, "f": f})
+
+
+def a_side(human_votes: pd.DataFrame, judge_votes: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per pairwise item, from side A's view (1: A preferred, 0: B, 1/2: a tie): the humans'
+    majority (no clear majority: a tie) and the judge's verdict."""
+    maj = majority(human_votes, sorted(set(human_votes["annotator"])))
+    voted = human_votes["item_id"].unique()
+    as_a = pd.Series(0.5, index=pd.Index(voted)).astype(float)
+    as_a.loc[maj.index] = maj.map({"A": 1.0, "B": 0.0}).fillna(0.5).to_numpy()
+    return as_a, judge_votes.set_index("item_id")["vote_num"].astype(float)
+
+
+def for_model(items: pd.DataFrame, y_a: pd.Series, f_a: pd.Series, model: str) -> pd.DataFrame:
+    """The win-rate values of ``model`` on the items where it is one side (read from its side)."""
+    if not {"model_a", "model_b"} <= set(items.columns):
+        raise MetricUndefinedError("win-rate needs pairwise items with model_a and model_b")
+    side = items.set_index("item_id")
+    on_a = side.index[(side["model_a"] == model).to_numpy()]
+    on_b = side.index[(side["model_b"] == model).to_numpy()]
+    if len(on_a) + len(on_b) == 0:
+        models = sorted(set(side["model_a"].dropna()) | set(side["model_b"].dropna()))
+        raise ArgumentError(f"no item compares model {model!r}", fix=f"use one of {models[:20]}")
+    index = on_a.append(on_b)
+    flip = pd.Series(np.r_[np.zeros(len(on_a)), np.ones(len(on_b))], index=index)
+    y, f = y_a.reindex(index), f_a.reindex(index)
+    return pd.DataFrame({"y": y.where(flip == 0, 1 - y), "f": f.where(flip == 0, 1 - f)})
+
+
+def win_rates(
+    labels: pd.DataFrame, items: pd.DataFrame, humans: Sequence[str], judges: Sequence[str], *, top: int = 12
+) -> dict[str, Any]:
+    """The report's table: for each judge and each of the ``top`` most compared models, the three
+    estimates of the model's win rate (human labels known to be a random sample only)."""
+    used, selection = usable_humans(labels, humans, assume_random=False)
+    if used.empty:
+        raise MetricUndefinedError(
+            f"no human label is known to come from a random sample of the items ({selection['left_out']} "
+            "imported without a record of how their items were chosen)",
+            fix="judgelab estimate --assume-random, when the imported items were a random sample",
+        )
+    counts = pd.concat([items["model_a"], items["model_b"]]).value_counts()
+    models = [str(m) for m in counts.index[:top]]
+    human_votes = votes(used)
+    probability = _probabilities(used)
+    rows = []
+    for judge in judges:
+        y_a, f_a = a_side(human_votes, votes(labels[labels["annotator"] == judge]))
+        for model in models:
+            rows.append(
+                {
+                    "judge": judge,
+                    "target": f"win-rate:{model}",
+                    **_three(for_model(items, y_a, f_a, model), probability),
+                }
+            )
+    return {
+        "counting": COUNTING["win-rate"],
+        "used_human_labels": selection["used"],
+        "left_out_human_labels": selection["left_out"],
+        "selection_rule": selection["rule"],
+        "skip_rate": selection["skip_rate"],
+        "warnings": selection["warnings"],
+        "rows": rows,
+    }
 
 
 def _keep_humans(data: pd.DataFrame, keep: int | None, seed: int) -> pd.DataFrame:

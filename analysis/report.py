@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import bias, consistency, system
+from analysis import bias, consistency, judge_assisted, system
 from analysis._kernels import ratio
 from analysis.agreement import AgreementResult, Level, agreement, correlations
 from analysis.calibration import rater_calibration
@@ -308,6 +308,9 @@ def _build(
             if humans and judges
             else [],
         }
+        if humans and judges and {"model_a", "model_b"} <= set(items.columns) and items["model_a"].notna().any():
+            # what the humans would say about every item: human-only, judge-only, judge-assisted
+            report["estimates"] = jobs.safe(partial(judge_assisted.win_rates, labels, items, humans, judges))
         report["consistency"] = {r: jobs.safe(partial(_transitivity, collapsed, items, r)) for r in everyone}
         report["system"] = jobs.run(partial(_system, collapsed, items, humans, judges, resampler=rs))
     elif everyone and humans and judges and kind != "choice":

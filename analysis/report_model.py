@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 # a 95% interval [low, high]; None where the report was built without resamples (n_boot = 0)
 Interval = tuple[float | None, float | None]
@@ -436,6 +436,65 @@ class ChecklistSection(_Section):
     pass_rate: list[PassRate]
 
 
+class HumanOnlyEstimate(_Section):
+    """The mean of the human values on the items humans labeled, with its normal 95% interval."""
+
+    estimate: float | None
+    ci95: Interval | None
+    n: int
+    ci_method: str
+    ci_flag: str | None = None
+
+
+class JudgeOnlyEstimate(_Section):
+    """The judge's labels alone on every item: biased by the judge's error, no interval claimed."""
+
+    estimate: float | None
+    n: int
+    biased: bool
+    note: str
+
+
+class AssistedEstimate(_Section):
+    """PPI++: the judge on every item, corrected by its error on the human-labeled items."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, serialize_by_alias=True, validate_by_name=True)
+
+    estimate: float | None
+    ci95: Interval | None
+    n_human: int
+    n_judge: int
+    lam: float | None = Field(default=None, alias="lambda")  # the power tuning (0: human-only, 1: PPI)
+    ci_method: str
+    ci_flag: str | None = None
+
+
+class EstimateRow(_Section):
+    """One judge and one target: the three estimates side by side (``judgelab estimate``)."""
+
+    judge: str
+    target: str
+    human_only: HumanOnlyEstimate
+    judge_only: JudgeOnlyEstimate
+    ppi: AssistedEstimate
+    effective_n_human: float | None
+    width_ratio: float | None
+    n_items_without_judge: int
+
+
+class Estimates(_Section):
+    """What the humans would say about every item (``analysis.judge_assisted.win_rates``): each
+    judge x the most compared models' win rates, with which human labels counted and why."""
+
+    counting: str
+    used_human_labels: int
+    left_out_human_labels: int
+    selection_rule: str
+    skip_rate: float
+    warnings: list[str]
+    rows: list[EstimateRow]
+
+
 class Report(_Section):
     """Every figure of one task (of one question of it)."""
 
@@ -457,6 +516,7 @@ class Report(_Section):
     system: SystemSection | Undefined | None = None
     calibration: dict[str, Calibration]
     strata: Strata | None = None
+    estimates: Estimates | Undefined | None = None
 
     def flags(self) -> list[tuple[str, str]]:
         """Every interval of the report that cannot be vouched for: (where, why), ``where`` the path

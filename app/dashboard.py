@@ -17,7 +17,7 @@ from sqlalchemy import select
 from analysis.plots import all_figures
 from analysis.questions import checklist_units
 from analysis.report import build_task_report
-from analysis.report_model import Report
+from analysis.report_model import Report, Undefined
 from annotation.catalog import get_task
 from annotation.errors import JudgelabError
 from annotation.label_frames import task_question_frames
@@ -41,6 +41,7 @@ class DashboardData:
     swap: pd.DataFrame
     questions: list[str] = field(default_factory=list)  # the task's questions, in the order asked
     question: str = ""  # the one shown
+    estimates: pd.DataFrame = field(default_factory=pd.DataFrame)  # what the humans would say (PPI++)
 
 
 def dashboard(
@@ -124,10 +125,45 @@ def dashboard(
         _or_note(pd.DataFrame([s.model_dump() for s in swap]), "no rater labeled items in both orders"),
         names,
         chosen,
+        estimate_table(report),
     )
     if version is not None:
         services.recent.put(key, data)
     return data
+
+
+def estimate_table(report: Report) -> pd.DataFrame:
+    """The report's judge-assisted estimates as rows: judge, target, the three figures, n's,
+    lambda, the width ratio and the effective human sample size; or why there are none."""
+    est = report.estimates
+    if est is None:
+        return _or_note(pd.DataFrame(), "win rates need pairwise items with model names, humans and a judge")
+    if isinstance(est, Undefined):
+        return _or_note(pd.DataFrame(), est.error)
+
+    def ci(low_high: Any, flag: str | None) -> str:
+        if low_high is None or low_high[0] is None:
+            return "n/a"
+        return f"[{low_high[0]:.3f}, {low_high[1]:.3f}]" + (f" flagged: {flag}" if flag else "")
+
+    rows = [
+        {
+            "judge": r.judge,
+            "target": r.target,
+            "human-only": None if r.human_only.estimate is None else round(r.human_only.estimate, 3),
+            "human-only 95% CI": ci(r.human_only.ci95, r.human_only.ci_flag),
+            "n human": r.human_only.n,
+            "judge-only (biased)": None if r.judge_only.estimate is None else round(r.judge_only.estimate, 3),
+            "judge-assisted": None if r.ppi.estimate is None else round(r.ppi.estimate, 3),
+            "judge-assisted 95% CI": ci(r.ppi.ci95, r.ppi.ci_flag),
+            "n judge only": r.ppi.n_judge,
+            "lambda": None if r.ppi.lam is None else round(r.ppi.lam, 3),
+            "width ratio": None if r.width_ratio is None else round(r.width_ratio, 3),
+            "effective n human": None if r.effective_n_human is None else round(r.effective_n_human),
+        }
+        for r in est.rows
+    ]
+    return _or_note(pd.DataFrame(rows), "no estimates")
 
 
 def _or_note(frame: pd.DataFrame, note: str) -> pd.DataFrame:

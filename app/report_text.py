@@ -174,6 +174,7 @@ def more_sections(report: Report) -> list[str]:
             f"transitivity {rater}: {t.circular} circular of {t.n_triples} triples, "
             f"{t.equivalence_contradictions} tie contradictions (violation rate {rate})"
         )
+    lines += estimate_lines(report)
     strata = report.strata
     if strata is not None:
         lines.append(f"agreement by {strata.by} (exploratory: per-stratum intervals, not simultaneous):")
@@ -188,6 +189,31 @@ def more_sections(report: Report) -> list[str]:
             p = "n/a" if test.p_value is None else f"{test.p_value:.3f}"
             q = "n/a" if test.q is None else f"{test.q:.2f}"
             lines.append(f"  heterogeneity {test.rater}: Q = {q}, df {test.df}, p = {p} over {test.n_strata} strata")
+    return lines
+
+
+def estimate_lines(report: Report) -> list[str]:
+    """What the humans would say about every item: the three estimates per judge and model."""
+    est = report.estimates
+    if est is None:
+        return []
+    if isinstance(est, Undefined):
+        return [f"judge-assisted estimates: undefined ({est.error})"]
+    lines = [
+        "what the humans would say (win rates; human-only | judge-only, biased | judge-assisted PPI++), "
+        f"from {est.used_human_labels} human labels known to be a random sample "
+        f"({est.left_out_human_labels} left out: not known to be random; see judgelab estimate --assume-random):"
+    ]
+    for row in est.rows:
+        h, j, p = row.human_only, row.judge_only, row.ppi
+        judge_only = "n/a" if j.estimate is None else f"{j.estimate:.3f}"
+        ratio = "" if row.width_ratio is None else f", width ratio {row.width_ratio:.2f}"
+        lines.append(
+            f"  {row.judge} / {row.target}: {_num(h.estimate, h.ci95, h.ci_flag)} (n={h.n}) | {judge_only} "
+            f"(n={j.n}) | {_num(p.estimate, p.ci95, p.ci_flag)} (lambda "
+            f"{'n/a' if p.lam is None else f'{p.lam:.2f}'}{ratio})"
+        )
+    lines += [f"  warning: {w}" for w in est.warnings]
     return lines
 
 

@@ -110,6 +110,13 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
             wrap=True,
             elem_id="jl-strata",
         )
+        estimates_tbl = gr.Dataframe(
+            label="What the humans would say: win rates human-only | judge-only (biased, no interval) | "
+            "judge-assisted (PPI++), from human labels known to be a random sample (judgelab estimate, plan)",
+            interactive=False,
+            wrap=True,
+            elem_id="jl-estimates",
+        )
         auto = gr.Checkbox(label="Refresh every 30 s while labels arrive", value=False)
         timer = gr.Timer(30, active=False)
         gr.Markdown("#### Disagreements: judge vs human majority (the judge's most confident first)")
@@ -166,6 +173,7 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
             0,
             "",
             "",
+            pd.DataFrame(),
         )
 
     @guarded
@@ -225,6 +233,7 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
             pos,
             where,
             shown,
+            readable(data.estimates),
         )
 
     def on_task_pick(name: str | None, rater_sel: str, field: str, request: gr.Request) -> tuple[Any, ...]:
@@ -278,6 +287,7 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
         at,
         position,
         record,
+        estimates_tbl,
     ]
     inputs = [task, raters, by, question]
     refresh.click(on_dashboard, inputs, outputs, api_name="dashboard")

@@ -49,6 +49,7 @@ TERMS = {
     "calibration": ["Calibration", "ECE", "Brier"],
     "strata": ["stratum"],
     "vs_ceiling": ["Judge minus the human ceiling"],
+    "estimates": ["Judge-assisted estimates", "PPI++", "effective human sample size"],
 }
 
 
