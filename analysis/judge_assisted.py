@@ -182,11 +182,13 @@ def win_rates(
     for judge in judges:
         y_a, f_a = a_side(human_votes, votes(labels[labels["annotator"] == judge]))
         for model in models:
+            data = for_model(items, y_a, f_a, model)
             rows.append(
                 {
                     "judge": judge,
                     "target": f"win-rate:{model}",
-                    **_three(for_model(items, y_a, f_a, model), probability),
+                    **_three(data, probability),
+                    "plan": _plan_row(data, PLAN_WIDTH),
                 }
             )
     return {
@@ -213,6 +215,20 @@ def _keep_humans(data: pd.DataFrame, keep: int | None, seed: int) -> pd.DataFram
     out = data.copy()
     out.loc[hidden, "y"] = np.nan
     return out
+
+
+PLAN_WIDTH = 0.1  # the report's budget: human labels for a 95% interval 0.1 wide (+-0.05)
+
+
+def _plan_row(data: pd.DataFrame, width: float) -> dict[str, Any]:
+    """The human-labeled items a 95% interval of ``width`` needs, from the relation measured so far."""
+    judged = data[data["f"].notna()]
+    labeled = judged[judged["y"].notna()]
+    if len(labeled) < 2:
+        return {"width": width, "human_only": None, "ppi": None, "n_human_now": len(labeled)}
+    relation = estimates.Relation.measured(labeled["y"], labeled["f"], judged["f"])
+    need = estimates.plan(relation, len(judged), width)
+    return {"width": width, **need, "n_human_now": len(labeled)}
 
 
 def _three(data: pd.DataFrame, probability: pd.Series) -> dict[str, Any]:

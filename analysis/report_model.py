@@ -469,6 +469,16 @@ class AssistedEstimate(_Section):
     ci_flag: str | None = None
 
 
+class PlanRow(_Section):
+    """The human-labeled items a 95% interval of ``width`` needs (``judgelab plan``): None when even
+    every item labeled by humans would not reach it, or the relation cannot be measured yet."""
+
+    width: float
+    human_only: int | None
+    ppi: int | None
+    n_human_now: int
+
+
 class EstimateRow(_Section):
     """One judge and one target: the three estimates side by side (``judgelab estimate``)."""
 
@@ -480,6 +490,7 @@ class EstimateRow(_Section):
     effective_n_human: float | None
     width_ratio: float | None
     n_items_without_judge: int
+    plan: PlanRow | None = None
 
 
 class Estimates(_Section):

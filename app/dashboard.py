@@ -17,7 +17,7 @@ from sqlalchemy import select
 from analysis.plots import all_figures
 from analysis.questions import checklist_units
 from analysis.report import build_task_report
-from analysis.report_model import Report, Undefined
+from analysis.report_model import PlanRow, Report, Undefined
 from annotation.catalog import get_task
 from annotation.errors import JudgelabError
 from annotation.label_frames import task_question_frames
@@ -160,10 +160,19 @@ def estimate_table(report: Report) -> pd.DataFrame:
             "lambda": None if r.ppi.lam is None else round(r.ppi.lam, 3),
             "width ratio": None if r.width_ratio is None else round(r.width_ratio, 3),
             "effective n human": None if r.effective_n_human is None else round(r.effective_n_human),
+            "human labels for +-0.05: human-only": _needed(r.plan, "human_only"),
+            "... judge-assisted": _needed(r.plan, "ppi"),
         }
         for r in est.rows
     ]
     return _or_note(pd.DataFrame(rows), "no estimates")
+
+
+def _needed(plan: PlanRow | None, which: str) -> str:
+    if plan is None:
+        return "n/a"
+    n = getattr(plan, which)
+    return "beyond the task" if n is None else f"{n:,} ({max(0, n - plan.n_human_now):,} more)"
 
 
 def _or_note(frame: pd.DataFrame, note: str) -> pd.DataFrame:
