@@ -59,17 +59,26 @@ _ITEM_SOURCES: dict[str, Any] = {
 }
 
 
-def labels_frame(session: Session, task_id: int) -> pd.DataFrame:
-    """Every label of a task, one row each, in the column contract (``contracts.columns``).
-    ``confidence_p`` is the stated confidence on [0, 1], read from the task's declared scale."""
-    stmt = (
+def label_query(task_id: int) -> Any:
+    """The select of a task's labels in the columns of the label frame (but ``confidence_p``)."""
+    return (
         select(*(_LABEL_SOURCES[c] for c in _SELECTED))
         .join(Item, Label.item_id == Item.id)
         .join(Annotator, Label.annotator_id == Annotator.id)
         .where(Item.task_id == task_id)
         .order_by(Label.id)
     )
-    frame = read_frame(session, stmt, _SELECTED)
+
+
+def item_query(task_id: int) -> Any:
+    """The select of a task's items in the columns of the items frame (``contracts.columns``)."""
+    return select(*(_ITEM_SOURCES[c] for c in ITEM_COLUMNS)).where(Item.task_id == task_id).order_by(Item.id)
+
+
+def labels_frame(session: Session, task_id: int) -> pd.DataFrame:
+    """Every label of a task, one row each, in the column contract (``contracts.columns``).
+    ``confidence_p`` is the stated confidence on [0, 1], read from the task's declared scale."""
+    frame = read_frame(session, label_query(task_id), _SELECTED)
     task = session.get(Task, task_id)
     schema = parse_schema(task.label_schema) if task is not None else None
     low, high = schema.confidence_scale if schema is not None else (1.0, 5.0)
@@ -134,8 +143,7 @@ def question_frames(labels: pd.DataFrame, schema: TaskSchema) -> dict[str, pd.Da
 
 def items_frame(session: Session, task_id: int) -> pd.DataFrame:
     """Every item of a task, with response lengths and each metadata key as its own column."""
-    stmt = select(*(_ITEM_SOURCES[c] for c in ITEM_COLUMNS)).where(Item.task_id == task_id).order_by(Item.id)
-    frame = read_frame(session, stmt, list(ITEM_COLUMNS))
+    frame = read_frame(session, item_query(task_id), list(ITEM_COLUMNS))
     frame["len_a"] = frame["response_a"].fillna("").str.len()
     frame["len_b"] = frame["response_b"].fillna("").str.len()
     meta_keys: list[str] = []

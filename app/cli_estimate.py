@@ -88,24 +88,31 @@ def _lines(result: dict[str, Any], indent: str = "  ") -> list[str]:
     ]
 
 
-def cmd_estimate(args: argparse.Namespace, services: Services) -> int:
-    from analysis.judge_assisted import estimate
-
+def _computed(args: argparse.Namespace, services: Services, fn: Any, **extra: Any) -> dict[str, Any] | None:
+    """``fn`` (estimate or plan_for) on the task's frames with the options both commands share; the
+    result, or None once printed as JSON (``--json``)."""
     labels, items = _frames(services, args.task)
-    result = estimate(
+    result: dict[str, Any] = fn(
         labels,
         items,
         target=args.target,
         judge=args.judge,
         humans=args.humans,
         threshold=args.threshold,
-        by=args.by,
         assume_random=args.assume_random,
-        keep_humans=args.keep_humans,
-        seed=args.seed,
+        **extra,
     )
     if args.json:
         print(json.dumps(result, indent=2, default=_plain))
+        return None
+    return result
+
+
+def cmd_estimate(args: argparse.Namespace, services: Services) -> int:
+    from analysis.judge_assisted import estimate
+
+    result = _computed(args, services, estimate, by=args.by, keep_humans=args.keep_humans, seed=args.seed)
+    if result is None:
         return 0
     print(f"{args.target} on task {args.task!r}, judge {result['judge']} (95% intervals)")
     print(f"  counting: {result['counting']}")
@@ -133,20 +140,8 @@ def cmd_estimate(args: argparse.Namespace, services: Services) -> int:
 def cmd_plan(args: argparse.Namespace, services: Services) -> int:
     from analysis.judge_assisted import plan_for
 
-    labels, items = _frames(services, args.task)
-    result = plan_for(
-        labels,
-        items,
-        target=args.target,
-        judge=args.judge,
-        humans=args.humans,
-        threshold=args.threshold,
-        width=args.width,
-        assume_random=args.assume_random,
-        correlation=args.correlation,
-    )
-    if args.json:
-        print(json.dumps(result, indent=2, default=_plain))
+    result = _computed(args, services, plan_for, width=args.width, correlation=args.correlation)
+    if result is None:
         return 0
     rel = result["relation"]
     print(f"{args.target} on task {args.task!r}, judge {result['judge']}: a 95% interval {args.width} wide")

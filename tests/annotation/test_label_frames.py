@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from annotation.catalog import ensure_annotator
 from annotation.ingest import import_file
-from annotation.label_frames import _ITEM_SOURCES, _LABEL_SOURCES, _SELECTED, items_frame, labels_frame
-from annotation.models import Annotator, Item, Label, Task
+from annotation.label_frames import _SELECTED, item_query, items_frame, label_query, labels_frame
+from annotation.models import Item, Task
 from annotation.services import Services
 from annotation.store import LabelIn, submit_labels
 from contracts.columns import ITEM_COLUMNS
@@ -53,16 +53,8 @@ def test_frames_read_from_the_cursor_equal_the_orm_rows(services: Services, tmp_
     with services.session() as s:
         task_id = s.scalars(select(Task.id)).one()
         got_labels, got_items = labels_frame(s, task_id), items_frame(s, task_id)
-        stmt = (
-            select(*(_LABEL_SOURCES[c] for c in _SELECTED))
-            .join(Item, Label.item_id == Item.id)
-            .join(Annotator, Label.annotator_id == Annotator.id)
-            .where(Item.task_id == task_id)
-            .order_by(Label.id)
-        )
-        want_labels = _orm_frame(s, stmt, _SELECTED)
-        stmt = select(*(_ITEM_SOURCES[c] for c in ITEM_COLUMNS)).where(Item.task_id == task_id).order_by(Item.id)
-        want_items = _orm_frame(s, stmt, list(ITEM_COLUMNS))
+        want_labels = _orm_frame(s, label_query(task_id), _SELECTED)
+        want_items = _orm_frame(s, item_query(task_id), list(ITEM_COLUMNS))
     pd.testing.assert_frame_equal(got_labels[_SELECTED], want_labels)
     pd.testing.assert_frame_equal(got_items[list(ITEM_COLUMNS)], want_items)
     assert got_labels["probabilities"].tolist()[-2] == {"A": 0.2, "B": 0.8}
