@@ -34,6 +34,24 @@ FIGURES = (
     ("calibration", "Calibration", "jl-fig-calibration"),
 )
 ALL = "(all)"
+# the dashboard event's outputs, in order (a script or a test reads one by its name's index; new
+# outputs go at the end, so positions scripts already read stay)
+DASHBOARD_OUTPUTS = (
+    "message",
+    "headline",
+    *(f"figure:{key}" for key, _, _ in FIGURES),
+    "swap",
+    "strata",
+    "disagreements",
+    "judge_filter",
+    "category_filter",
+    "question",
+    "found",
+    "at",
+    "position",
+    "record",
+    "estimates",
+)
 CSS = """
 .jl-table { width: 100%; table-layout: auto; border-collapse: collapse; font-size: 0.92em; }
 .jl-table th, .jl-table td { border: 1px solid var(--border-color-primary); padding: 4px 6px;
@@ -289,6 +307,7 @@ def build_dashboard_tab(services: Services) -> DashboardTab:
         record,
         estimates_tbl,
     ]
+    assert len(outputs) == len(DASHBOARD_OUTPUTS)
     inputs = [task, raters, by, question]
     refresh.click(on_dashboard, inputs, outputs, api_name="dashboard")
     task.input(on_task_pick, [task, raters, by], outputs, api_name="dashboard_task")

@@ -50,7 +50,10 @@ def test_submit_skip_back_and_edit(services: Services) -> None:
         events = s.scalars(select(LabelEvent)).all()
         ann = s.scalars(select(Label.annotator_id)).first()
     assert labels[first].value == "tie" and labels[first].presented_order == presented_order(ann, first)
-    assert labels[second].status == "skipped" and labels[second].meta == {"reason": "unclear prompt"}
+    assert labels[second].status == "skipped" and labels[second].meta == {
+        "reason": "unclear prompt",
+        "selection": "queue",
+    }
     left_value = annotate.choice_to_value("Left is better", presented_order(ann, first))
     assert [(e.old_value, e.new_value, e.changed_by) for e in events] == [(left_value, "tie", "ann0")]
 

@@ -20,6 +20,7 @@ import pytest
 
 from annotation.judges.local_server import free_port
 from app.page_client import PageClient
+from app.tab_dashboard import DASHBOARD_OUTPUTS
 from tests.app.conftest import ITEM, answer_buttons, open_view
 from tests.conftest import PROJECT_ROOT
 
@@ -99,7 +100,8 @@ def test_demo_humans_and_judge_side_by_side(tmp_path: Path, vllm_server: Any) ->
         cells = re.findall(r"<td>(.*?)</td>", rows[0][1])
         # n, and the alternative annotator test's verdict (or the reason it has none on 20 items)
         assert int(cells[4]) >= len(labeled) and cells[-1].strip(), cells
-        assert out[-1] and "Labels" in out[-1], "no disagreement in the record view"
+        record = out[DASHBOARD_OUTPUTS.index("record")]
+        assert record and "Labels" in record, "no disagreement in the record view"
         # the Judges tab's example config points at the demo's vLLM, and an admin can start it
         admin = PageClient(url, "demo-admin", logins["demo-admin"])
         example = next(
