@@ -30,7 +30,7 @@ from tests.app.conftest import CHOICE, ITEM, answer_buttons, open_view, start_se
 from tests.conftest import PROJECT_ROOT, make_services
 
 CLIENTS = 50
-LABELS = 12
+LABELS = 8
 ITEMS = 20_000
 OVERLAP = 3
 
