@@ -279,6 +279,35 @@ def _three(data: pd.DataFrame, probability: pd.Series) -> dict[str, Any]:
     return out
 
 
+def _target_data(
+    labels: pd.DataFrame,
+    items: pd.DataFrame,
+    target: str,
+    judge: str,
+    humans: str | Sequence[str],
+    threshold: float | None,
+    assume_random: bool,
+    *,
+    humans_required: bool,
+) -> tuple[str, str, list[str], pd.DataFrame, dict[str, Any], pd.DataFrame]:
+    """What estimate and plan both start from: the target's kind, the one judge's name, the human
+    raters, their usable labels and the selection record, and the per-item values. Without
+    ``humans_required``, a selector matching no human is no human (a plan may rest on a guess)."""
+    kind, model = parse_target(target, threshold)
+    judges = select_raters(labels, judge)
+    if len(judges) != 1:
+        raise ArgumentError(f"--judge {judge!r} names {len(judges)} raters: {judges[:5]}", fix="name one judge")
+    try:
+        human_names = [h for h in select_raters(labels, humans) if h != judges[0]]
+    except MetricUndefinedError:
+        if humans_required:
+            raise
+        human_names = []
+    used, selection = usable_humans(labels, human_names, assume_random=assume_random)
+    data = values(labels, items, used, judges[0], kind, model, threshold)
+    return kind, judges[0], human_names, used, selection, data
+
+
 def estimate(
     labels: pd.DataFrame,
     items: pd.DataFrame,
@@ -293,23 +322,20 @@ def estimate(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Human-only, judge-only and judge-assisted (PPI++) estimates of ``target`` for one judge."""
-    kind, model = parse_target(target, threshold)
-    judges = select_raters(labels, judge)
-    if len(judges) != 1:
-        raise ArgumentError(f"--judge {judge!r} names {len(judges)} raters: {judges[:5]}", fix="name one judge")
-    human_names = [h for h in select_raters(labels, humans) if h != judges[0]]
-    used, selection = usable_humans(labels, human_names, assume_random=assume_random)
-    data = values(labels, items, used, judges[0], kind, model, threshold)
+    kind, name, human_names, used, selection, data = _target_data(
+        labels, items, target, judge, humans, threshold, assume_random, humans_required=True
+    )
+    probability = _probabilities(used)
     everything = data.copy()
     data = _keep_humans(data, keep_humans, seed)
     out: dict[str, Any] = {
         "target": target,
         "threshold": threshold,
-        "judge": judges[0],
+        "judge": name,
         "humans": human_names,
         "counting": COUNTING[kind],
         "selection": selection,
-        **_three(data, _probabilities(used)),
+        **_three(data, probability),
     }
     if keep_humans is not None:
         known = everything.loc[everything["y"].notna() & everything["f"].notna(), "y"]
@@ -327,7 +353,7 @@ def estimate(
         field = items.set_index("item_id")[by].reindex(data.index)
         out["by"] = by
         out["strata"] = [
-            {by: None if key is None or key != key else key, **_three(part, _probabilities(used))}
+            {by: None if key is None or key != key else key, **_three(part, probability)}
             for key, part in data.groupby(field.to_numpy(), dropna=False)
         ]
     return out
@@ -354,16 +380,9 @@ def plan_for(
     """How many human-labeled items a 95% interval of ``width`` needs, human-only and judge-assisted,
     from the human-judge relation measured so far (or a stated ``correlation``), and how many more
     than the task has."""
-    kind, model = parse_target(target, threshold)
-    judges = select_raters(labels, judge)
-    if len(judges) != 1:
-        raise ArgumentError(f"--judge {judge!r} names {len(judges)} raters", fix="name one judge")
-    try:
-        human_names = [h for h in select_raters(labels, humans) if h != judges[0]]
-    except MetricUndefinedError:
-        human_names = []
-    used, selection = usable_humans(labels, human_names, assume_random=assume_random)
-    data = values(labels, items, used, judges[0], kind, model, threshold)
+    kind, name, _, _, selection, data = _target_data(
+        labels, items, target, judge, humans, threshold, assume_random, humans_required=False
+    )
     judged = data[data["f"].notna()]
     labeled = judged[judged["y"].notna()]
     if correlation is not None:
@@ -382,7 +401,7 @@ def plan_for(
     need = estimates.plan(relation, len(judged), width)
     return {
         "target": target,
-        "judge": judges[0],
+        "judge": name,
         "width": width,
         "n_items": len(judged),
         "n_human_now": len(labeled),
