@@ -148,6 +148,17 @@ def _extras(batch: pa.RecordBatch, known: set[str]) -> list[dict[str, Any] | Non
 # -- items ---------------------------------------------------------------------------------------
 
 
+def present_ids(session: Session, task_id: int, external_ids: list[str]) -> set[str]:
+    """Which of these external ids the task holds already (asked 1,000 at a time)."""
+    found: set[str] = set()
+    for start in range(0, len(external_ids), 1000):
+        part = external_ids[start : start + 1000]
+        found.update(
+            session.scalars(select(Item.external_id).where(Item.task_id == task_id, Item.external_id.in_(part))).all()
+        )
+    return found
+
+
 def write_items(
     session: Session,
     batch: pa.RecordBatch,
@@ -180,14 +191,7 @@ def write_items(
         columns["model_b"] = _optional(batch, "model_b", max_chars, numbers=True)
     keep = list(range(len(ids)))
     if check_existing:
-        existing: set[str] = set()
-        for start in range(0, len(ids), 1000):
-            part = ids[start : start + 1000]
-            existing.update(
-                session.scalars(
-                    select(Item.external_id).where(Item.task_id == task_id, Item.external_id.in_(part))
-                ).all()
-            )
+        existing = present_ids(session, task_id, ids)
         keep = [i for i, external_id in enumerate(ids) if external_id not in existing]
     if len(keep) < len(ids):
         columns = {name: [values[i] for i in keep] for name, values in columns.items()}

@@ -429,13 +429,7 @@ def _write_items(
 ) -> tuple[int, int]:
     if not items:
         return 0, 0
-    existing: set[str] = set()
-    wanted = [it.external_id for it in items] if check_existing else []
-    for start in range(0, len(wanted), 1000):
-        part = wanted[start : start + 1000]
-        existing.update(
-            session.scalars(select(Item.external_id).where(Item.task_id == task_id, Item.external_id.in_(part))).all()
-        )
+    existing = fast_import.present_ids(session, task_id, [it.external_id for it in items]) if check_existing else set()
     now = utcnow()
     new = [
         {
