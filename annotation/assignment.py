@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, column, delete, func, select, update
+from sqlalchemy import DateTime, Integer, bindparam, column, delete, func, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -67,20 +67,24 @@ class Progress:
         )
 
 
-_MY_RESERVATIONS = (
-    select(Assignment.item_id)
-    .where(
-        Assignment.task_id == bindparam("task_id"),
-        Assignment.annotator_id == bindparam("me"),
-        Assignment.expires_at > bindparam("now"),
-    )
-    .order_by(Assignment.created_at)
-)
 _DROP_EXPIRED = delete(Assignment).where(
     Assignment.task_id == bindparam("task_id"), Assignment.expires_at <= bindparam("now")
 )
 _RELEASE = delete(Assignment).where(
     Assignment.item_id == bindparam("item_id"), Assignment.annotator_id == bindparam("me")
+)
+# the first item the annotator holds a live reservation for and has not labeled (a reload shows it)
+_HELD = (
+    select(Assignment.item_id)
+    .where(
+        Assignment.task_id == bindparam("task_id"),
+        Assignment.annotator_id == bindparam("me"),
+        Assignment.expires_at > bindparam("now"),
+        ~select(Label.id).where(Label.item_id == Assignment.item_id, Label.annotator_id == bindparam("me")).exists(),
+    )
+    .order_by(Assignment.created_at, Assignment.item_id)
+    .limit(1)
+    .scalar_subquery()
 )
 _STATE_AND_COUNTS = (
     select(
@@ -93,6 +97,7 @@ _STATE_AND_COUNTS = (
         Task.n_full,
         Task.slots_filled,
         Task.overlap,
+        _HELD.label("held"),
     )
     .select_from(Task)
     .outerjoin(QueueState, (QueueState.task_id == Task.id) & (QueueState.annotator_id == bindparam("me")))
@@ -108,23 +113,75 @@ _MOVE = (
         passes=bindparam("passes"),
     )
 )
-_ALL_OPEN = select(Item.id, Item.shuffle_key, Item.bucket, Item.n_labeled).where(
-    Item.task_id == bindparam("task_id"), Item.n_labeled < bindparam("overlap")
+# an open item's slots held by others: human answers (the kept count) plus others' live reservations
+_HOLDERS = Item.n_labeled + (
+    select(func.count())
+    .where(
+        Assignment.item_id == Item.id,
+        Assignment.annotator_id != bindparam("me"),
+        Assignment.expires_at > bindparam("now"),
+    )
+    .scalar_subquery()
 )
+_OPEN_FOR_ME = (
+    Item.task_id == bindparam("task_id"),
+    Item.n_labeled < bindparam("overlap"),
+    ~select(Label.id).where(Label.item_id == Item.id, Label.annotator_id == bindparam("me")).exists(),
+)
+_ALL_OPEN = select(Item.id, Item.shuffle_key, Item.bucket, _HOLDERS.label("held")).where(*_OPEN_FOR_ME)
 # the list of buckets travels as one parameter (a PostgreSQL array, a JSON array in SQLite), so the
 # statement is prepared once whatever the list's length
 _LISTED = func.unnest(bindparam("buckets", type_=ARRAY(Integer))).table_valued("bucket").render_derived(name="listed")
+# PostgreSQL: one index lookup per listed bucket (a LATERAL subquery; its OFFSET keeps the planner
+# from flattening it into a join, whose plan on stale statistics read every open item of the task:
+# 9 ms at 20,000 items, and "= ANY(array)" filters them all too)
+_PER_BUCKET = (
+    select(Item.id, Item.shuffle_key, Item.bucket, _HOLDERS.label("held"))
+    .where(*_OPEN_FOR_ME, Item.bucket == _LISTED.c.bucket)
+    .offset(0)
+    .lateral("open")
+)
 _OPEN_IN_BUCKETS = {
-    # a join with the unnested array: PostgreSQL's generic plan for "= ANY(array)" filters every
-    # open item of the task against the array (5 ms at 1,000 items) instead of looking buckets up
-    "postgresql": select(Item.id, Item.shuffle_key, Item.bucket, Item.n_labeled)
-    .select_from(Item)
-    .join(_LISTED, Item.bucket == _LISTED.c.bucket)
-    .where(Item.task_id == bindparam("task_id"), Item.n_labeled < bindparam("overlap")),
+    "postgresql": select(_PER_BUCKET.c.id, _PER_BUCKET.c.shuffle_key, _PER_BUCKET.c.bucket, _PER_BUCKET.c.held)
+    .select_from(_LISTED)
+    .join(_PER_BUCKET, true()),
     "sqlite": _ALL_OPEN.where(
         Item.bucket.in_(select(column("value", Integer)).select_from(func.json_each(bindparam("buckets"))))
     ),
 }
+_SLOT_COLUMNS = ["item_id", "annotator_id", "task_id", "created_at", "expires_at"]
+_NOW = bindparam("now", type_=DateTime())
+_EXPIRES = bindparam("expires", type_=DateTime())
+
+
+def _reserve(dialect: str, *, if_free: bool) -> Any:
+    """An INSERT of the annotator's reservation of item ``:item`` (renewed when they held one); with
+    ``if_free`` it inserts only while the slots held by others (answers plus live reservations,
+    counted by this statement) leave one free, and returns the item id when it did."""
+    others = (
+        select(func.count())
+        .where(
+            Assignment.item_id == bindparam("item"),
+            Assignment.annotator_id != bindparam("me"),
+            Assignment.expires_at > _NOW,
+        )
+        .scalar_subquery()
+    )
+    source = select(Item.id, bindparam("me", type_=Integer()), Item.task_id, _NOW, _EXPIRES).where(
+        Item.id == bindparam("item")
+    )
+    if if_free:
+        source = source.where(Item.n_labeled + others < bindparam("overlap"))
+    stmt = insert_for(dialect, Assignment).from_select(_SLOT_COLUMNS, source)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["item_id", "annotator_id"],
+        set_={"created_at": stmt.excluded.created_at, "expires_at": stmt.excluded.expires_at},
+    )
+    return stmt.returning(Assignment.item_id)
+
+
+_RESERVE = {d: _reserve(d, if_free=d == "postgresql") for d in ("postgresql", "sqlite")}
+_LOCK_ITEM = select(Item.id).where(Item.id == bindparam("item")).with_for_update(key_share=True, skip_locked=True)
 _PAST = (1 << 63) - 1  # after every rank and item id: a cursor (place, _PAST, _PAST) passed the bucket
 LIST_AT_MOST = 256  # buckets a read names; a read of more buckets reads the task's open items
 GALLOP = 6  # a read without anything for the annotator doubles the next one, up to 2**GALLOP times
@@ -159,18 +216,19 @@ class _Place:
         return (self.position, self.after_rank, self.after_item)
 
 
-def _place_and_counts(session: Session, task_id: int, annotator_id: int) -> tuple[_Place, Any]:
-    """The annotator's place (created at the front on their first visit) and the task's kept
-    counts, in one read."""
+def _place_and_counts(session: Session, task_id: int, annotator_id: int, now: datetime) -> tuple[_Place, Any, Any]:
+    """The annotator's place (created at the front on their first visit), the task's kept counts and
+    the item the annotator holds a live reservation for and has not labeled (None: none), in one
+    read."""
     conn = session.connection()
-    params = {"task_id": task_id, "me": annotator_id}
+    params = {"task_id": task_id, "me": annotator_id, "now": now}
     row = conn.execute(_STATE_AND_COUNTS, params).one()
     if row.position is None:
         start = insert_for(conn.dialect.name, QueueState).values(task_id=task_id, annotator_id=annotator_id)
         conn.execute(start.on_conflict_do_nothing(index_elements=["task_id", "annotator_id"]))
         row = conn.execute(_STATE_AND_COUNTS, params).one()
     place = _Place(int(row.position), int(row.after_rank), int(row.after_item), int(row.passes), int(row.done))
-    return place, (row.n_items, row.n_full, row.slots_filled, row.overlap)
+    return place, (row.n_items, row.n_full, row.slots_filled, row.overlap), row.held
 
 
 def _progress_of(counts: Any, place: _Place) -> Progress:
@@ -181,48 +239,24 @@ def _progress_of(counts: Any, place: _Place) -> Progress:
 def _free_for(
     session: Session, task: Task, annotator_id: int, rows: list[tuple[int, int]], now: datetime
 ) -> int | None:
-    """The first of ``rows`` ((item id, n_labeled), in the annotator's order) with a slot free for
-    this annotator: not answered or skipped by them, other holders below the overlap. Reserves it."""
-    if not rows:
-        return None
-    ids = [item_id for item_id, _ in rows]
+    """The first of ``rows`` ((item id, slots held by others), in the annotator's order, none of them
+    answered or skipped by the annotator) with a slot free, and reserves it. SQLite holds the write
+    lock: the counts read with the rows decide. PostgreSQL locks the item row first (FOR NO KEY
+    UPDATE: a plain FOR UPDATE would also wait for the key-share locks of label inserts on their
+    item, and deadlock against them; SKIP LOCKED: an item another writer holds is passed over rather
+    than waited for, since two writers each holding one item and asking for the other's would
+    deadlock), then reserves only if the holders counted under the lock leave a slot (a statement
+    of its own, so its snapshot sees every reservation committed before the lock was granted)."""
     conn = session.connection()
-    mine = set(
-        conn.execute(select(Label.item_id).where(Label.annotator_id == annotator_id, Label.item_id.in_(ids))).scalars()
-    )
-    reserved: dict[int, int] = dict(
-        conn.execute(
-            select(Assignment.item_id, func.count())
-            .where(Assignment.item_id.in_(ids), Assignment.annotator_id != annotator_id, Assignment.expires_at > now)
-            .group_by(Assignment.item_id)
-        ).all()
-    )
-    postgres = conn.dialect.name == "postgresql"
-    for item_id, n_labeled in rows:
-        if item_id in mine or n_labeled + reserved.get(item_id, 0) >= task.overlap:
+    dialect = conn.dialect.name
+    params = {"me": annotator_id, "now": now, "expires": now + RESERVATION, "overlap": task.overlap}
+    for item_id, held in rows:
+        if held >= task.overlap:
             continue
-        if postgres:
-            # serialize the last-slot decision per item; SQLite already holds the write lock. FOR NO
-            # KEY UPDATE (a plain FOR UPDATE would also wait for the key-share locks of label inserts
-            # on their item, and deadlock against them); SKIP LOCKED: an item another writer holds is
-            # passed over rather than waited for (two writers each holding one item and asking for
-            # the other's would deadlock). The count read under the lock is the one that decides.
-            locked = conn.execute(
-                select(Item.n_labeled).where(Item.id == item_id).with_for_update(key_share=True, skip_locked=True)
-            ).first()
-            if locked is None:
-                continue
-            others = conn.execute(
-                select(func.count()).where(
-                    Assignment.item_id == item_id, Assignment.annotator_id != annotator_id, Assignment.expires_at > now
-                )
-            ).scalar_one()
-            if locked.n_labeled + others >= task.overlap:
-                continue
-        values = {"task_id": task.id, "created_at": now, "expires_at": now + RESERVATION}
-        reserve = insert_for(conn.dialect.name, Assignment).values(item_id=item_id, annotator_id=annotator_id, **values)
-        conn.execute(reserve.on_conflict_do_update(index_elements=["item_id", "annotator_id"], set_=values))
-        return item_id
+        if dialect == "postgresql" and conn.execute(_LOCK_ITEM, {"item": item_id}).first() is None:
+            continue
+        if conn.execute(_RESERVE[dialect], {**params, "item": item_id}).first() is not None:
+            return item_id
     return None
 
 
@@ -236,10 +270,10 @@ def _walk(
     start = cursor = place.cursor
     passes, wrapped = place.passes, False
     postgres = conn.dialect.name == "postgresql"
+    params = {"task_id": task.id, "overlap": task.overlap, "me": annotator_id, "now": now}
     while True:
         at = max(cursor[0], 0)
         count = min(span, BUCKETS - at)
-        params = {"task_id": task.id, "overlap": task.overlap}
         if count > LIST_AT_MOST:  # a small task (under 512 items) or a long gallop: the task's open items
             rows = conn.execute(_ALL_OPEN, params).all()
         else:
@@ -250,7 +284,7 @@ def _walk(
         for row in rows:
             where = place_of(row.bucket, annotator_id, seed)
             if at <= where < at + count:
-                entry = (where, rank(row.shuffle_key, annotator_id, seed), row.id, row.n_labeled)
+                entry = (where, rank(row.shuffle_key, annotator_id, seed), row.id, row.held)
                 if entry[:3] > cursor:
                     placed.append(entry)
         placed.sort()
@@ -280,24 +314,19 @@ def _walk(
 
 
 def next_item_and_progress(
-    session: Session, task: Task, annotator_id: int, *, seed: int = 0
+    session: Session, task: Task, annotator_id: int, *, seed: int = 0, sweep: bool = False
 ) -> tuple[int | None, Progress]:
     """The next item for this annotator (reserving a slot for it), or None when nothing is left,
-    and the annotator's progress line."""
+    and the annotator's progress line. ``sweep`` first deletes the task's lapsed reservations (the
+    page does it when an annotator opens the task: every count already ignores them, so this is
+    housekeeping and stays off the submit path)."""
     now = utcnow()
     conn = session.connection()
-    conn.execute(_DROP_EXPIRED, {"task_id": task.id, "now": now})
-    place, counts = _place_and_counts(session, task.id, annotator_id)
-    current = conn.execute(_MY_RESERVATIONS, {"task_id": task.id, "me": annotator_id, "now": now}).scalars().all()
-    if current:
-        answered = set(
-            conn.execute(
-                select(Label.item_id).where(Label.annotator_id == annotator_id, Label.item_id.in_(current))
-            ).scalars()
-        )
-        for item_id in current:
-            if item_id not in answered:
-                return int(item_id), _progress_of(counts, place)  # a reload shows the same item
+    if sweep:
+        conn.execute(_DROP_EXPIRED, {"task_id": task.id, "now": now})
+    place, counts, held = _place_and_counts(session, task.id, annotator_id, now)
+    if held is not None:
+        return int(held), _progress_of(counts, place)  # a reload shows the same item
     served = _walk(session, task, annotator_id, place, counts[0], now, seed)
     return served, _progress_of(counts, place)
 
@@ -307,24 +336,33 @@ def next_item(session: Session, task: Task, annotator_id: int, *, seed: int = 0)
     return next_item_and_progress(session, task, annotator_id, seed=seed)[0]
 
 
+_OWN_AND_RESERVED = select(
+    select(Label.id).where(Label.item_id == Item.id, Label.annotator_id == bindparam("me")).exists(),
+    select(Assignment.expires_at)
+    .where(Assignment.item_id == Item.id, Assignment.annotator_id == bindparam("me"))
+    .scalar_subquery(),
+).where(Item.id == bindparam("item"))
+_OWN_AND_RESERVED_LOCKED = _OWN_AND_RESERVED.with_for_update(key_share=True)
+
+
 def may_label(session: Session, task: Task, item_id: int, annotator_id: int) -> bool:
     """Whether this annotator may store a label for the item (ids come from the page): only an item
     served to them. They labeled it before (changing an answer, a double click), or hold a
     reservation for it; a reservation that expired while the page stayed open counts while the item
     still has a free slot. A forged id of an item never served to them is refused (it let an
-    annotator choose their items, and six of them at once push an item past its overlap). On
-    PostgreSQL the item row is locked first, so concurrent submits of one item are counted one after
-    another (SQLite's write lock already serializes them)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # FOR NO KEY UPDATE, as the next-item read takes it (a plain FOR UPDATE deadlocks with the
-        # key-share locks of label inserts)
-        session.execute(select(Item.id).where(Item.id == item_id).with_for_update(key_share=True))
-    own_label = select(Label.id).where(Label.item_id == item_id, Label.annotator_id == annotator_id)
-    if session.scalars(own_label).first() is not None:
+    annotator choose their items, and six of them at once push an item past its overlap). One read;
+    on PostgreSQL it locks the item row (FOR NO KEY UPDATE, as the next-item read takes it: a plain
+    FOR UPDATE deadlocks with the key-share locks of label inserts), so concurrent submits of one
+    item are counted one after another (SQLite's write lock already serializes them). What it reads
+    besides the lock is the annotator's own: only their own requests change it."""
+    conn = session.connection()
+    stmt = _OWN_AND_RESERVED_LOCKED if conn.dialect.name == "postgresql" else _OWN_AND_RESERVED
+    row = conn.execute(stmt, {"item": item_id, "me": annotator_id}).first()
+    if row is None:
+        return False
+    own, expires = row
+    if own:
         return True
-    expires = session.scalars(
-        select(Assignment.expires_at).where(Assignment.item_id == item_id, Assignment.annotator_id == annotator_id)
-    ).first()
     if expires is None:
         return False
     now = utcnow()
@@ -338,5 +376,5 @@ def release(session: Session, item_id: int, annotator_id: int) -> None:
 
 
 def progress(session: Session, task: Task, annotator_id: int) -> Progress:
-    place, counts = _place_and_counts(session, task.id, annotator_id)
+    place, counts, _ = _place_and_counts(session, task.id, annotator_id, utcnow())
     return _progress_of(counts, place)

@@ -195,3 +195,12 @@ def _converted(values: list[Any], convert: Any) -> list[Any]:
 
 def _json_text(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
+
+
+def refresh_statistics(session: Session) -> None:
+    """PostgreSQL: have the planner's statistics of items and labels taken now, in this transaction
+    (it counts its own new rows), instead of when autovacuum gets to it. On the statistics of an
+    empty table the planner read a whole task per bucket in the queue's walk (25 ms per submit at
+    1,000 items). SQLite plans these queries by their indexes alone."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE items, labels"))

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from annotation import fast_import, queue_counts
 from annotation.catalog import ensure_annotator, ensure_task
-from annotation.db import insert_rows
+from annotation.db import insert_rows, refresh_statistics
 from annotation.errors import InputError, JudgelabError, LabelError
 from annotation.formats.generic import parse_generic
 from annotation.formats.labels import parse_labels
@@ -36,6 +36,9 @@ from annotation.store import LabelIn, submit_labels
 log = logging.getLogger("judgelab.import")
 
 FORMATS = ("auto", "jsonl", "csv", "parquet", "json", "labels", "mtbench", "pandalm")
+
+# a file that writes this many items and labels has the planner's statistics refreshed (db.refresh_statistics)
+ANALYZE_AFTER = 10_000
 
 
 @dataclass
@@ -373,6 +376,8 @@ class _Writer:
         c = self.counts
         if self.task_id is not None and (c["inserted"] or c["updated"]):
             queue_counts.recount_task(self.session, self.task_id)
+        if c["added"] + c["inserted"] >= ANALYZE_AFTER:
+            refresh_statistics(self.session)
         return ImportSummary(
             task=self.task,
             format=kind,

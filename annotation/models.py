@@ -123,7 +123,8 @@ class Item(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    # no index of its own: ix_items_queue and uq_item_task_external start with it (migration 0007)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(200))
     prompt: Mapped[str] = mapped_column(Text)
     # pairwise: the two responses; single: the response is response_a and response_b is NULL
@@ -174,7 +175,7 @@ class Label(Base):
         CheckConstraint(sql_in("status", LABEL_STATUSES), name="ck_label_status"),
         CheckConstraint(sql_in("presented_order", PRESENTED_ORDERS), name="ck_label_order"),
         CheckConstraint("replicate >= 0", name="ck_label_replicate"),
-        Index("ix_labels_annotator", "annotator_id"),
+        Index("ix_labels_annotator_item", "annotator_id", "item_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

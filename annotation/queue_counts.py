@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, select, update
+from sqlalchemy import Integer, Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from annotation.db import insert_for
 from annotation.models import Annotator, Item, Label, QueueState, Task
@@ -32,11 +33,20 @@ _CHUNK = 900
 
 Pair = tuple[int, int]  # (item_id, annotator_id)
 _ITEMS = cast(Table, Item.__table__)
+_TASKS = cast(Table, Task.__table__)
+
+
+_HUMANS = select(Annotator.id).where(Annotator.id.in_(bindparam("ids", expanding=True)), Annotator.kind == "human")
 
 
 def humans(session: Session, annotator_ids: Iterable[int]) -> set[int]:
+    """Which of these annotators are human (from the session's loaded rows when it holds them all:
+    the page's submit loaded its annotator with the account)."""
     ids = sorted(set(annotator_ids))
-    return set(session.scalars(select(Annotator.id).where(Annotator.id.in_(ids), Annotator.kind == "human")))
+    loaded = [session.identity_map.get(identity_key(Annotator, i)) for i in ids]
+    if all(row is not None for row in loaded):
+        return {i for i, row in zip(ids, loaded, strict=True) if row is not None and row.kind == "human"}
+    return set(session.connection().execute(_HUMANS, {"ids": ids}).scalars())
 
 
 def lock_tasks(session: Session, task_ids: Iterable[int]) -> None:
@@ -45,11 +55,40 @@ def lock_tasks(session: Session, task_ids: Iterable[int]) -> None:
         session.execute(select(Task.id).where(Task.id.in_(sorted(set(task_ids)))).order_by(Task.id).with_for_update())
 
 
+_CLAIM = (
+    update(_TASKS)
+    .where(_TASKS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(labels_version=_TASKS.c.labels_version + 1)
+)
+
+
+def claim_tasks(session: Session, task_ids: Iterable[int]) -> None:
+    """Move the tasks' ``labels_version`` (the dashboard's cache key) and, on PostgreSQL, take the
+    count writers' turn on them: the update locks the task rows, in id order."""
+    session.connection().execute(_CLAIM, {"ids": sorted(set(task_ids))})
+
+
 _NOW_LABELED = (
     select(func.count(func.distinct(Label.annotator_id)))
     .join(Annotator, Label.annotator_id == Annotator.id)
     .where(Label.item_id == Item.id, Label.status == "submitted", Annotator.kind == "human")
     .scalar_subquery()
+)
+
+
+_COUNTS_NOW = (
+    select(Item.id, Item.task_id, Item.n_labeled, Task.overlap, _NOW_LABELED)
+    .join(Task, Item.task_id == Task.id)
+    .where(Item.id.in_(bindparam("ids", expanding=True)))
+)
+_SET_LABELED = update(_ITEMS).where(_ITEMS.c.id == bindparam("item")).values(n_labeled=bindparam("n"))
+_ADD_FILLED = (
+    update(_TASKS)
+    .where(_TASKS.c.id == bindparam("task"))
+    .values(
+        slots_filled=_TASKS.c.slots_filled + bindparam("filled", type_=Integer()),
+        n_full=_TASKS.c.n_full + bindparam("full", type_=Integer()),
+    )
 )
 
 
@@ -72,11 +111,10 @@ def after_write(session: Session, pairs_written: set[Pair], pairs_before: set[Pa
     filled: dict[int, int] = defaultdict(int)
     full: dict[int, int] = defaultdict(int)
     changed: list[dict[str, int]] = []
+    conn = session.connection()
     for start in range(0, len(touched), _CHUNK):
-        for item_id, task_id, n_before, overlap, n_after in session.execute(
-            select(Item.id, Item.task_id, Item.n_labeled, Task.overlap, _NOW_LABELED)
-            .join(Task, Item.task_id == Task.id)
-            .where(Item.id.in_(touched[start : start + _CHUNK]))
+        for item_id, task_id, n_before, overlap, n_after in conn.execute(
+            _COUNTS_NOW, {"ids": touched[start : start + _CHUNK]}
         ):
             task_of[item_id] = task_id
             if n_after == n_before:
@@ -85,21 +123,24 @@ def after_write(session: Session, pairs_written: set[Pair], pairs_before: set[Pa
             filled[task_id] += min(n_after, overlap) - min(n_before, overlap)
             full[task_id] += int(n_after >= overlap) - int(n_before >= overlap)
     if changed:
-        session.connection().execute(
-            update(_ITEMS).where(_ITEMS.c.id == bindparam("item")).values(n_labeled=bindparam("n")),
-            changed,
-        )
+        conn.execute(_SET_LABELED, changed)
     for task_id in sorted(set(filled) | set(full)):
         if filled[task_id] or full[task_id]:
-            session.execute(
-                update(Task)
-                .where(Task.id == task_id)
-                .values(slots_filled=Task.slots_filled + filled[task_id], n_full=Task.n_full + full[task_id])
-            )
+            conn.execute(_ADD_FILLED, {"task": task_id, "filled": filled[task_id], "full": full[task_id]})
     done: dict[Pair, int] = defaultdict(int)  # (task, annotator) -> items newly answered or skipped
     for item_id, annotator_id in pairs_written - pairs_before:
         done[(task_of[item_id], annotator_id)] += 1
     _add_done(session, done)
+
+
+def _add_done_statement(dialect: str) -> Any:
+    stmt = insert_for(dialect, QueueState)
+    return stmt.on_conflict_do_update(
+        index_elements=["task_id", "annotator_id"], set_={"done": QueueState.done + stmt.excluded.done}
+    )
+
+
+_ADD_DONE = {d: _add_done_statement(d) for d in ("postgresql", "sqlite")}
 
 
 def _add_done(session: Session, done: dict[Pair, int]) -> None:
@@ -107,15 +148,10 @@ def _add_done(session: Session, done: dict[Pair, int]) -> None:
     that two writers never wait for each other's rows in opposite orders."""
     if not done:
         return
-    dialect = session.get_bind().dialect.name
+    conn = session.connection()
     rows = [{"task_id": t, "annotator_id": a, "done": n} for (t, a), n in sorted(done.items()) if n]
-    for start in range(0, len(rows), _CHUNK):
-        stmt = insert_for(dialect, QueueState).values(rows[start : start + _CHUNK])
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["task_id", "annotator_id"], set_={"done": QueueState.done + stmt.excluded.done}
-            )
-        )
+    if rows:
+        conn.execute(_ADD_DONE[conn.dialect.name], rows)
 
 
 def items_added(session: Session, task_id: int, n: int) -> None:

@@ -12,12 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from annotation import queue_counts
-from annotation.db import insert_columns, insert_rows
+from annotation.db import insert_columns, insert_for, insert_rows
 from annotation.errors import LabelError, NotFoundError
 from annotation.models import (
     LABEL_STATUSES,
@@ -48,6 +48,8 @@ _MUTABLE = (
 
 
 Key = tuple[int, int, str, str, int]  # item, annotator, question, presented_order, replicate
+_COLUMN_OF = {attr.key: attr.columns[0].name for attr in inspect(Label).column_attrs}  # meta -> metadata
+_KEY_COLUMNS = (Label.item_id, Label.annotator_id, Label.question, Label.presented_order, Label.replicate)
 
 
 def _key(row: dict[str, Any]) -> Key:
@@ -134,7 +136,8 @@ def submit_labels(
     task_ids = sorted({schemas[row["item_id"]].task_id for row in rows})
     people = queue_counts.humans(session, {row["annotator_id"] for row in rows}) if keep_counts else set()
     if people:
-        queue_counts.lock_tasks(session, task_ids)
+        # takes the count writers' turn on the tasks and moves their labels_version in one statement
+        queue_counts.claim_tasks(session, task_ids)
     existing = _existing_labels(session, rows)
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
@@ -165,8 +168,8 @@ def submit_labels(
         _insert_new(session, new_rows, changed_by)
         result.inserted = len(new_rows)
     session.flush()
-    if result.inserted or result.updated:
-        session.execute(update(Task).where(Task.id.in_(task_ids)).values(labels_version=Task.labels_version + 1))
+    if (result.inserted or result.updated) and not people:
+        queue_counts.claim_tasks(session, task_ids)
     if people:
         queue_counts.after_write(
             session,
@@ -268,30 +271,34 @@ def insert_label_columns(
     return n
 
 
+_INSERT_NEW = insert_for("postgresql", Label).on_conflict_do_nothing(constraint="uq_label_key").returning(*_KEY_COLUMNS)
+
+
 def _insert_new(session: Session, new_rows: list[dict[str, Any]], changed_by: str) -> None:
     if session.get_bind().dialect.name == "sqlite":
         # a SQLite writer holds the database's write lock from BEGIN IMMEDIATE: nobody inserted
-        # these keys since we looked, so no savepoint to fall back to
+        # these keys since we looked
         insert_rows(session, Label, new_rows)
         return
-    try:
-        with session.begin_nested():
-            insert_rows(session, Label, new_rows)
-    except IntegrityError:
-        # another writer inserted one of these keys since we looked: write row by row, turning a
-        # lost insert race into an update of the winner's row (still one label per key)
-        for row in new_rows:
-            try:
-                with session.begin_nested():
-                    session.execute(insert(Label), [row])
-            except IntegrityError:
-                current = _existing_labels(session, [row]).get(_key(row))
-                if current is None:
-                    raise
-                if any(getattr(current, f) != row[f] for f in _MUTABLE):
-                    _record_event(session, current, row, changed_by, utcnow())
-                    for f in _MUTABLE:
-                        setattr(current, f, row[f])
+    # PostgreSQL: another writer may have inserted one of these keys since we looked. Rows whose key
+    # exists are left out by the insert itself and come back as an update of the winner's row
+    # (still one label per key); no savepoint to roll back to
+    conn = session.connection()
+    lost: list[dict[str, Any]] = []
+    for start in range(0, len(new_rows), _CHUNK):
+        chunk = new_rows[start : start + _CHUNK]
+        params = [{_COLUMN_OF[key]: value for key, value in row.items()} for row in chunk]
+        written = {tuple(row) for row in conn.execute(_INSERT_NEW, params)}
+        lost.extend(row for row in chunk if _key(row) not in written)
+    if not lost:
+        return
+    existing = _existing_labels(session, lost)
+    for row in lost:
+        current = existing[_key(row)]
+        if any(getattr(current, f) != row[f] for f in _MUTABLE):
+            _record_event(session, current, row, changed_by, utcnow())
+            for f in _MUTABLE:
+                setattr(current, f, row[f])
 
 
 def _record_event(session: Session, current: Label, row: dict[str, Any], who: str, now: Any) -> None:
@@ -324,11 +331,19 @@ def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, _Item
     plain: dict[int, _ItemSchema] = {}  # per task without a checklist question: one shared entry
     for start in range(0, len(item_ids), _CHUNK):
         chunk = item_ids[start : start + _CHUNK]
-        rows = session.execute(select(Item.id, Item.task_id).where(Item.id.in_(chunk))).all()
-        for task_id in {r.task_id for r in rows} - set(by_task):
-            by_task[task_id] = parse_schema(
-                session.execute(select(Task.label_schema).where(Task.id == task_id)).scalar_one()
+        loaded = [_loaded(session, Item, item_id) for item_id in chunk]
+        if all(item is not None for item in loaded):  # the page's submit: its item is loaded already
+            rows = [(item.id, item.task_id) for item in loaded]
+        else:
+            rows = [(r.id, r.task_id) for r in session.execute(select(Item.id, Item.task_id).where(Item.id.in_(chunk)))]
+        for task_id in {task_id for _, task_id in rows} - set(by_task):
+            task = _loaded(session, Task, task_id)
+            text = (
+                task.label_schema
+                if task is not None
+                else session.execute(select(Task.label_schema).where(Task.id == task_id)).scalar_one()
             )
+            by_task[task_id] = parse_schema(text)
             if by_task[task_id].first_of("checklist") is None:
                 plain[task_id] = _ItemSchema(by_task[task_id], 0, task_id)
         listed = [item_id for item_id, task_id in rows if task_id not in plain]
@@ -346,6 +361,12 @@ def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, _Item
             fix="submit labels only for items that exist (import the items first)",
         )
     return schemas
+
+
+def _loaded(session: Session, model: type[Any], key: int) -> Any:
+    """The row of ``model`` with primary key ``key`` when this session holds it already, else None
+    (no query)."""
+    return session.identity_map.get(identity_key(model, key))
 
 
 def _question(lab: LabelIn, known: _ItemSchema, place: str) -> tuple[Question, str]:
@@ -447,6 +468,11 @@ def _validated_row(
     }
 
 
+_KEYS_OF = select(*_KEY_COLUMNS, Label.id).where(
+    Label.annotator_id == bindparam("who"), Label.item_id.in_(bindparam("items", expanding=True))
+)
+
+
 def _existing_ids(session: Session, rows: Iterable[dict[str, Any]]) -> dict[Key, int]:
     """The ids of the labels these rows' annotators have on these rows' items, by key (plain columns:
     no label is loaded); a row whose key is absent has no label yet."""
@@ -454,14 +480,12 @@ def _existing_ids(session: Session, rows: Iterable[dict[str, Any]]) -> dict[Key,
     for row in rows:
         pairs.setdefault(row["annotator_id"], set()).add(row["item_id"])
     found: dict[Key, int] = {}
-    columns = (Label.item_id, Label.annotator_id, Label.question, Label.presented_order, Label.replicate, Label.id)
+    conn = session.connection()
     for annotator_id, items in pairs.items():
         ordered = sorted(items)
         for start in range(0, len(ordered), _CHUNK):
             chunk = ordered[start : start + _CHUNK]
-            for *key, label_id in session.execute(
-                select(*columns).where(Label.annotator_id == annotator_id, Label.item_id.in_(chunk))
-            ):
+            for *key, label_id in conn.execute(_KEYS_OF, {"who": annotator_id, "items": chunk}):
                 found[tuple(key)] = label_id  # type: ignore[index]
     return found
 

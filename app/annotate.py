@@ -338,9 +338,9 @@ def _first_slot(view: ItemViewModel) -> None:
     view.current = first.current if first else None
 
 
-def _next_view(session: Any, task: Task, account: Account) -> ItemViewModel:
+def _next_view(session: Any, task: Task, account: Account, *, sweep: bool = False) -> ItemViewModel:
     # next_item serves only items the annotator has not labeled: no current answer to look up
-    item_id, progress_now = next_item_and_progress(session, task, account.annotator_id)
+    item_id, progress_now = next_item_and_progress(session, task, account.annotator_id, sweep=sweep)
     return _view(session, task, account, item_id, progress_now=progress_now, labeled_by_me=False)
 
 
@@ -353,18 +353,20 @@ def _overlap_reached(session: Any, task: Task, account: Account) -> ItemViewMode
 def open_task(services: Services, username: str | None, task: str) -> ItemViewModel:
     def work(session: Any) -> ItemViewModel:
         account = require_in(session, username, ANNOTATE_ROLES)
-        return _next_view(session, get_task(session, task), account)
+        return _next_view(session, get_task(session, task), account, sweep=True)
 
     return services.transaction(work)
 
 
 def _task_item(session: Any, task: str, item_id: int) -> tuple[Task, Item]:
     """The task and the item, refusing an item id from another task (ids come from the client)."""
-    task_row = get_task(session, task)
-    item = session.get(Item, int(item_id))
-    if item is None or item.task_id != task_row.id:
+    found = session.execute(
+        select(Task, Item).join(Item, Item.task_id == Task.id).where(Task.name == task, Item.id == int(item_id))
+    ).first()
+    if found is None:
+        get_task(session, task)  # names the known tasks when this one does not exist
         raise AccessError("this item is not part of the task", fix="reload the page")
-    return task_row, item
+    return found[0], found[1]
 
 
 def submit(

@@ -30,6 +30,7 @@ from annotation import queue_counts  # noqa: E402
 from annotation.accounts import add_user  # noqa: E402
 from annotation.catalog import ensure_annotator, ensure_task  # noqa: E402
 from annotation.config import Settings  # noqa: E402
+from annotation.db import refresh_statistics  # noqa: E402
 from annotation.models import Item, Label  # noqa: E402
 from annotation.queue_order import queue_columns  # noqa: E402
 from annotation.services import Services  # noqa: E402
@@ -86,6 +87,7 @@ def build(url: str, data_dir: Path, n: int, seed: int = 0) -> Services:
             )
     with services.session() as session:
         queue_counts.recount_task(session, task_id)
+        refresh_statistics(session)  # as an import of this size does (annotation.ingest)
     return services
 
 

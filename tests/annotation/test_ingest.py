@@ -256,3 +256,27 @@ def test_pandalm_real_files(services: Services, pandalm_dir: Path) -> None:
 def test_pandalm_judge_file_needs_its_items(services: Services, pandalm_dir: Path) -> None:
     with pytest.raises(InputError, match="holds only labels"):
         _import(services, pandalm_dir / "pandalm-7b-testset-v1.json", task="empty")
+
+
+@pytest.mark.parametrize("services", ["postgres"], indirect=True)
+def test_a_large_import_refreshes_the_planners_statistics(
+    services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL plans the queue's reads from the tables' statistics; an import that writes many rows
+    takes them in its own transaction (here the threshold is lowered to this small file)."""
+    from sqlalchemy import text
+
+    from annotation import ingest
+
+    def reltuples(name: str) -> float:
+        with services.session() as s:
+            return float(s.execute(text("SELECT reltuples FROM pg_class WHERE relname = :n"), {"n": name}).scalar_one())
+
+    assert reltuples("items") < 0  # never analyzed
+    monkeypatch.setattr(ingest, "ANALYZE_AFTER", 30)
+    with services.session() as s:
+        import_file(s, _write_jsonl(tmp_path / "small.jsonl", _rows(20)), task="t")
+    assert reltuples("items") < 0  # 20 rows: under the threshold
+    with services.session() as s:
+        import_file(s, _write_jsonl(tmp_path / "more.jsonl", _rows(60)), task="t")  # 40 new
+    assert reltuples("items") == 60

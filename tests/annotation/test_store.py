@@ -130,3 +130,41 @@ def test_concurrent_submissions_of_one_key_store_one_label(services: Services) -
         assert s.scalar(select(func.count()).select_from(Label)) == 1
         n_events = s.scalar(select(func.count()).select_from(LabelEvent))
     assert n_events is not None and n_events <= 7
+
+
+@pytest.mark.parametrize("kind", ["human", "llm_judge"])
+def test_concurrent_writers_of_one_key_on_postgres_store_one_label(services: Services, kind: str) -> None:
+    """A judge's writers take no turn on the task (humans do): on PostgreSQL their inserts race, and
+    the loser's row becomes an update of the winner's (ON CONFLICT DO NOTHING, then an update)."""
+    _, items, _ = _setup(services)
+    with services.session() as s:
+        who = ensure_annotator(s, f"writer-{kind}", kind=kind).id
+
+    def worker(value: str) -> None:
+        with services.session() as s:
+            submit_label(s, LabelIn(items[1], who, value), changed_by="w")
+
+    assert all_at_once(worker, ["A" if i % 2 else "B" for i in range(8)]) == []
+    with services.session() as s:
+        assert s.scalar(select(func.count()).select_from(Label)) == 1
+
+
+@pytest.mark.parametrize("services", ["postgres"], indirect=True)
+def test_an_insert_that_lost_the_race_updates_the_winners_label(services: Services) -> None:
+    """The write path's fallback, made deterministic: a new row whose key another writer stored since
+    it looked (PostgreSQL only: SQLite's writer holds the write lock from its first read)."""
+    from annotation import store
+
+    _, items, alice = _setup(services)
+    with services.session() as s:
+        submit_label(s, LabelIn(items[0], alice, "A"), changed_by="alice")
+    with services.session() as s:
+        known = store._schemas_for_items(s, [items[0]])
+        row = store._validated_row(LabelIn(items[0], alice, "B"), known, "label", 1000, {})
+        now = store.utcnow()
+        store._insert_new(s, [{**row, "created_at": now, "updated_at": now}], "bob")
+    with services.session() as s:
+        labels = s.scalars(select(Label)).all()
+        events = s.scalars(select(LabelEvent)).all()
+    assert [(lab.value, lab.annotator_id) for lab in labels] == [("B", alice)]
+    assert [(e.old_value, e.new_value, e.changed_by) for e in events] == [("A", "B", "bob")]
