@@ -179,12 +179,10 @@ def recount_task(session: Session, task_id: int) -> None:
         .group_by(Label.item_id, Label.annotator_id)
         .subquery()
     )
-    per_item = (
-        select(per_pair.c.item_id, func.sum(per_pair.c.answered).label("n")).group_by(per_pair.c.item_id).subquery()
-    )
-    n_of = select(per_item.c.n).where(per_item.c.item_id == Item.id).scalar_subquery()
+    # each item's count by the same correlated count the label writes use (one probe of the labels'
+    # item index per item; a correlated read of a task-wide grouping was quadratic on SQLite)
     session.execute(
-        update(Item).where(Item.task_id == task_id).values(n_labeled=func.coalesce(n_of, 0)),
+        update(Item).where(Item.task_id == task_id).values(n_labeled=_NOW_LABELED),
         execution_options={"synchronize_session": False},
     )
     n_items, n_full, filled = session.execute(
