@@ -92,10 +92,11 @@ def select_raters(labels: pd.DataFrame, selector: str | Sequence[str]) -> list[s
     name, or a list of those. Raises when nothing matches."""
     selectors = [selector] if isinstance(selector, str) else list(selector)
     codes, raters = pd.factorize(labels["annotator"])
-    rows = np.flatnonzero(codes >= 0)
-    _, first = np.unique(codes[rows], return_index=True)  # each rater's first row: its kind
-    first = rows[first]
-    kinds = dict(zip(np.asarray(raters, dtype=object), labels["kind"].to_numpy()[first], strict=True))
+    # each rater's first row (its kind): factorize numbers raters in order of first appearance, so the
+    # running maximum of the codes rises exactly there (a missing name, -1, never raises it)
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
+    # the kind of those few rows only (a whole text column to numpy costs as much as the factorizing)
+    kinds = dict(zip(np.asarray(raters, dtype=object), labels["kind"].iloc[first].to_numpy(dtype=object), strict=True))
     names = sorted(kinds)
     chosen: list[str] = []
     for sel in selectors:
