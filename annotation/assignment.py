@@ -113,20 +113,18 @@ _MOVE = (
         passes=bindparam("passes"),
     )
 )
+_ME = bindparam("me", type_=Integer())
+_NOW = bindparam("now", type_=DateTime())
 # an open item's slots held by others: human answers (the kept count) plus others' live reservations
 _HOLDERS = Item.n_labeled + (
     select(func.count())
-    .where(
-        Assignment.item_id == Item.id,
-        Assignment.annotator_id != bindparam("me"),
-        Assignment.expires_at > bindparam("now"),
-    )
+    .where(Assignment.item_id == Item.id, Assignment.annotator_id != _ME, Assignment.expires_at > _NOW)
     .scalar_subquery()
 )
 _OPEN_FOR_ME = (
     Item.task_id == bindparam("task_id"),
     Item.n_labeled < bindparam("overlap"),
-    ~select(Label.id).where(Label.item_id == Item.id, Label.annotator_id == bindparam("me")).exists(),
+    ~select(Label.id).where(Label.item_id == Item.id, Label.annotator_id == _ME).exists(),
 )
 _ALL_OPEN = select(Item.id, Item.shuffle_key, Item.bucket, _HOLDERS.label("held")).where(*_OPEN_FOR_ME)
 # the list of buckets travels as one parameter (a PostgreSQL array, a JSON array in SQLite), so the
@@ -150,28 +148,18 @@ _OPEN_IN_BUCKETS = {
     ),
 }
 _SLOT_COLUMNS = ["item_id", "annotator_id", "task_id", "created_at", "expires_at"]
-_NOW = bindparam("now", type_=DateTime())
 _EXPIRES = bindparam("expires", type_=DateTime())
 
 
 def _reserve(dialect: str, *, if_free: bool) -> Any:
     """An INSERT of the annotator's reservation of item ``:item`` (renewed when they held one); with
     ``if_free`` it inserts only while the slots held by others (answers plus live reservations,
-    counted by this statement) leave one free, and returns the item id when it did."""
-    others = (
-        select(func.count())
-        .where(
-            Assignment.item_id == bindparam("item"),
-            Assignment.annotator_id != bindparam("me"),
-            Assignment.expires_at > _NOW,
-        )
-        .scalar_subquery()
-    )
-    source = select(Item.id, bindparam("me", type_=Integer()), Item.task_id, _NOW, _EXPIRES).where(
-        Item.id == bindparam("item")
-    )
+    counted by this statement: the bucket read's ``_HOLDERS``) leave one free, and returns the item
+    id when it did."""
+    source = select(Item.id, _ME, Item.task_id, _NOW, _EXPIRES).where(Item.id == bindparam("item"))
     if if_free:
-        source = source.where(Item.n_labeled + others < bindparam("overlap"))
+        holders = _HOLDERS
+        source = source.where(holders < bindparam("overlap"))
     stmt = insert_for(dialect, Assignment).from_select(_SLOT_COLUMNS, source)
     stmt = stmt.on_conflict_do_update(
         index_elements=["item_id", "annotator_id"],

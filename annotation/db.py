@@ -16,6 +16,7 @@ from sqlalchemy import JSON, Engine, create_engine, event, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.util import identity_key
 
 from annotation.errors import ConfigError
 
@@ -136,6 +137,17 @@ def insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) 
     insert_columns(session, model, {key: [row[key] for row in rows] for key in keys}, len(rows))
 
 
+def columns_by_attribute(model: type[Any]) -> dict[str, Any]:
+    """An ORM class's table columns by attribute name (``Label.meta`` is the column ``metadata``)."""
+    return {attr.key: attr.columns[0] for attr in inspect(model).column_attrs}
+
+
+def loaded(session: Session, model: type[Any], key: int) -> Any:
+    """The row of ``model`` with primary key ``key`` when this session holds it already, else None
+    (no query)."""
+    return session.identity_map.get(identity_key(model, key))
+
+
 def insert_columns(session: Session, model: type[Any], columns: dict[str, Any], n: int) -> None:
     """Insert ``n`` rows of an ORM class given column by column: ``columns`` maps an attribute name
     to a list of ``n`` values, or to one value every row has (a non-list: the import's timestamp,
@@ -147,9 +159,8 @@ def insert_columns(session: Session, model: type[Any], columns: dict[str, Any], 
     if n == 0:
         return
     dialect = session.get_bind().dialect
-    mapper = inspect(model)
-    table = mapper.local_table
-    attrs = {attr.key: attr.columns[0] for attr in mapper.column_attrs}
+    table = inspect(model).local_table
+    attrs = columns_by_attribute(model)
     keys = list(columns)
     targets = [attrs[key] for key in keys]
     quote = dialect.identifier_preparer.quote

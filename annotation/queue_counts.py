@@ -22,9 +22,8 @@ from typing import Any, cast
 
 from sqlalchemy import Integer, Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
-from annotation.db import insert_for
+from annotation.db import insert_for, loaded
 from annotation.models import Annotator, Item, Label, QueueState, Task
 
 # above this many touched items, one recount of each task is cheaper than counting item by item
@@ -43,9 +42,9 @@ def humans(session: Session, annotator_ids: Iterable[int]) -> set[int]:
     """Which of these annotators are human (from the session's loaded rows when it holds them all:
     the page's submit loaded its annotator with the account)."""
     ids = sorted(set(annotator_ids))
-    loaded = [session.identity_map.get(identity_key(Annotator, i)) for i in ids]
-    if all(row is not None for row in loaded):
-        return {i for i, row in zip(ids, loaded, strict=True) if row is not None and row.kind == "human"}
+    rows = [loaded(session, Annotator, i) for i in ids]
+    if all(row is not None for row in rows):
+        return {i for i, row in zip(ids, rows, strict=True) if row is not None and row.kind == "human"}
     return set(session.connection().execute(_HUMANS, {"ids": ids}).scalars())
 
 

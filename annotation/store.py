@@ -12,12 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, inspect, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from annotation import queue_counts
-from annotation.db import insert_columns, insert_for, insert_rows
+from annotation.db import columns_by_attribute, insert_columns, insert_for, insert_rows, loaded
 from annotation.errors import LabelError, NotFoundError
 from annotation.models import (
     LABEL_STATUSES,
@@ -48,7 +47,7 @@ _MUTABLE = (
 
 
 Key = tuple[int, int, str, str, int]  # item, annotator, question, presented_order, replicate
-_COLUMN_OF = {attr.key: attr.columns[0].name for attr in inspect(Label).column_attrs}  # meta -> metadata
+_COLUMN_OF = {key: column.name for key, column in columns_by_attribute(Label).items()}  # meta -> metadata
 _KEY_COLUMNS = (Label.item_id, Label.annotator_id, Label.question, Label.presented_order, Label.replicate)
 
 
@@ -331,13 +330,13 @@ def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, _Item
     plain: dict[int, _ItemSchema] = {}  # per task without a checklist question: one shared entry
     for start in range(0, len(item_ids), _CHUNK):
         chunk = item_ids[start : start + _CHUNK]
-        loaded = [_loaded(session, Item, item_id) for item_id in chunk]
-        if all(item is not None for item in loaded):  # the page's submit: its item is loaded already
-            rows = [(item.id, item.task_id) for item in loaded]
+        held = [loaded(session, Item, item_id) for item_id in chunk]
+        if all(item is not None for item in held):  # the page's submit: its item is loaded already
+            rows = [(item.id, item.task_id) for item in held]
         else:
             rows = [(r.id, r.task_id) for r in session.execute(select(Item.id, Item.task_id).where(Item.id.in_(chunk)))]
         for task_id in {task_id for _, task_id in rows} - set(by_task):
-            task = _loaded(session, Task, task_id)
+            task = loaded(session, Task, task_id)
             text = (
                 task.label_schema
                 if task is not None
@@ -361,12 +360,6 @@ def _schemas_for_items(session: Session, item_ids: list[int]) -> dict[int, _Item
             fix="submit labels only for items that exist (import the items first)",
         )
     return schemas
-
-
-def _loaded(session: Session, model: type[Any], key: int) -> Any:
-    """The row of ``model`` with primary key ``key`` when this session holds it already, else None
-    (no query)."""
-    return session.identity_map.get(identity_key(model, key))
 
 
 def _question(lab: LabelIn, known: _ItemSchema, place: str) -> tuple[Question, str]:
