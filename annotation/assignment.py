@@ -14,11 +14,13 @@ a task takes a few reads, not one per bucket.
 Serving an item reserves one of its slots for a while (``assignments``); the slot count (human
 annotators who submitted an answer, kept in ``items.n_labeled``, plus live reservations of others)
 is checked and the reservation written in one transaction, under SQLite's write lock or a
-PostgreSQL row lock on the item (taken with SKIP LOCKED: an item another writer holds right now is
-passed over, not waited for), so two annotators opening the page at once cannot both take the last
-slot. Which response is shown on the left is a deterministic random function of (annotator, item),
-so a reload or a second submission shows and stores the same order. The progress line reads kept
-counts (``annotation.queue_counts``), never the labels.
+PostgreSQL row lock on the item, so two annotators opening the page at once cannot both take the last
+slot. The lock is taken with SKIP LOCKED (an item another writer holds right now is passed over, not
+queued behind) until only such items are left: then the walk waits for them, so an annotator is
+never told the task is finished while an item a writer was holding still has a slot. Which response
+is shown on the left is a deterministic random function of (annotator, item), so a reload or a
+second submission shows and stores the same order. The progress line reads kept counts
+(``annotation.queue_counts``), never the labels.
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ _HOLDERS = Item.n_labeled + (
     .where(Assignment.item_id == Item.id, Assignment.annotator_id != _ME, Assignment.expires_at > _NOW)
     .scalar_subquery()
 )
+_HOLDERS_OF = select(Item.id, _HOLDERS.label("held")).where(Item.id.in_(bindparam("items", expanding=True)))
 _OPEN_FOR_ME = (
     Item.task_id == bindparam("task_id"),
     Item.n_labeled < bindparam("overlap"),
@@ -169,7 +172,8 @@ def _reserve(dialect: str, *, if_free: bool) -> Any:
 
 
 _RESERVE = {d: _reserve(d, if_free=d == "postgresql") for d in ("postgresql", "sqlite")}
-_LOCK_ITEM = select(Item.id).where(Item.id == bindparam("item")).with_for_update(key_share=True, skip_locked=True)
+_LOCK_ITEM_WAIT = select(Item.id).where(Item.id == bindparam("item")).with_for_update(key_share=True)
+_LOCK_ITEM = _LOCK_ITEM_WAIT.with_for_update(key_share=True, skip_locked=True)
 _PAST = (1 << 63) - 1  # after every rank and item id: a cursor (place, _PAST, _PAST) passed the bucket
 LIST_AT_MOST = 256  # buckets a read names; a read of more buckets reads the task's open items
 GALLOP = 6  # a read without anything for the annotator doubles the next one, up to 2**GALLOP times
@@ -225,27 +229,33 @@ def _progress_of(counts: Any, place: _Place) -> Progress:
 
 
 def _free_for(
-    session: Session, task: Task, annotator_id: int, rows: list[tuple[int, int]], now: datetime
-) -> int | None:
+    session: Session, task: Task, annotator_id: int, rows: list[tuple[int, int]], now: datetime, *, wait: bool = False
+) -> tuple[int | None, list[int]]:
     """The first of ``rows`` ((item id, slots held by others), in the annotator's order, none of them
-    answered or skipped by the annotator) with a slot free, and reserves it. SQLite holds the write
-    lock: the counts read with the rows decide. PostgreSQL locks the item row first (FOR NO KEY
-    UPDATE: a plain FOR UPDATE would also wait for the key-share locks of label inserts on their
-    item, and deadlock against them; SKIP LOCKED: an item another writer holds is passed over rather
-    than waited for, since two writers each holding one item and asking for the other's would
-    deadlock), then reserves only if the holders counted under the lock leave a slot (a statement
-    of its own, so its snapshot sees every reservation committed before the lock was granted)."""
+    answered or skipped by the annotator) with a slot free, reserved, and the items passed over
+    because another writer held them. SQLite holds the write lock: the counts read with the rows
+    decide. PostgreSQL locks the item row first (FOR NO KEY UPDATE: a plain FOR UPDATE would also
+    wait for the key-share locks of label inserts on their item, and deadlock against them), then
+    reserves only if the holders counted under the lock leave a slot (a statement of its own, so its
+    snapshot sees every reservation committed before the lock was granted). The lock is taken with
+    SKIP LOCKED (an item another writer holds right now is passed over and returned as busy: a walk
+    does not queue behind every writer it meets) unless ``wait``: the walk's last resort, when only
+    busy items are left, waits for them (a wait that closes a cycle is PostgreSQL's deadlock error,
+    which ``Services.transaction`` retries)."""
     conn = session.connection()
     dialect = conn.dialect.name
+    lock = _LOCK_ITEM_WAIT if wait else _LOCK_ITEM
     params = {"me": annotator_id, "now": now, "expires": now + RESERVATION, "overlap": task.overlap}
+    busy: list[int] = []
     for item_id, held in rows:
         if held >= task.overlap:
             continue
-        if dialect == "postgresql" and conn.execute(_LOCK_ITEM, {"item": item_id}).first() is None:
+        if dialect == "postgresql" and conn.execute(lock, {"item": item_id}).first() is None:
+            busy.append(item_id)
             continue
         if conn.execute(_RESERVE[dialect], {**params, "item": item_id}).first() is not None:
-            return item_id
-    return None
+            return item_id, busy
+    return None, busy
 
 
 def _walk(
@@ -259,6 +269,7 @@ def _walk(
     passes, wrapped = place.passes, False
     postgres = conn.dialect.name == "postgresql"
     params = {"task_id": task.id, "overlap": task.overlap, "me": annotator_id, "now": now}
+    busy: dict[int, tuple[int, int]] = {}  # items passed over because another writer held them: their place
     while True:
         at = max(cursor[0], 0)
         count = min(span, BUCKETS - at)
@@ -276,29 +287,33 @@ def _walk(
                 if entry[:3] > cursor:
                     placed.append(entry)
         placed.sort()
-        item_id = _free_for(session, task, annotator_id, [(p[2], p[3]) for p in placed], now)
+        item_id, passed = _free_for(session, task, annotator_id, [(p[2], p[3]) for p in placed], now)
+        busy.update((p[2], p[:2]) for p in placed if p[2] in passed)
         if item_id is not None:
-            at_bucket, at_rank, _, _ = next(p for p in placed if p[2] == item_id)
-            conn.execute(
-                _MOVE,
-                {
-                    "task": task.id,
-                    "me": annotator_id,
-                    "pos": at_bucket,
-                    "rank": at_rank,
-                    "after": item_id,
-                    "passes": passes,
-                },
-            )
-            return item_id
+            found = next(p[:2] for p in placed if p[2] == item_id)
+            break
         end = at + count - 1
-        if wrapped and end >= start[0]:
-            return None  # once around: nothing free for this annotator
-        if end >= BUCKETS - 1:
-            cursor, passes, wrapped = (-1, 0, 0), passes + 1, True
-        else:
-            cursor = (end, _PAST, _PAST)
-        span = min(span * 2, first << GALLOP)
+        if not (wrapped and end >= start[0]):
+            if end >= BUCKETS - 1:
+                cursor, passes, wrapped = (-1, 0, 0), passes + 1, True
+            else:
+                cursor = (end, _PAST, _PAST)
+            span = min(span * 2, first << GALLOP)
+            continue
+        # once around: only items other writers held (if any) may still have a slot; wait for those
+        # whose committed holders still leave one (a writer that found its item full keeps the lock
+        # to its end: waiting for it would only risk a deadlock)
+        if not busy:
+            return None  # nothing free for this annotator
+        still = [(r.id, r.held) for r in conn.execute(_HOLDERS_OF, {**params, "items": sorted(busy)})]
+        item_id, _ = _free_for(session, task, annotator_id, sorted(still), now, wait=True)
+        if item_id is None:
+            return None
+        found = busy[item_id]
+        break
+    move = {"task": task.id, "me": annotator_id, "pos": found[0], "rank": found[1], "after": item_id}
+    conn.execute(_MOVE, {**move, "passes": passes})
+    return item_id
 
 
 def next_item_and_progress(

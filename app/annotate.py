@@ -359,9 +359,15 @@ def open_task(services: Services, username: str | None, task: str) -> ItemViewMo
 
 
 def _task_item(session: Any, task: str, item_id: int) -> tuple[Task, Item]:
-    """The task and the item, refusing an item id from another task (ids come from the client)."""
+    """The task and the item, refusing an item id from another task (ids come from the client). On
+    PostgreSQL the read takes the task row's lock (the count writers' turn, which the label write
+    takes anyway) before ``may_label`` locks the item: every human writer locks the task before its
+    items, so a walk that waits for an item held by a writer never waits for one waiting on it."""
     found = session.execute(
-        select(Task, Item).join(Item, Item.task_id == Task.id).where(Task.name == task, Item.id == int(item_id))
+        select(Task, Item)
+        .join(Item, Item.task_id == Task.id)
+        .where(Task.name == task, Item.id == int(item_id))
+        .with_for_update(of=Task, key_share=True)
     ).first()
     if found is None:
         get_task(session, task)  # names the known tasks when this one does not exist

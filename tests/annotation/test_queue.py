@@ -208,6 +208,29 @@ def test_twenty_annotators_at_once_fill_every_item_exactly_to_the_overlap(servic
     assert set(Counter(i for i, _ in pairs).values()) == {3}
 
 
+@pytest.mark.parametrize("services", ["postgres"], indirect=True)
+@pytest.mark.parametrize("writer_fills_it", [False, True])
+def test_a_walk_waits_for_the_last_item_another_writer_holds(
+    services: Services, tmp_path: Path, writer_fills_it: bool
+) -> None:
+    """PostgreSQL passes over an item another writer holds (SKIP LOCKED); when nothing else is left the
+    walk waits for that writer instead of ending the task for the annotator (the overlap was left one
+    short in a CI run of the 20-annotator test). The other writer holds the last open item's row lock:
+    released unchanged, the item is served; released having filled the last slot, nothing is."""
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    from sqlalchemy import update
+
+    (user,) = _setup(services, _items(tmp_path / "q.jsonl", 1), overlap=1, users=1)
+    with ThreadPoolExecutor(1) as pool, services.session() as writer:
+        (item,) = writer.scalars(select(Item.id)).all()
+        writer.execute(update(Item).where(Item.id == item).values(n_labeled=Item.n_labeled + int(writer_fills_it)))
+        waiting = pool.submit(lambda: annotate.open_task(services, user, "q").item_id)
+        assert not wait([waiting], timeout=0.5).done  # still waiting for the writer's lock
+        writer.commit()
+        assert waiting.result(timeout=10) == (None if writer_fills_it else item)
+
+
 def test_next_item_reads_a_few_buckets_not_the_task(sqlite_services: Services, tmp_path: Path) -> None:
     """The walk reads the next few buckets of the annotator's order per request (about 32 items),
     not the task: the statements are counted with SQLAlchemy's cursor hook on a 5,000-item task."""

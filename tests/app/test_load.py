@@ -84,7 +84,7 @@ def _annotator(url: str, n: int, out: dict[str, Any], lock: threading.Lock) -> N
 def _kept(session: Any, task_id: int) -> tuple[Any, ...]:
     task = session.execute(select(Task.n_items, Task.n_full, Task.slots_filled).where(Task.id == task_id)).one()
     labeled = session.execute(select(func.sum(Item.n_labeled)).where(Item.task_id == task_id)).scalar()
-    done = sorted(session.execute(select(QueueState.annotator_id, QueueState.done)).tuples())
+    done = sorted((a, d) for a, d in session.execute(select(QueueState.annotator_id, QueueState.done)))
     return tuple(task), labeled, done
 
 
