@@ -269,6 +269,9 @@ def _stop_on_every_signal() -> None:
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, stop)
+    # a demo started from a non-interactive shell in the background inherits SIGINT ignored (Python
+    # then installs no Ctrl-C handler): `kill -INT` did nothing and the demo ran on
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run_demo(args: argparse.Namespace, services: Services) -> int:
