@@ -124,6 +124,8 @@ _HOLDERS = Item.n_labeled + (
     .scalar_subquery()
 )
 _HOLDERS_OF = select(Item.id, _HOLDERS.label("held")).where(Item.id.in_(bindparam("items", expanding=True)))
+# the annotator's label(s) on the item of the enclosing statement
+_MY_LABEL = select(Label.id).where(Label.item_id == Item.id, Label.annotator_id == _ME)
 # "not labeled by me" as a scalar subquery, not NOT EXISTS: PostgreSQL turns NOT EXISTS into an anti
 # join, and with the annotator's labels newer than the statistics it planned a nested loop over all
 # of them per item (7,005 comparisons for a bucket after 30 answers, growing with every answer); a
@@ -131,7 +133,7 @@ _HOLDERS_OF = select(Item.id, _HOLDERS.label("held")).where(Item.id.in_(bindpara
 _OPEN_FOR_ME = (
     Item.task_id == bindparam("task_id"),
     Item.n_labeled < bindparam("overlap"),
-    select(Label.id).where(Label.item_id == Item.id, Label.annotator_id == _ME).limit(1).scalar_subquery().is_(None),
+    _MY_LABEL.limit(1).scalar_subquery().is_(None),
 )
 _ALL_OPEN = select(Item.id, Item.shuffle_key, Item.bucket, _HOLDERS.label("held")).where(*_OPEN_FOR_ME)
 # the list of buckets travels as one parameter (a PostgreSQL array, a JSON array in SQLite), so the
@@ -164,11 +166,10 @@ _EXPIRES = bindparam("expires", type_=DateTime())
 def _reserve(dialect: str, *, if_free: bool) -> Any:
     """An INSERT of the annotator's reservation of item ``:item`` (renewed when they held one); with
     ``if_free`` it inserts only while the slots held by others (answers plus live reservations,
-    counted by this statement: the bucket read's ``_HOLDERS``) leave one free, and returns the item
-    id when it did."""
+    ``_HOLDERS``, counted by this statement) leave one free, and returns the item id when it did."""
     source = select(Item.id, _ME, Item.task_id, _NOW, _EXPIRES).where(Item.id == bindparam("item"))
     if if_free:
-        holders = _HOLDERS
+        holders = _HOLDERS  # a name, not the constant: ruff reads "CONSTANT < x" as a Yoda condition
         source = source.where(holders < bindparam("overlap"))
     stmt = insert_for(dialect, Assignment).from_select(_SLOT_COLUMNS, source)
     stmt = stmt.on_conflict_do_update(
@@ -347,9 +348,9 @@ def next_item(session: Session, task: Task, annotator_id: int, *, seed: int = 0)
 
 
 _OWN_AND_RESERVED = select(
-    select(Label.id).where(Label.item_id == Item.id, Label.annotator_id == bindparam("me")).exists(),
+    _MY_LABEL.exists(),
     select(Assignment.expires_at)
-    .where(Assignment.item_id == Item.id, Assignment.annotator_id == bindparam("me"))
+    .where(Assignment.item_id == Item.id, Assignment.annotator_id == _ME)
     .scalar_subquery(),
 ).where(Item.id == bindparam("item"))
 _OWN_AND_RESERVED_LOCKED = _OWN_AND_RESERVED.with_for_update(key_share=True)
