@@ -21,7 +21,7 @@ from analysis.agreement import AgreementResult, Level, agreement, correlations
 from analysis.calibration import rater_calibration
 from analysis.compare import DEFAULT_EPSILON, alt_test, human_ceiling, judge_minus_ceiling
 from analysis.errors import MetricUndefinedError
-from analysis.frames import check_labels, collapse, is_pairwise, level_of, lookup, majority, votes
+from analysis.frames import check_labels, coded, collapse, is_pairwise, level_of, lookup, majority, votes
 from analysis.intervals import percentile_interval, proportion, second_column
 from analysis.questions import CHECKLIST_UNIT, checklist_units, overall_rows, pass_rates
 from analysis.reliability import alpha, fleiss
@@ -152,6 +152,7 @@ def build_report(
     1: one after another; the report is the same)."""
     check_labels(labels)
     options = {k: v for k, v in locals().items() if k not in ("labels", "items", "workers")}
+    labels = coded(labels)  # the few-valued text columns as integer codes, once for every figure
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judgelab-report") as pool:

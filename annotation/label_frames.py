@@ -8,13 +8,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import JSON, DateTime, select
+from sqlalchemy import JSON, DateTime, func, select
 from sqlalchemy.orm import Session
 
 from annotation.catalog import get_task
 from annotation.models import Annotator, Item, Label, Task
 from annotation.schema import Question, TaskSchema, parse_schema
-from contracts.columns import ITEM_COLUMNS, LABEL_COLUMNS, LEVEL_ATTR, QUESTION_ATTR, SCALE_ATTR
+from contracts.columns import (
+    ANALYSIS_ITEM_COLUMNS,
+    ANALYSIS_LABEL_COLUMNS,
+    ITEM_COLUMNS,
+    ITEM_TEXTS,
+    LABEL_CODED,
+    LABEL_COLUMNS,
+    LEVEL_ATTR,
+    QUESTION_ATTR,
+    SCALE_ATTR,
+    coded_column,
+)
 
 # where each column of the label frame comes from (``confidence_p`` is computed from the task's scale)
 _LABEL_SOURCES: dict[str, Any] = {
@@ -41,7 +52,8 @@ _LABEL_SOURCES: dict[str, Any] = {
     "updated_at": Label.updated_at,
     "metadata": Label.meta,
 }
-_SELECTED = [c for c in LABEL_COLUMNS if c != "confidence_p"]
+_DERIVED = ("confidence_p",)  # computed from the task's scale (:func:`_finish`)
+_SELECTED = [c for c in LABEL_COLUMNS if c not in _DERIVED]
 _ITEM_SOURCES: dict[str, Any] = {
     "item_id": Item.id,
     "external_id": Item.external_id,
@@ -59,6 +71,15 @@ _ITEM_SOURCES: dict[str, Any] = {
 }
 
 
+# the analysis read (:func:`task_frames`): the labels' own columns, the rater as its id (its name and
+# kind are read once per rater, not joined onto every label)
+_ANALYSIS_SOURCES: dict[str, Any] = {
+    "item_id": Label.item_id,
+    "annotator_id": Label.annotator_id,
+    **{c: _LABEL_SOURCES[c] for c in ANALYSIS_LABEL_COLUMNS if c not in ("item_id", "annotator", "kind", *_DERIVED)},
+}
+
+
 def label_query(task_id: int) -> Any:
     """The select of a task's labels in the columns of the label frame (but ``confidence_p``)."""
     return (
@@ -70,32 +91,67 @@ def label_query(task_id: int) -> Any:
     )
 
 
-def item_query(task_id: int) -> Any:
-    """The select of a task's items in the columns of the items frame (``contracts.columns``)."""
-    return select(*(_ITEM_SOURCES[c] for c in ITEM_COLUMNS)).where(Item.task_id == task_id).order_by(Item.id)
+def item_query(task_id: int, *, texts: bool = True) -> Any:
+    """The select of a task's items in the columns of the items frame (``contracts.columns``; without
+    the responses' text when not ``texts``) and the responses' lengths, ``len_a`` and ``len_b``."""
+    names = ITEM_COLUMNS if texts else ANALYSIS_ITEM_COLUMNS
+    lengths = [func.coalesce(func.length(_ITEM_SOURCES[t]), 0).label(f"len_{t[-1]}") for t in ITEM_TEXTS]
+    columns = [_ITEM_SOURCES[c].label(c) for c in names]
+    return select(*columns, *lengths).where(Item.task_id == task_id).order_by(Item.id)
 
 
 def labels_frame(session: Session, task_id: int) -> pd.DataFrame:
     """Every label of a task, one row each, in the column contract (``contracts.columns``).
     ``confidence_p`` is the stated confidence on [0, 1], read from the task's declared scale."""
-    frame = read_frame(session, label_query(task_id), _SELECTED)
+    return _finish(session, task_id, read_frame(session, label_query(task_id), _SELECTED), LABEL_COLUMNS)
+
+
+def analysis_labels_frame(session: Session, task_id: int) -> pd.DataFrame:
+    """What analysis reads of a task's labels (``contracts.columns.ANALYSIS_LABEL_COLUMNS``), in the
+    order of :func:`labels_frame`, the few-valued texts coded (``LABEL_CODED``). The free text, run
+    bookkeeping and timestamps are left in the database: reading them was most of a dashboard
+    refresh's reading at 500,000 labels."""
+    # in the order of the labels' ids, sorted here: an ORDER BY made SQLite sort every row in a
+    # temporary B-tree (half the query's time at 500,000 labels)
+    stmt = select(Label.id, *_ANALYSIS_SOURCES.values()).where(
+        Label.item_id.in_(select(Item.id).where(Item.task_id == task_id))
+    )
+    frame = read_frame(session, stmt, ["label_id", *_ANALYSIS_SOURCES], coded=LABEL_CODED)
+    order = np.argsort(frame.pop("label_id").to_numpy(dtype=np.int64), kind="stable")
+    frame = frame.take(order).reset_index(drop=True)
+    ids = frame.pop("annotator_id").to_numpy(dtype=np.int64)
+    present = np.unique(ids)
+    raters = session.execute(
+        select(Annotator.id, Annotator.name, Annotator.kind).where(Annotator.id.in_([int(i) for i in present]))
+    ).all()
+    at = pd.Index([r.id for r in raters]).get_indexer(ids)  # each label's rater, a row of ``raters``
+    for column, per_rater in (("annotator", [r.name for r in raters]), ("kind", [r.kind for r in raters])):
+        small = coded_column(per_rater)
+        frame[column] = pd.Categorical.from_codes(small.codes[at], categories=small.categories, ordered=True)
+    return _finish(session, task_id, frame, ANALYSIS_LABEL_COLUMNS)
+
+
+def _finish(session: Session, task_id: int, frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``confidence_p`` from the task's confidence scale, ``columns`` in order, and the question's
+    marks when the task asks one question."""
     task = session.get(Task, task_id)
     schema = parse_schema(task.label_schema) if task is not None else None
     low, high = schema.confidence_scale if schema is not None else (1.0, 5.0)
     raw = pd.to_numeric(frame["confidence"], errors="coerce").to_numpy(dtype=float)
     frame["confidence_p"] = np.clip((raw - low) / (high - low), 0.0, 1.0)
-    out = frame[list(LABEL_COLUMNS)]
+    out = frame[list(columns)]
     if schema is not None and schema.single_question:
         mark_question(out, schema.first)
     return out
 
 
-def read_frame(session: Session, stmt: Any, names: list[str]) -> pd.DataFrame:
+def read_frame(session: Session, stmt: Any, names: list[str], *, coded: tuple[str, ...] = ()) -> pd.DataFrame:
     """The rows of ``stmt`` (a select of plain columns) as a frame with columns ``names``, read from
     the driver's cursor and converted a column at a time: SQLAlchemy's per-row result processing
     (on SQLite a JSON parse and a timestamp parse for every row) was two thirds of reading half a
     million labels. JSON columns hold what SQLAlchemy would give (an object, or None for JSON null),
-    time columns pandas datetimes, as a frame built from the ORM's rows holds them."""
+    time columns pandas datetimes, as a frame built from the ORM's rows holds them; the ``coded``
+    columns ordered categoricals (``contracts.columns.coded_column``)."""
     kinds = [column.type for column in stmt.selected_columns]
     result = session.connection().execute(stmt)
     try:
@@ -105,7 +161,9 @@ def read_frame(session: Session, stmt: Any, names: list[str]) -> pd.DataFrame:
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     data: dict[str, Any] = {}
     for name, kind, values in zip(names, kinds, columns, strict=True):
-        if isinstance(kind, JSON):
+        if name in coded:
+            data[name] = coded_column(values)
+        elif isinstance(kind, JSON):
             data[name] = [json.loads(v) if isinstance(v, (str, bytes)) else v for v in values]
         elif isinstance(kind, DateTime):
             data[name] = pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601").astype("datetime64[us]")
@@ -129,23 +187,28 @@ def question_frames(labels: pd.DataFrame, schema: TaskSchema) -> dict[str, pd.Da
     entries (``tick.1``, ``tick.2``, ...) are one frame, ``tick``, whose ``item_id`` stays the item's
     and whose ``entry`` column numbers the entry."""
     out: dict[str, pd.DataFrame] = {}
-    base = labels["question"].astype(str).str.rpartition(".")
+    codes, asked = pd.factorize(labels["question"])  # each distinct question text is split once
+    parts = [str(a).rpartition(".") for a in asked]
     for q in schema.questions:
         if q.kind == "checklist":
-            mine = labels[(base[0] == q.name).to_numpy()].copy()
-            mine["entry"] = pd.to_numeric(base.loc[mine.index, 2]).astype(int)
+            ours = [i for i, (base, _, _) in enumerate(parts) if base == q.name]
+            rows = np.isin(codes, ours)
+            mine = labels[rows].copy()
+            entries = np.array([int(p[2]) if i in ours else -1 for i, p in enumerate(parts)], dtype=np.int64)
+            mine["entry"] = entries[codes[rows]]
         else:
-            mine = labels[(labels["question"] == q.name).to_numpy()].copy()
+            mine = labels[np.isin(codes, [i for i, a in enumerate(asked) if a == q.name])].copy()
         mine.attrs = {}
         out[q.name] = mark_question(mine, q)
     return out
 
 
-def items_frame(session: Session, task_id: int) -> pd.DataFrame:
-    """Every item of a task, with response lengths and each metadata key as its own column."""
-    frame = read_frame(session, item_query(task_id), list(ITEM_COLUMNS))
-    frame["len_a"] = frame["response_a"].fillna("").str.len()
-    frame["len_b"] = frame["response_b"].fillna("").str.len()
+def items_frame(session: Session, task_id: int, *, texts: bool = True) -> pd.DataFrame:
+    """Every item of a task, with response lengths (``len_a``, ``len_b``: characters, counted by the
+    database) and each metadata key as its own column; ``texts=False``: without the responses' text
+    (``contracts.columns.ANALYSIS_ITEM_COLUMNS``, what analysis reads)."""
+    stmt = item_query(task_id, texts=texts)
+    frame = read_frame(session, stmt, [c.name for c in stmt.selected_columns])
     meta_keys: list[str] = []
     for meta in frame["metadata"]:
         if isinstance(meta, dict):
@@ -157,9 +220,11 @@ def items_frame(session: Session, task_id: int) -> pd.DataFrame:
 
 
 def task_frames(session: Session, task_name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """What analysis needs of a task: its labels, its items and its judges' model families."""
+    """What analysis needs of a task: its labels (:func:`analysis_labels_frame`), its items without
+    the responses' text and its judges' model families."""
     task = get_task(session, task_name)
-    return labels_frame(session, task.id), items_frame(session, task.id), judge_models(session, task.id)
+    labels = analysis_labels_frame(session, task.id)
+    return labels, items_frame(session, task.id, texts=False), judge_models(session, task.id)
 
 
 def task_question_frames(
@@ -167,10 +232,8 @@ def task_question_frames(
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, str]]:
     """What analysis needs of a task, question by question (:func:`question_frames`): each
     question's labels, the items and the judges' model families."""
-    task = get_task(session, task_name)
-    labels = labels_frame(session, task.id)
-    frames = question_frames(labels, parse_schema(task.label_schema))
-    return frames, items_frame(session, task.id), judge_models(session, task.id)
+    labels, items, models = task_frames(session, task_name)
+    return question_frames(labels, parse_schema(get_task(session, task_name).label_schema)), items, models
 
 
 def judge_models(session: Session, task_id: int) -> dict[str, str]:

@@ -12,6 +12,11 @@ as its own column.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 LABEL_COLUMNS: tuple[str, ...] = (
     "label_id",
     "item_id",
@@ -38,6 +43,21 @@ LABEL_COLUMNS: tuple[str, ...] = (
     "metadata",
 )
 LABEL_REQUIRED: tuple[str, ...] = ("item_id", "annotator", "kind", "status", "value", "value_num", "presented_order")
+# the few-valued text columns: analysis holds them as ordered categoricals whose categories are the
+# sorted texts (``analysis.frames.coded``), so filters, merges and groupings move integer codes, not
+# strings; the analysis read (``label_frames.task_frames``) builds them so
+LABEL_CODED: tuple[str, ...] = ("annotator", "kind", "question", "status", "value", "presented_order")
+# what analysis reads of the labels (``label_frames.task_frames``): the free text (rationale, raw
+# output, error), run bookkeeping and timestamps are for the exports and the record view
+ANALYSIS_LABEL_COLUMNS: tuple[str, ...] = (
+    *LABEL_REQUIRED,
+    "question",
+    "replicate",
+    "confidence",
+    "confidence_p",
+    "probabilities",
+    "metadata",  # how a label was selected (judge-assisted estimates: selection, inclusion probability)
+)
 
 ITEM_COLUMNS: tuple[str, ...] = (
     "item_id",
@@ -54,6 +74,9 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "conversation",
     "metadata",
 )
+# what analysis reads of the items: the responses' lengths (``len_a``, ``len_b``), not their text
+ITEM_TEXTS: tuple[str, ...] = ("response_a", "response_b")
+ANALYSIS_ITEM_COLUMNS: tuple[str, ...] = tuple(c for c in ITEM_COLUMNS if c not in ITEM_TEXTS)
 
 # DataFrame.attrs key of a labels frame: the task's scale points in order (single-answer tasks on a
 # scale of whole numbers), so weighted kappa takes its categories and distances from the scale, not
@@ -64,3 +87,21 @@ SCALE_ATTR = "judgelab_scale"
 LEVEL_ATTR = "judgelab_level"
 # DataFrame.attrs key: the question (name and kind) a labels frame holds
 QUESTION_ATTR = "judgelab_question"
+
+
+def coded_order(value: Any) -> tuple[str, Any]:
+    """The order of a coded column's categories: by value, text as text (mixed types by type first)."""
+    return (str(type(value)), value)
+
+
+def coded_column(values: Any) -> pd.Categorical:
+    """``values`` (a sequence of texts, None for missing) as a coded column (:data:`LABEL_CODED`): an
+    ordered categorical whose categories are the distinct values sorted by :func:`coded_order`."""
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    order = sorted(range(len(uniques)), key=lambda i: coded_order(uniques[i]))
+    rank = np.full(len(order) + 1, -1, dtype=np.int64)  # the last entry: a missing value stays missing
+    rank[order] = np.arange(len(order))
+    return pd.Categorical.from_codes(rank[codes], categories=pd.Index([uniques[i] for i in order]), ordered=True)

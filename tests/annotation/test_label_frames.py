@@ -54,9 +54,49 @@ def test_frames_read_from_the_cursor_equal_the_orm_rows(services: Services, tmp_
         task_id = s.scalars(select(Task.id)).one()
         got_labels, got_items = labels_frame(s, task_id), items_frame(s, task_id)
         want_labels = _orm_frame(s, label_query(task_id), _SELECTED)
-        want_items = _orm_frame(s, item_query(task_id), list(ITEM_COLUMNS))
+        want_items = _orm_frame(s, item_query(task_id), [*ITEM_COLUMNS, "len_a", "len_b"])
     pd.testing.assert_frame_equal(got_labels[_SELECTED], want_labels)
-    pd.testing.assert_frame_equal(got_items[list(ITEM_COLUMNS)], want_items)
+    pd.testing.assert_frame_equal(got_items[[*ITEM_COLUMNS, "len_a", "len_b"]], want_items)
+    assert got_items["len_a"].tolist() == [len(t) for t in got_items["response_a"]]
     assert got_labels["probabilities"].tolist()[-2] == {"A": 0.2, "B": 0.8}
     assert got_items["conversation"].iloc[1]["prompt"] == [{"role": "user", "content": "hi"}]
     assert got_items["gold"].iloc[2] == {"verdict": "A"} and got_items["metadata"].iloc[0] == {"source": "x"}
+
+
+def test_the_analysis_read_holds_the_full_reads_values_in_its_order(services: Services, tmp_path: Path) -> None:
+    """``task_frames`` (what analysis reads) leaves the free text in the database and codes the
+    few-valued texts; every value it keeps, and the row order, are the full read's."""
+    from annotation.label_frames import task_frames
+    from contracts.columns import ANALYSIS_ITEM_COLUMNS, ANALYSIS_LABEL_COLUMNS, LABEL_CODED
+
+    items = tmp_path / "items.jsonl"
+    rows = [
+        {"id": f"i{n}", "prompt": "p", "response_a": "é" * n, "response_b": "" if n == 2 else "b"} for n in range(4)
+    ]
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with services.session() as s:
+        import_file(s, items, task="t")
+        ids = list(s.scalars(select(Item.id).order_by(Item.id)))
+        zed = ensure_annotator(s, "zed", kind="human").id  # created first, sorts last
+        amy = ensure_annotator(s, "amy", kind="human").id
+        judge = ensure_annotator(s, "judge", kind="llm_judge").id
+        labels = [LabelIn(ids[3], zed, "tie"), LabelIn(ids[0], amy, "B", presented_order="ba")]
+        labels += [LabelIn(i, judge, "A", probabilities={"A": 0.9, "B": 0.1}, confidence=5.0) for i in ids[:2]]
+        labels.append(LabelIn(ids[2], judge, None, status="failed", raw_output="??", error="no verdict"))
+        submit_labels(s, labels, changed_by="test")
+        submit_labels(s, [LabelIn(ids[1], zed, "A")], changed_by="test")
+    with services.session() as s:
+        task_id = s.scalars(select(Task.id)).one()
+        full, full_items = labels_frame(s, task_id), items_frame(s, task_id)
+        lean, lean_items, _ = task_frames(s, "t")
+    assert list(lean.columns) == list(ANALYSIS_LABEL_COLUMNS)
+    for column in LABEL_CODED:
+        dtype = lean[column].dtype
+        assert isinstance(dtype, pd.CategoricalDtype) and dtype.ordered
+        assert list(dtype.categories) == sorted(full[column].dropna().unique())
+    as_text = lean.assign(**{c: lean[c].astype(object) for c in LABEL_CODED})
+    want = full[list(ANALYSIS_LABEL_COLUMNS)].assign(**{c: full[c].astype(object) for c in LABEL_CODED})
+    pd.testing.assert_frame_equal(as_text, want, check_dtype=False)
+    assert "response_a" not in lean_items.columns and set(ANALYSIS_ITEM_COLUMNS) <= set(lean_items.columns)
+    pd.testing.assert_frame_equal(lean_items, full_items.drop(columns=["response_a", "response_b"]))
+    assert lean_items["len_a"].tolist() == [0, 1, 2, 3] and lean_items["len_b"].tolist() == [1, 1, 0, 1]
