@@ -163,6 +163,8 @@ def read_frame(session: Session, stmt: Any, names: list[str], *, coded: tuple[st
     for name, kind, values in zip(names, kinds, columns, strict=True):
         if name in coded:
             data[name] = coded_column(values)
+        elif isinstance(kind, JSON) and values.count(None) == len(values):
+            data[name] = list(values)  # SQL NULLs only (most labels' probabilities and metadata)
         elif isinstance(kind, JSON):
             data[name] = [json.loads(v) if isinstance(v, (str, bytes)) else v for v in values]
         elif isinstance(kind, DateTime):

@@ -91,9 +91,11 @@ def main() -> int:
         times.append(time.perf_counter() - start)
     t = statistics.median(times)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    million = args.items >= 1_000_000  # issue 18's size; the first goal was set at 100,000 items
+    met = t <= 90 and peak_mb <= 8 * 1024 if million else t < 20 * args.items / 100_000
     print(
         f"  whole report      {t:6.2f} s, peak memory {peak_mb:,.0f} MB | goal < 20 s at 100,000 items; "
-        f"issue 18: <= 90 s and <= 8 GB at 1,000,000: {'OK' if t < 20 else 'OVER GOAL'}"
+        f"issue 18: <= 90 s and <= 8 GB at 1,000,000: {'OK' if met else 'OVER GOAL'}"
     )
 
     codes = {"A": 0.0, "B": 1.0, "tie": 2.0}
