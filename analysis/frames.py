@@ -208,8 +208,8 @@ def _votes(labels: pd.DataFrame, *, ties: bool, bothbad: str = "tie") -> pd.Data
         fast = pd.DataFrame(
             {
                 "item_id": sub["item_id"].to_numpy(),
-                "annotator": sub["annotator"].to_numpy(dtype=object),
-                "kind": sub["kind"].to_numpy(dtype=object),
+                "annotator": sub["annotator"].array,  # as held (coded: the codes, not the texts)
+                "kind": sub["kind"].array,
                 "vote": vote,
                 "vote_num": num,
             }
@@ -348,20 +348,35 @@ def majority(
     votes_frame: pd.DataFrame, raters: Sequence[str], *, exclude: str | None = None, min_votes: int = 1
 ) -> pd.Series:
     """Per item, the strict plurality vote of ``raters`` (minus ``exclude``); items whose top count is
-    shared, or with fewer than ``min_votes`` votes, have no majority and are left out."""
-    pool = votes_frame[votes_frame["annotator"].isin([r for r in raters if r != exclude])]
-    if min_votes > 1 and not pool.empty:
-        enough = pool.groupby("item_id")["annotator"].transform("size") >= min_votes
-        pool = pool[enough.to_numpy()]
+    shared, or with fewer than ``min_votes`` votes, have no majority and are left out. Counted as
+    integers: each item a row, each distinct vote a column of one count table."""
+    pool = votes_frame[votes_frame["annotator"].isin([r for r in raters if r != exclude]).to_numpy()]
     if pool.empty:
         return pd.Series(dtype=object, name="vote")
-    counts = pool.groupby(["item_id", "vote"], sort=False).size().rename("n").reset_index()
-    counts = counts.sort_values(["item_id", "n"], ascending=[True, False], kind="stable")
-    rank = counts.groupby("item_id", sort=False).cumcount().to_numpy()
-    top = counts[rank == 0].set_index("item_id")
-    runner_up = counts[rank == 1].set_index("item_id")["n"].reindex(top.index, fill_value=0)
-    clear = top["n"].to_numpy() > runner_up.to_numpy()
-    return top.loc[clear, "vote"].rename("vote")
+    item, item_ids = pd.factorize(pool["item_id"], sort=True)
+    vote, options = pd.factorize(pool["vote"])  # a missing vote (-1) counts toward min_votes only
+    n, k = len(item_ids), max(len(options), 1)
+    counted = vote >= 0
+    cell = item[counted] * k + vote[counted]
+    table = np.bincount(cell, minlength=n * k).reshape(n, k)
+    top = table.argmax(axis=1)
+    top_n = table.max(axis=1)
+    runner_up = np.partition(table, -2, axis=1)[:, -2] if k > 1 else np.zeros(n, dtype=table.dtype)
+    enough = np.bincount(item, minlength=n) >= min_votes
+    if not enough.any():
+        return pd.Series(dtype=object, name="vote")
+    clear = (top_n > runner_up) & enough
+    # the vote as the frame holds it: read from a row that cast it (the first, as cells repeat)
+    row_of = np.full(n * k, -1, dtype=np.int64)
+    rows = np.flatnonzero(counted)
+    row_of[cell[::-1]] = rows[::-1]
+    chosen = row_of[np.flatnonzero(clear) * k + top[clear]]
+    out = pool["vote"].iloc[chosen]
+    return pd.Series(
+        out.to_numpy() if not isinstance(out.dtype, pd.CategoricalDtype) else out.array,
+        index=pd.Index(item_ids[clear], name="item_id"),
+        name="vote",
+    )
 
 
 def wide(votes_frame: pd.DataFrame) -> pd.DataFrame:

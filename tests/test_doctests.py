@@ -63,7 +63,10 @@ def test_the_public_api_is_what_all_says() -> None:
 
 def test_the_vectorized_majority_is_the_plurality_rule() -> None:
     """analysis.frames.majority (per item over a votes frame) and contracts.plurality (the one
-    definition) agree on random votes, shared top counts included."""
+    definition) agree on random votes, shared top counts included, with texts and with coded
+    columns (``analysis.frames.coded``), a left-out rater and a fewest-votes rule."""
+    from analysis.frames import coded
+
     rng = np.random.default_rng(3)
     for _ in range(50):
         n_items, raters = int(rng.integers(1, 30)), [f"r{i}" for i in range(int(rng.integers(1, 6)))]
@@ -74,13 +77,22 @@ def test_the_vectorized_majority_is_the_plurality_rule() -> None:
             if rng.random() < 0.8
         ]
         frame = pd.DataFrame(rows, columns=["item_id", "annotator", "vote"])
-        fast = majority(frame, raters).to_dict()
-        slow = {
-            item: verdict
-            for item, group in frame.groupby("item_id")
-            if (verdict := plurality(group["vote"].tolist())) is not None
-        }
-        assert fast == slow
+        gone, fewest = str(rng.choice(raters)), int(rng.integers(1, 4))
+        for held in (frame, coded(frame, ("annotator", "vote"))):
+            fast = majority(held, raters).to_dict()
+            slow = {
+                item: verdict
+                for item, group in frame.groupby("item_id")
+                if (verdict := plurality(group["vote"].tolist())) is not None
+            }
+            assert fast == slow
+            fast = majority(held, raters, exclude=gone, min_votes=fewest).to_dict()
+            slow = {
+                item: verdict
+                for item, group in frame[frame["annotator"] != gone].groupby("item_id")
+                if len(group) >= fewest and (verdict := plurality(group["vote"].tolist())) is not None
+            }
+            assert fast == slow
 
 
 def test_the_vectorized_verdict_is_the_rater_verdict_rule() -> None:
