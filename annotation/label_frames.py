@@ -97,7 +97,13 @@ def item_query(task_id: int, *, texts: bool = True) -> Any:
     names = ITEM_COLUMNS if texts else ANALYSIS_ITEM_COLUMNS
     lengths = [func.coalesce(func.length(_ITEM_SOURCES[t]), 0).label(f"len_{t[-1]}") for t in ITEM_TEXTS]
     columns = [_ITEM_SOURCES[c].label(c) for c in names]
-    return select(*columns, *lengths).where(Item.task_id == task_id).order_by(Item.id)
+    # the task's items are read as a range of ids, in id order (the order they were written in), and
+    # the task compared as an expression (``task_id + 0``) so that no index on it is used: through the
+    # queue's index (task, bucket, shuffle key) SQLite visited the rows in shuffled order and then
+    # sorted them, 8.4 s for 100,000 items from a cold disk cache (1.1 s as a range)
+    first, last = (select(f(Item.id)).where(Item.task_id == task_id).scalar_subquery() for f in (func.min, func.max))
+    stmt = select(*columns, *lengths).where(Item.id.between(first, last), (Item.task_id + 0) == task_id)
+    return stmt.order_by(Item.id)
 
 
 def labels_frame(session: Session, task_id: int) -> pd.DataFrame:

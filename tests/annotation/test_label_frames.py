@@ -100,3 +100,25 @@ def test_the_analysis_read_holds_the_full_reads_values_in_its_order(services: Se
     assert "response_a" not in lean_items.columns and set(ANALYSIS_ITEM_COLUMNS) <= set(lean_items.columns)
     pd.testing.assert_frame_equal(lean_items, full_items.drop(columns=["response_a", "response_b"]))
     assert lean_items["len_a"].tolist() == [0, 1, 2, 3] and lean_items["len_b"].tolist() == [1, 1, 0, 1]
+
+
+def test_the_items_are_read_in_id_order_without_the_queue_index(sqlite_services: Services, tmp_path: Path) -> None:
+    """The items read walks the table by id (a range; the order they were written in), neither
+    through the queue's index (shuffled order: random reads on a cold disk cache) nor with a sort;
+    and it keeps to its task when another task's items sit inside its id range."""
+    from annotation.label_frames import item_query
+
+    for task, ids in (("t", ["a", "b"]), ("other", ["x"]), ("t", ["c"])):  # "x" lies between t's ids
+        path = tmp_path / f"{task}-{ids[0]}.jsonl"
+        rows = [{"id": i, "prompt": "p", "response_a": "a", "response_b": "b"} for i in ids]
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        with sqlite_services.session() as s:
+            import_file(s, path, task=task)
+    with sqlite_services.session() as s:
+        task_id = s.scalars(select(Task.id).where(Task.name == "t")).one()
+        stmt = item_query(task_id, texts=False)
+        sql = str(stmt.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
+        plan = " | ".join(str(row[-1]) for row in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+        assert items_frame(s, task_id)["external_id"].tolist() == ["a", "b", "c"]
+    assert plan.startswith("SEARCH items USING INTEGER PRIMARY KEY"), plan
+    assert "TEMP B-TREE" not in plan, plan
