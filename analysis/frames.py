@@ -354,29 +354,22 @@ def majority(
     if pool.empty:
         return pd.Series(dtype=object, name="vote")
     item, item_ids = pd.factorize(pool["item_id"], sort=True)
+    n = len(item_ids)
+    enough = np.bincount(item, minlength=n) >= min_votes
+    if not enough.any():
+        return pd.Series(dtype=object, name="vote")
     vote, options = pd.factorize(pool["vote"])  # a missing vote (-1) counts toward min_votes only
-    n, k = len(item_ids), max(len(options), 1)
+    k = max(len(options), 1)
     counted = vote >= 0
     cell = item[counted] * k + vote[counted]
     table = np.bincount(cell, minlength=n * k).reshape(n, k)
     top = table.argmax(axis=1)
     top_n = table.max(axis=1)
     runner_up = np.partition(table, -2, axis=1)[:, -2] if k > 1 else np.zeros(n, dtype=table.dtype)
-    enough = np.bincount(item, minlength=n) >= min_votes
-    if not enough.any():
-        return pd.Series(dtype=object, name="vote")
     clear = (top_n > runner_up) & enough
-    # the vote as the frame holds it: read from a row that cast it (the first, as cells repeat)
-    row_of = np.full(n * k, -1, dtype=np.int64)
-    rows = np.flatnonzero(counted)
-    row_of[cell[::-1]] = rows[::-1]
-    chosen = row_of[np.flatnonzero(clear) * k + top[clear]]
-    out = pool["vote"].iloc[chosen]
-    return pd.Series(
-        out.to_numpy() if not isinstance(out.dtype, pd.CategoricalDtype) else out.array,
-        index=pd.Index(item_ids[clear], name="item_id"),
-        name="vote",
-    )
+    if not isinstance(options.dtype, pd.CategoricalDtype):  # coded votes stay coded; others are inferred
+        options = pd.Index(np.asarray(options, dtype=object))  # (object texts become text), as grouping did
+    return pd.Series(options.take(top[clear]), index=pd.Index(item_ids[clear], name="item_id"), name="vote")
 
 
 def wide(votes_frame: pd.DataFrame) -> pd.DataFrame:

@@ -230,7 +230,10 @@ def items_frame(session: Session, task_id: int, *, texts: bool = True) -> pd.Dat
 def task_frames(session: Session, task_name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """What analysis needs of a task: its labels (:func:`analysis_labels_frame`), its items without
     the responses' text and its judges' model families."""
-    task = get_task(session, task_name)
+    return _analysis_frames(session, get_task(session, task_name))
+
+
+def _analysis_frames(session: Session, task: Task) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     labels = analysis_labels_frame(session, task.id)
     return labels, items_frame(session, task.id, texts=False), judge_models(session, task.id)
 
@@ -240,8 +243,9 @@ def task_question_frames(
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, str]]:
     """What analysis needs of a task, question by question (:func:`question_frames`): each
     question's labels, the items and the judges' model families."""
-    labels, items, models = task_frames(session, task_name)
-    return question_frames(labels, parse_schema(get_task(session, task_name).label_schema)), items, models
+    task = get_task(session, task_name)
+    labels, items, models = _analysis_frames(session, task)
+    return question_frames(labels, parse_schema(task.label_schema)), items, models
 
 
 def judge_models(session: Session, task_id: int) -> dict[str, str]:
