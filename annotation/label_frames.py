@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import JSON, DateTime, func, select
 from sqlalchemy.orm import Session
 
+from annotation.arrow_read import arrow_columns
 from annotation.catalog import get_task
 from annotation.models import Annotator, Item, Label, Task
 from annotation.schema import Question, TaskSchema, parse_schema
@@ -122,7 +124,7 @@ def analysis_labels_frame(session: Session, task_id: int) -> pd.DataFrame:
     stmt = select(Label.id, *_ANALYSIS_SOURCES.values()).where(
         Label.item_id.in_(select(Item.id).where(Item.task_id == task_id))
     )
-    frame = read_frame(session, stmt, ["label_id", *_ANALYSIS_SOURCES], coded=LABEL_CODED)
+    frame = read_frame(session, stmt, ["label_id", *_ANALYSIS_SOURCES], coded=LABEL_CODED, arrow=True)
     order = np.argsort(frame.pop("label_id").to_numpy(dtype=np.int64), kind="stable")
     frame = frame.take(order).reset_index(drop=True)
     ids = frame.pop("annotator_id").to_numpy(dtype=np.int64)
@@ -151,33 +153,71 @@ def _finish(session: Session, task_id: int, frame: pd.DataFrame, columns: tuple[
     return out
 
 
-def read_frame(session: Session, stmt: Any, names: list[str], *, coded: tuple[str, ...] = ()) -> pd.DataFrame:
+def read_frame(
+    session: Session, stmt: Any, names: list[str], *, coded: tuple[str, ...] = (), arrow: bool = False
+) -> pd.DataFrame:
     """The rows of ``stmt`` (a select of plain columns) as a frame with columns ``names``, read from
     the driver's cursor and converted a column at a time: SQLAlchemy's per-row result processing
     (on SQLite a JSON parse and a timestamp parse for every row) was two thirds of reading half a
     million labels. JSON columns hold what SQLAlchemy would give (an object, or None for JSON null),
     time columns pandas datetimes, as a frame built from the ORM's rows holds them; the ``coded``
-    columns ordered categoricals (``contracts.columns.coded_column``)."""
+    columns ordered categoricals (``contracts.columns.coded_column``). ``arrow``: read column by
+    column through ADBC where it applies (``annotation.arrow_read``; the same frame)."""
     kinds = [column.type for column in stmt.selected_columns]
-    result = session.connection().execute(stmt)
-    try:
-        rows = result.cursor.fetchall()
-    finally:
-        result.close()
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    arrays = arrow_columns(session, stmt) if arrow else None
+    columns: list[Any] | None = None
+    if arrays is not None:
+        columns = [_from_arrow(a, kind, name in coded) for a, kind, name in zip(arrays, kinds, names, strict=True)]
+    if columns is None:
+        result = session.connection().execute(stmt)
+        try:
+            rows = result.cursor.fetchall()
+        finally:
+            result.close()
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     data: dict[str, Any] = {}
     for name, kind, values in zip(names, kinds, columns, strict=True):
-        if name in coded:
+        if isinstance(values, (np.ndarray, pd.Categorical)):
+            data[name] = values  # read as a column already (:func:`_from_arrow`)
+        elif name in coded:
             data[name] = coded_column(values)
-        elif isinstance(kind, JSON) and values.count(None) == len(values):
-            data[name] = list(values)  # SQL NULLs only (most labels' probabilities and metadata)
+        elif isinstance(kind, JSON) and values.count(None) + values.count("null") == len(values):
+            # SQL NULLs and JSON nulls only (most labels' probabilities and metadata, most items' metadata)
+            data[name] = [None] * len(values)
         elif isinstance(kind, JSON):
-            data[name] = [json.loads(v) if isinstance(v, (str, bytes)) else v for v in values]
+            data[name] = [_json(v) for v in values]
         elif isinstance(kind, DateTime):
             data[name] = pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601").astype("datetime64[us]")
         else:
             data[name] = list(values)
     return pd.DataFrame(data, columns=names)
+
+
+def _from_arrow(array: pa.Array, kind: Any, coded: bool) -> Any:
+    """One column read by ADBC as :func:`read_frame` holds it: a coded column as its categorical, a
+    number column as a numpy array (a missing value NaN, as pandas makes of a list of numbers with
+    None), anything else, and a column of nothing but NULLs, as the list of Python values the row
+    read gives."""
+    if array.null_count == len(array) and not coded:
+        return [None] * len(array)
+    if coded:
+        encoded = array.dictionary_encode()
+        small = coded_column(encoded.dictionary.to_pylist())  # the few distinct texts, sorted
+        at = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        rank = np.append(small.codes, -1)  # a missing value (-1) stays missing
+        return pd.Categorical.from_codes(rank[at], categories=small.categories, ordered=True)
+    if (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)) and not isinstance(kind, JSON):
+        # as wide as pandas makes Python's numbers (PostgreSQL's integer arrives as int32)
+        whole = pa.types.is_integer(array.type) and array.null_count == 0
+        return array.to_numpy(zero_copy_only=False).astype(np.int64 if whole else np.float64, copy=False)
+    return array.to_pylist()
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's stored text as SQLAlchemy would give it (JSON null: None)."""
+    if not isinstance(value, (str, bytes)):
+        return value
+    return None if value == "null" else json.loads(value)
 
 
 def mark_question(frame: pd.DataFrame, question: Question) -> pd.DataFrame:
@@ -216,7 +256,7 @@ def items_frame(session: Session, task_id: int, *, texts: bool = True) -> pd.Dat
     database) and each metadata key as its own column; ``texts=False``: without the responses' text
     (``contracts.columns.ANALYSIS_ITEM_COLUMNS``, what analysis reads)."""
     stmt = item_query(task_id, texts=texts)
-    frame = read_frame(session, stmt, [c.name for c in stmt.selected_columns])
+    frame = read_frame(session, stmt, [c.name for c in stmt.selected_columns], arrow=True)
     meta_keys: list[str] = []
     for meta in frame["metadata"]:
         if isinstance(meta, dict):
@@ -235,7 +275,8 @@ def task_frames(session: Session, task_name: str) -> tuple[pd.DataFrame, pd.Data
 
 def _analysis_frames(session: Session, task: Task) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     labels = analysis_labels_frame(session, task.id)
-    return labels, items_frame(session, task.id, texts=False), judge_models(session, task.id)
+    raters = [str(name) for name in labels["annotator"].cat.categories] if len(labels) else []
+    return labels, items_frame(session, task.id, texts=False), judge_models(session, raters)
 
 
 def task_question_frames(
@@ -248,16 +289,11 @@ def task_question_frames(
     return question_frames(labels, parse_schema(task.label_schema)), items, models
 
 
-def judge_models(session: Session, task_id: int) -> dict[str, str]:
-    """Judge name -> model family (the ``model`` of its stored config), for judges with labels here."""
+def judge_models(session: Session, raters: list[str]) -> dict[str, str]:
+    """Judge name -> model family (the ``model`` of its stored config), for the judges among
+    ``raters`` (the names of a task's raters, as its labels frame holds them)."""
     rows = session.execute(
-        select(Annotator.name, Annotator.config)
-        .where(Annotator.kind == "llm_judge")
-        .where(
-            Annotator.id.in_(
-                select(Label.annotator_id).join(Item, Label.item_id == Item.id).where(Item.task_id == task_id)
-            )
-        )
+        select(Annotator.name, Annotator.config).where(Annotator.kind == "llm_judge", Annotator.name.in_(raters))
     ).all()
     out: dict[str, str] = {}
     for name, config in rows:

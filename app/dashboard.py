@@ -75,7 +75,7 @@ def dashboard(
         say(1.0, "Unchanged since the last refresh")
         return cast(DashboardData, kept)
     say(0.05, f"Reading the labels of {task}")
-    with services.session() as session:
+    with services.read_session() as session:  # SQLite: a snapshot, holding up no annotator's label
         frames, items, models = task_question_frames(session, task)
     names = list(frames)
     if question and question not in frames:

@@ -122,3 +122,46 @@ def test_the_items_are_read_in_id_order_without_the_queue_index(sqlite_services:
         assert items_frame(s, task_id)["external_id"].tolist() == ["a", "b", "c"]
     assert plan.startswith("SEARCH items USING INTEGER PRIMARY KEY"), plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_the_analysis_read_takes_the_arrow_path_and_falls_back_while_the_session_has_written(
+    services: Services, tmp_path: Path
+) -> None:
+    """Labels and items are read column by column through ADBC (annotation.arrow_read) on both
+    databases, with the values the row read gives, also when a column's first 1,200 values are NULL
+    (SQLite's driver types a column from its first batch). A session that has written reads through
+    its own connection, which sees its uncommitted rows."""
+    from annotation.arrow_read import arrow_columns
+    from annotation.label_frames import _ANALYSIS_SOURCES, task_frames
+    from annotation.models import Label
+    from contracts.columns import ANALYSIS_LABEL_COLUMNS, LABEL_CODED
+
+    items = tmp_path / "items.jsonl"
+    rows = [{"id": f"i{n}", "prompt": "p", "response_a": "a", "response_b": "b"} for n in range(1300)]
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with services.session() as s:
+        import_file(s, items, task="t")
+        ids = list(s.scalars(select(Item.id).order_by(Item.id)))
+        judge = ensure_annotator(s, "judge", kind="llm_judge").id
+        late = {"probabilities": {"A": 0.7, "B": 0.3}, "confidence": 4.5, "meta": {"k": [1, 2]}}
+        labels = [LabelIn(i, judge, "A", **(late if n >= 1200 else {})) for n, i in enumerate(ids)]  # type: ignore[arg-type]
+        submit_labels(s, labels, changed_by="test")
+    with services.session() as s:
+        task_id = s.scalars(select(Task.id)).one()
+        stmt = select(*_ANALYSIS_SOURCES.values()).where(Label.item_id.in_(ids))
+        arrays = arrow_columns(s, stmt)
+        assert arrays is not None and len(arrays[0]) == 1300  # the Arrow path applied
+        full = labels_frame(s, task_id)
+        lean, _, _ = task_frames(s, "t")
+    as_text = lean.assign(**{c: lean[c].astype(object) for c in LABEL_CODED})
+    want = full[list(ANALYSIS_LABEL_COLUMNS)].assign(**{c: full[c].astype(object) for c in LABEL_CODED})
+    pd.testing.assert_frame_equal(as_text, want, check_dtype=False)
+    assert lean["probabilities"].iloc[1250] == {"A": 0.7, "B": 0.3} and lean["metadata"].iloc[1299] == {"k": [1, 2]}
+    assert lean["confidence"].iloc[1250] == 4.5 and pd.isna(lean["confidence"].iloc[0])
+
+    with services.session() as s:  # a session that wrote: its own connection reads, and sees the write
+        submit_labels(s, [LabelIn(ids[0], judge, "B")], changed_by="test")
+        assert arrow_columns(s, select(Label.id)) is None
+        lean, _, _ = task_frames(s, "t")
+        assert lean["value"].iloc[0] == "B"
+        s.rollback()
