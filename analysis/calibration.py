@@ -44,8 +44,11 @@ def confidences(labels: pd.DataFrame) -> pd.Series:
         conf = np.full(len(labels), np.nan)
     out = pd.Series(conf, index=labels.index, dtype=float)
     if "probabilities" in labels.columns:
-        has = labels["probabilities"].map(lambda p: isinstance(p, dict))
-        for idx in labels.index[has.to_numpy(dtype=bool)]:
+        probs = labels["probabilities"]
+        present = probs.notna().to_numpy()  # most rows hold none: only the others are looked at
+        has = np.zeros(len(labels), dtype=bool)
+        has[present] = [isinstance(p, dict) for p in probs.to_numpy(dtype=object)[present]]
+        for idx in labels.index[has]:
             out.loc[idx] = confidence_of(labels.loc[idx])
     return out
 

@@ -210,7 +210,7 @@ def _votes(labels: pd.DataFrame, *, ties: bool, bothbad: str = "tie") -> pd.Data
                 "item_id": sub["item_id"].to_numpy(),
                 "annotator": sub["annotator"].array,  # as held (coded: the codes, not the texts)
                 "kind": sub["kind"].array,
-                "vote": vote,
+                "vote": coded_column(vote) if _is_coded(sub["value"]) else vote,  # coded values stay coded
                 "vote_num": num,
             }
         )

@@ -64,10 +64,15 @@ def usable_humans(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The human labels the estimate may use, and what was used and left out, with reasons."""
     mine = labels[labels["annotator"].isin(list(humans))]
-    meta = mine["metadata"] if "metadata" in mine.columns else pd.Series([None] * len(mine), index=mine.index)
-    selection = meta.map(
-        lambda m: str(m.get("selection")) if isinstance(m, dict) and m.get("selection") else "unrecorded"
-    )
+    chosen = np.full(len(mine), "unrecorded", dtype=object)
+    if "metadata" in mine.columns:
+        meta = mine["metadata"]
+        present = meta.notna().to_numpy()  # most labels carry no metadata: only the others are read
+        chosen[present] = [
+            str(m.get("selection")) if isinstance(m, dict) and m.get("selection") else "unrecorded"
+            for m in meta.to_numpy(dtype=object)[present]
+        ]
+    selection = pd.Series(chosen, index=mine.index)
     counts = selection.value_counts().to_dict()
     ok = selection.isin(RANDOM_SELECTIONS).to_numpy() | (assume_random & selection.eq("unrecorded").to_numpy())
     used, left = mine[ok], mine[~ok]

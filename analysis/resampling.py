@@ -70,12 +70,13 @@ class Resampler:
     ) -> Resampler:
         """``clusters`` (aligned with ``item_ids``; None: every item its own unit) gives each item's
         cluster; a missing cluster value makes the item a cluster of its own."""
-        ids = pd.Index(list(item_ids))
+        ids = pd.Index(item_ids if isinstance(item_ids, np.ndarray) else list(item_ids))
         first = ~ids.duplicated()
         index = ids[first]
         if clusters is None:
             return cls(index, _draw_counts(len(index), n_boot, seed), "item", len(index))
-        codes, uniques = pd.factorize(np.asarray(list(clusters), dtype=object)[first])
+        given = clusters if isinstance(clusters, np.ndarray) else list(clusters)
+        codes, uniques = pd.factorize(np.asarray(given, dtype=object)[first])
         alone = codes < 0  # no cluster value: the item is a cluster of its own
         codes[alone] = len(uniques) + np.arange(int(alone.sum()))
         n_units = len(uniques) + int(alone.sum())
@@ -156,7 +157,7 @@ def resampler_for(
     item_ids: Iterable[Any], items: pd.DataFrame, *, n_boot: int, seed: int, cluster: str | None = "auto"
 ) -> Resampler:
     """A :class:`Resampler` over ``item_ids`` with the unit :func:`resampling_clusters` picks."""
-    ids = pd.unique(np.asarray(list(item_ids), dtype=object))
+    ids = pd.unique(item_ids if isinstance(item_ids, np.ndarray) else np.asarray(list(item_ids), dtype=object))
     unit, of_item = resampling_clusters(items, cluster)
     if of_item is None:
         return Resampler.create(ids, n_boot=n_boot, seed=seed)
