@@ -15,6 +15,8 @@ read-only in intent; it sees what is committed, as the session's own read would 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -68,6 +70,27 @@ def arrow_columns(session: Session, stmt: Any) -> list[pa.Array] | None:
     """The rows of ``stmt`` (a select of plain columns) as one Arrow array per selected column, or None
     when this path does not apply (see the module's note), or when ``session`` has written in its
     transaction (another connection would not see those rows)."""
+    fetch = prepare(session, stmt)
+    return fetch() if fetch is not None else None
+
+
+def start(session: Session, stmt: Any) -> Future[list[pa.Array] | None] | None:
+    """:func:`arrow_columns` on a thread of its own: the driver reads without the interpreter lock,
+    so another read can run meanwhile (the items while the labels are read). The checks run here, on
+    the caller's thread (a session is not shared between threads)."""
+    fetch = prepare(session, stmt)
+    if fetch is None:
+        return None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgelab-arrow-read")
+    try:
+        return pool.submit(fetch)
+    finally:
+        pool.shutdown(wait=False)  # the read runs on; the thread ends with it
+
+
+def prepare(session: Session, stmt: Any) -> Callable[[], list[pa.Array] | None] | None:
+    """What :func:`arrow_columns` reads, as a function that touches only its own connection; None
+    when the Arrow path does not apply."""
     if not all(isinstance(c.type, _PLAIN) for c in stmt.selected_columns):
         return None
     if has_written(session):
@@ -78,23 +101,33 @@ def arrow_columns(session: Session, stmt: Any) -> list[pa.Array] | None:
         sql = str(stmt.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
     except Exception:  # a parameter without a literal form: the session's read
         return None
-    try:
-        conn = _connect(url)
-    except ImportError:
-        return None
-    if conn is None:
-        return None
-    try:
-        with conn.cursor() as cursor:
-            if url.get_backend_name() == "sqlite":
-                cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": _ALL_ROWS})
-            cursor.execute(sql)
-            table = cursor.fetch_arrow_table()
-    except Exception as exc:  # the driver could not type a column (SQLite's mixed types): the session's read
-        log.warning("Arrow read fell back to the row read: %s", exc)
-        return None
-    finally:
-        conn.close()
-    if table.num_columns != len(stmt.selected_columns):
-        return None
-    return [table.column(i).combine_chunks() for i in range(table.num_columns)]
+    # SQLite: wait for a lock as long as the session's own connection would (settings'
+    # sqlite_busy_timeout_ms); the driver's connection does not wait at all (opening a database whose
+    # log another connection is recovering answered "database is locked")
+    wait_ms = int(bind.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0) if bind.dialect.name == "sqlite" else 0
+    n_columns = len(stmt.selected_columns)
+
+    def fetch() -> list[pa.Array] | None:
+        try:
+            conn = _connect(url)
+        except ImportError:
+            return None
+        if conn is None:
+            return None
+        try:
+            with conn.cursor() as cursor:
+                if url.get_backend_name() == "sqlite":
+                    cursor.execute(f"PRAGMA busy_timeout = {wait_ms}")
+                    cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": _ALL_ROWS})
+                cursor.execute(sql)
+                table = cursor.fetch_arrow_table()
+        except Exception as exc:  # the driver could not type a column (SQLite's mixed types): the row read
+            log.warning("Arrow read fell back to the row read: %s", exc)
+            return None
+        finally:
+            conn.close()
+        if table.num_columns != n_columns:
+            return None
+        return [table.column(i).combine_chunks() for i in range(table.num_columns)]
+
+    return fetch

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import pyarrow as pa
 from sqlalchemy import JSON, DateTime, func, select
 from sqlalchemy.orm import Session
 
-from annotation.arrow_read import arrow_columns
+from annotation.arrow_read import arrow_columns, start
 from annotation.catalog import get_task
 from annotation.models import Annotator, Item, Label, Task
 from annotation.schema import Question, TaskSchema, parse_schema
@@ -154,7 +155,13 @@ def _finish(session: Session, task_id: int, frame: pd.DataFrame, columns: tuple[
 
 
 def read_frame(
-    session: Session, stmt: Any, names: list[str], *, coded: tuple[str, ...] = (), arrow: bool = False
+    session: Session,
+    stmt: Any,
+    names: list[str],
+    *,
+    coded: tuple[str, ...] = (),
+    arrow: bool = False,
+    started: Future[list[pa.Array] | None] | None = None,
 ) -> pd.DataFrame:
     """The rows of ``stmt`` (a select of plain columns) as a frame with columns ``names``, read from
     the driver's cursor and converted a column at a time: SQLAlchemy's per-row result processing
@@ -162,9 +169,10 @@ def read_frame(
     million labels. JSON columns hold what SQLAlchemy would give (an object, or None for JSON null),
     time columns pandas datetimes, as a frame built from the ORM's rows holds them; the ``coded``
     columns ordered categoricals (``contracts.columns.coded_column``). ``arrow``: read column by
-    column through ADBC where it applies (``annotation.arrow_read``; the same frame)."""
+    column through ADBC where it applies (``annotation.arrow_read``; the same frame); ``started``: that
+    read, begun already (``arrow_read.start``)."""
     kinds = [column.type for column in stmt.selected_columns]
-    arrays = arrow_columns(session, stmt) if arrow else None
+    arrays = started.result() if started is not None else arrow_columns(session, stmt) if arrow else None
     columns: list[Any] | None = None
     if arrays is not None:
         columns = [_from_arrow(a, kind, name in coded) for a, kind, name in zip(arrays, kinds, names, strict=True)]
@@ -251,12 +259,15 @@ def question_frames(labels: pd.DataFrame, schema: TaskSchema) -> dict[str, pd.Da
     return out
 
 
-def items_frame(session: Session, task_id: int, *, texts: bool = True) -> pd.DataFrame:
+def items_frame(
+    session: Session, task_id: int, *, texts: bool = True, started: Future[list[pa.Array] | None] | None = None
+) -> pd.DataFrame:
     """Every item of a task, with response lengths (``len_a``, ``len_b``: characters, counted by the
     database) and each metadata key as its own column; ``texts=False``: without the responses' text
-    (``contracts.columns.ANALYSIS_ITEM_COLUMNS``, what analysis reads)."""
+    (``contracts.columns.ANALYSIS_ITEM_COLUMNS``, what analysis reads); ``started``: the Arrow read of
+    ``item_query(task_id, texts=texts)``, begun already."""
     stmt = item_query(task_id, texts=texts)
-    frame = read_frame(session, stmt, [c.name for c in stmt.selected_columns], arrow=True)
+    frame = read_frame(session, stmt, [c.name for c in stmt.selected_columns], arrow=True, started=started)
     meta_keys: list[str] = []
     for meta in frame["metadata"]:
         if isinstance(meta, dict):
@@ -274,9 +285,10 @@ def task_frames(session: Session, task_name: str) -> tuple[pd.DataFrame, pd.Data
 
 
 def _analysis_frames(session: Session, task: Task) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    reading = start(session, item_query(task.id, texts=False))  # the items read while the labels are
     labels = analysis_labels_frame(session, task.id)
     raters = [str(name) for name in labels["annotator"].cat.categories] if len(labels) else []
-    return labels, items_frame(session, task.id, texts=False), judge_models(session, raters)
+    return labels, items_frame(session, task.id, texts=False, started=reading), judge_models(session, raters)
 
 
 def task_question_frames(

@@ -165,3 +165,18 @@ def test_the_analysis_read_takes_the_arrow_path_and_falls_back_while_the_session
         lean, _, _ = task_frames(s, "t")
         assert lean["value"].iloc[0] == "B"
         s.rollback()
+
+
+def test_the_arrow_read_waits_for_a_lock_as_the_sessions_own_connection_would(sqlite_services: Services) -> None:
+    """The driver's connection waits for a lock as long as the settings' busy timeout says (it waited
+    not at all: two dashboard reads opening the database at once answered "database is locked" and
+    fell back to the slow read). Read through the Arrow path itself, from SQLite's own pragma."""
+    from sqlalchemy import Integer, literal_column, text
+
+    from annotation.arrow_read import arrow_columns
+
+    assert sqlite_services.settings.sqlite_busy_timeout_ms > 0
+    with sqlite_services.read_session() as s:
+        arrays = arrow_columns(s, select(literal_column("timeout", Integer)).select_from(text("pragma_busy_timeout")))
+    assert arrays is not None
+    assert arrays[0].to_pylist() == [sqlite_services.settings.sqlite_busy_timeout_ms]
