@@ -197,12 +197,14 @@ def _build(
         if n_boot > 0
         else None
     )
-    given = jobs.run(partial(collapse, labels, bothbad="distinct"))  # the alternative annotator test's categories
+    # the alternative annotator test's categories: both-bad kept apart (the same votes when no label is one)
+    distinct = "bothbad" in set(labels["value"].dropna().unique())
+    given = jobs.run(partial(collapse, labels, bothbad="distinct")) if distinct else None
     collapsed = collapse(labels)
     counted = (
         collapsed if (orders, bothbad) == ("combined", "tie") else collapse(labels, orders=orders, bothbad=bothbad)
     )
-    as_given = settled(given)
+    as_given = settled(given) if given is not None else collapsed
     rs = settled(drawn)
     unit = rs.unit if rs is not None else resampling_clusters(items, cluster)[0]
     report: dict[str, Any] = {
