@@ -416,11 +416,51 @@ def agreement(
     (``each``) or by its first order (``first``). ``scale``: the task's scale points in order
     (default: ``labels.attrs[contracts.columns.SCALE_ATTR]`` when the reader set it), the categories
     of weighted kappa; without it, the points the raters used."""
-    if scale is None:
-        scale = labels.attrs.get(SCALE_ATTR)
     v = votes(labels, ties=True, orders=orders, bothbad=bothbad)
     raters_a, raters_b = select_raters(labels, a), select_raters(labels, b)
     comps = comparisons_from_votes(v, raters_a, raters_b, ties=ties, majority_b=majority_b, min_votes=min_votes)
+    return agreement_of(
+        labels,
+        v,
+        comps,
+        (a, raters_a),
+        (b, raters_b),
+        ties=ties,
+        majority_b=majority_b,
+        weights=weights,
+        n_boot=n_boot,
+        seed=seed,
+        resampler=resampler,
+        orders=orders,
+        min_votes=min_votes,
+        scale=scale,
+        bothbad=bothbad,
+    )
+
+
+def agreement_of(
+    labels: pd.DataFrame,
+    v: pd.DataFrame,
+    comps: pd.DataFrame,
+    side_a: tuple[str | Sequence[str], list[str]],
+    side_b: tuple[str | Sequence[str], list[str]],
+    *,
+    ties: bool,
+    majority_b: bool,
+    weights: Weights,
+    n_boot: int,
+    seed: int,
+    resampler: Resampler | None,
+    orders: str,
+    min_votes: int,
+    scale: Sequence[str] | None,
+    bothbad: str,
+) -> AgreementResult:
+    """:func:`agreement` from its votes ``v`` and comparisons ``comps`` (for a caller that needs the
+    comparisons too); each side as (selector, the raters it selected)."""
+    (a, raters_a), (b, raters_b) = side_a, side_b
+    if scale is None:
+        scale = labels.attrs.get(SCALE_ATTR)
     same = not majority_b and set(raters_a) == set(raters_b)
     order = v.drop_duplicates("vote").sort_values("vote_num")
     ordered = [str(x) for x in order["vote"]]

@@ -362,8 +362,8 @@ def leniency(
     out = []
     for judge in select_raters(labels, judges):
         jv = v[v["annotator"] == judge]
-        shared = set(jv["item_id"]) & set(hv["item_id"])
-        if not shared:
+        shared = np.intersect1d(jv["item_id"].to_numpy(), hv["item_id"].to_numpy())  # not Python sets
+        if not len(shared):
             continue
         j = jv[jv["item_id"].isin(shared)]
         h = hv[hv["item_id"].isin(shared)]

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from analysis._kernels import difference_of_rates
-from analysis.agreement import agreement, comparisons_from_votes
+from analysis.agreement import agreement_of, comparisons_from_votes
 from analysis.errors import MetricUndefinedError, bad_argument
 from analysis.frames import select_raters, votes
 from analysis.resampling import Resampler, estimate, unit_of
@@ -38,26 +38,36 @@ def human_ceiling(
             fix="collect labels from a second human on the same items",
         )
     rows = []
+    tables = []  # the mean over humans as a statistic of per-item sums (each human's agreements and comparisons)
+    v = votes(labels, ties=True)
     for name in names:
         others = [n for n in names if n != name]
+        comps = comparisons_from_votes(v, [name], others, ties=ties)
+        common: dict[str, Any] = {"weights": None, "orders": "combined", "min_votes": 2, "bothbad": "tie"}
         try:
-            res = agreement(labels, [name], others, ties=ties, n_boot=n_boot, seed=seed, resampler=resampler)
+            res = agreement_of(
+                labels,
+                v,
+                comps,
+                ([name], [name]),
+                (others, others),
+                ties=ties,
+                majority_b=False,
+                n_boot=n_boot,
+                seed=seed,
+                resampler=resampler,
+                scale=None,
+                **common,
+            )
         except MetricUndefinedError:
             continue
         rows.append({"annotator": name, **res.to_dict()})
+        tables.append(_per_item_agreement(comps))
     if not rows:
         raise MetricUndefinedError(f"no human shares an item with another human (of {len(names)} humans)")
     weights = np.array([r["n"] for r in rows], dtype=float)
     values = np.array([r["agreement"] for r in rows], dtype=float)
     kappas = np.array([np.nan if r["kappa"] is None else r["kappa"] for r in rows], dtype=float)
-    # the mean over humans as a statistic of per-item sums (each human's agreements and comparisons)
-    v = votes(labels, ties=True)
-    tables = []
-    for row in rows:
-        me = str(row["annotator"])
-        others = [n for n in names if n != me]
-        comps = comparisons_from_votes(v, [me], others, ties=ties)
-        tables.append(_per_item_agreement(comps))
     parts = pd.concat(tables, axis=1, keys=range(len(tables))).fillna(0.0)
     h = len(tables)
 

@@ -48,7 +48,8 @@ def transitivity(preferences: pd.DataFrame) -> dict[str, object]:
     p = preferences[preferences["vote"].isin(PAIRWISE_VALUES) & (preferences["model_a"] != preferences["model_b"])]
     # the preference's sign: +1 A, -1 B, 0 a tie (2 * PAIRWISE_NUMBERS - 1)
     rel = (lookup(p["vote"], PAIRWISE_NUMBERS) * 2 - 1).astype(int)
-    a, b = p["model_a"].astype(str).to_numpy(), p["model_b"].astype(str).to_numpy()
+    numbered = all(pd.api.types.is_integer_dtype(p[c]) for c in ("model_a", "model_b"))  # models as codes
+    a, b = (p[c].to_numpy() if numbered else p[c].astype(str).to_numpy() for c in ("model_a", "model_b"))
     swap = a > b
     edges = pd.DataFrame(
         {

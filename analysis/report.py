@@ -314,7 +314,8 @@ def _build(
         if humans and judges and {"model_a", "model_b"} <= set(items.columns) and items["model_a"].notna().any():
             # what the humans would say about every item: human-only, judge-only, judge-assisted
             report["estimates"] = jobs.safe(partial(judge_assisted.win_rates, labels, items, humans, judges))
-        report["consistency"] = {r: jobs.safe(partial(_transitivity, collapsed, items, r)) for r in everyone}
+        keyed = _triple_keys(items)
+        report["consistency"] = {r: jobs.safe(partial(_transitivity, collapsed, keyed, r)) for r in everyone}
         report["system"] = jobs.run(partial(_system, collapsed, items, humans, judges, resampler=rs))
     elif everyone and humans and judges and kind != "choice":
         # leniency where it is defined: scores, and the pass rate of a checklist (yes = 1)
@@ -517,16 +518,39 @@ def _matrix(
     return out
 
 
-def _transitivity(collapsed: pd.DataFrame, items: pd.DataFrame, rater: str) -> dict[str, Any]:
+def _triple_keys(items: pd.DataFrame) -> pd.DataFrame | None:
+    """Per item with both models: its group (the prompt, or MT-Bench's question and turn) and its two
+    models, as integer codes (a model's code sorts as its name), indexed by item id; None when the
+    items lack these fields. Computed once for every rater's transitivity."""
     group_col = "question_id" if "question_id" in items.columns else "prompt"
     if group_col not in items.columns or not {"model_a", "model_b"} <= set(items.columns):
-        raise MetricUndefinedError("transitivity needs the prompt (or question_id) and model_a/model_b of items")
+        return None
     keys = [group_col, "turn"] if "turn" in items.columns else [group_col]
-    meta = items.set_index("item_id")[[*keys, "model_a", "model_b"]]
+    known = items.drop_duplicates("item_id").dropna(subset=["model_a", "model_b"])
+    group = known.groupby(keys, sort=False).ngroup().to_numpy(dtype=float)  # NaN: a key is missing
+    names = pd.Index(pd.unique(np.concatenate([known["model_a"].to_numpy(object), known["model_b"].to_numpy(object)])))
+    order = names.astype(str).argsort()  # the models' codes in the order of their names
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    return pd.DataFrame(
+        {
+            # items whose key is missing are one group (a merge matches missing keys with each other)
+            "group": np.where(np.isnan(group), -1, group).astype(np.int64),
+            "model_a": rank[names.get_indexer(known["model_a"].to_numpy(object))],
+            "model_b": rank[names.get_indexer(known["model_b"].to_numpy(object))],
+        },
+        index=pd.Index(known["item_id"].to_numpy()),
+    )
+
+
+def _transitivity(collapsed: pd.DataFrame, keyed: pd.DataFrame | None, rater: str) -> dict[str, Any]:
+    if keyed is None:
+        raise MetricUndefinedError("transitivity needs the prompt (or question_id) and model_a/model_b of items")
     v = votes(collapsed)
-    v = v[v["annotator"] == rater].join(meta, on="item_id").dropna(subset=["model_a", "model_b"])
-    group = v.groupby(keys, sort=False).ngroup() if len(v) else pd.Series(dtype=int)
-    prefs = pd.DataFrame({"group": group, "model_a": v["model_a"], "model_b": v["model_b"], "vote": v["vote"]})
+    v = v[(v["annotator"] == rater).to_numpy()]
+    at = keyed.index.get_indexer(pd.Index(v["item_id"].to_numpy()))
+    found = at >= 0
+    prefs = keyed.iloc[at[found]].reset_index(drop=True).assign(vote=v["vote"].to_numpy(object)[found])
     return consistency.transitivity(prefs)
 
 

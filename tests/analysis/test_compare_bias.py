@@ -265,6 +265,41 @@ def test_transitivity_circular_and_equivalence() -> None:
     assert (res["n_triples"], res["circular"], res["equivalence_contradictions"]) == (4, 1, 1)
 
 
+def test_the_reports_transitivity_is_that_of_each_raters_named_verdicts() -> None:
+    """The report numbers prompts and models once for every rater (integer codes); its figure equals
+    ``transitivity`` on each rater's verdicts with the prompts and model names themselves, also with
+    a prompt missing (those items are one group) and an item without its models (left out)."""
+    from analysis.report import build_report
+
+    rng = np.random.default_rng(7)
+    models = ["m10", "m9", "alpha", "Beta"]  # names whose text order is not their number order
+    n = 240
+    pairs = np.array([rng.choice(4, size=2, replace=False) for _ in range(n)])
+    items = pd.DataFrame(
+        {
+            "item_id": np.arange(n),
+            "prompt": [None if i % 37 == 0 else f"q{i // 6}" for i in range(n)],
+            "model_a": [None if i == 5 else models[a] for i, a in enumerate(pairs[:, 0])],
+            "model_b": [models[b] for b in pairs[:, 1]],
+        }
+    )
+    rows = [(i, r, str(rng.choice(["A", "B", "tie"])), "ab") for i in range(n) for r in ("h1", "h2", "judge")]
+    labels = frame(rows)
+    report = build_report(labels, items, n_boot=0)
+    meta = items.set_index("item_id")
+    for rater in ("h1", "h2", "judge"):
+        mine = labels[labels["annotator"] == rater].join(meta, on="item_id").dropna(subset=["model_a", "model_b"])
+        group = mine["prompt"].map(lambda p: "(none)" if p is None else p)
+        named = pd.DataFrame(
+            {"group": group, "model_a": mine["model_a"], "model_b": mine["model_b"], "vote": mine["value"]}
+        )
+        assert report.consistency is not None
+        got = report.consistency[rater].model_dump()
+        want = transitivity(named)
+        assert want["n_triples"] > 0
+        assert {k: got[k] for k in want} == want
+
+
 def test_score_pairwise_inconsistency() -> None:
     scores = pd.DataFrame({"group": ["q", "q", "r", "r"], "model": ["m1", "m2", "m1", "m2"], "score": [5, 3, 2, 4]})
     pairs = pd.DataFrame({"group": ["q", "r"], "model_a": ["m1", "m1"], "model_b": ["m2", "m2"], "vote": ["A", "A"]})
