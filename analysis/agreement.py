@@ -9,7 +9,9 @@ per-item majority of side B, and gives each figure an item-level bootstrap 95% C
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Literal
@@ -22,7 +24,7 @@ from scipy import stats
 
 from analysis._kernels import F64, Level, fleiss_from_sums, fleiss_per_item
 from analysis.errors import MetricUndefinedError, bad_argument
-from analysis.frames import lookup, majority, orders_rule, select_raters, votes
+from analysis.frames import COLLAPSED, lookup, majority, orders_rule, select_raters, votes
 from analysis.intervals import kappa_dirichlet, proportion, rows_total
 from analysis.resampling import Resampler, estimates, unit_of
 from contracts.columns import SCALE_ATTR
@@ -270,6 +272,70 @@ def _empty_comparisons() -> pd.DataFrame:
     return pd.DataFrame(columns=["item_id", "rater_a", "rater_b", "vote_a", "vote_b", "num_a", "num_b"])
 
 
+class ComparisonMemo:
+    """The comparisons of one frame's votes (``source``, collapsed: its votes do not depend on the
+    orders rule), each computed once by the first caller that asks for it and then shared; a
+    report's figures run on several threads at once, and several of them compare the same sides
+    (a judge's agreement and its distance to the human ceiling). Without ties is the with-ties
+    comparisons with the ties dropped (:func:`drop_ties`)."""
+
+    def __init__(self, source: pd.DataFrame) -> None:
+        self.source = source
+        self._lock = threading.Lock()
+        self._made: dict[tuple[object, ...], Future[pd.DataFrame]] = {}
+
+    def votes(self) -> pd.DataFrame:
+        return self._once(("votes",), lambda: votes(self.source, ties=True))
+
+    def comparisons(
+        self, a: list[str], b: list[str], *, ties: bool = True, majority_b: bool = False, min_votes: int = 1
+    ) -> pd.DataFrame:
+        """:func:`comparisons_from_votes` of the source's votes (a copy: callers may add columns)."""
+        if not ties and not majority_b:
+            return drop_ties(self.comparisons(a, b))
+        key = ("comparisons", tuple(a), tuple(b), ties, majority_b, min_votes if majority_b else 1)
+        made = self._once(
+            key,
+            lambda: comparisons_from_votes(self.votes(), a, b, ties=ties, majority_b=majority_b, min_votes=min_votes),
+        )
+        return made.copy()
+
+    def _once(self, key: tuple[object, ...], make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        with self._lock:
+            pending = self._made.get(key)
+            mine = pending is None
+            if pending is None:
+                pending = self._made[key] = Future()
+        if mine:
+            try:
+                pending.set_result(make())
+            except BaseException as exc:
+                pending.set_exception(exc)
+        return pending.result()
+
+    def serves(self, labels: pd.DataFrame) -> bool:
+        """Whether ``labels`` is the frame these comparisons are of (a collapsed one)."""
+        return labels is self.source and COLLAPSED in labels.attrs
+
+
+def drop_ties(comps: pd.DataFrame) -> pd.DataFrame:
+    """With-ties comparisons (``comparisons_from_votes(..., ties=True)``) as ``ties=False`` gives them:
+    the comparisons where either vote is a tie (or both-bad) dropped, the shares dropped in attrs."""
+    if not len(comps):
+        return comps.copy()
+    tie_a = comps["vote_a"].isin(["tie", "bothbad"]).to_numpy()
+    tie_b = comps["vote_b"].isin(["tie", "bothbad"]).to_numpy()
+    keep = ~(tie_a | tie_b)
+    out = comps[keep].reset_index(drop=True)
+    out.attrs[DROPPED] = {
+        "dropped_share": float(1 - keep.mean()),
+        "tie_share_a": float(tie_a.mean()),
+        "tie_share_b": float(tie_b.mean()),
+    }
+    out.attrs[NO_MAJORITY] = comps.attrs.get(NO_MAJORITY, 0)
+    return out
+
+
 def _value_numbers(v: pd.DataFrame) -> dict[object, float]:
     first = v.drop_duplicates("vote")
     return dict(zip(first["vote"], first["vote_num"], strict=True))
@@ -410,15 +476,21 @@ def agreement(
     min_votes: int = 2,
     scale: Sequence[str] | None = None,
     bothbad: str = "tie",
+    memo: ComparisonMemo | None = None,
 ) -> AgreementResult:
     """Agreement of side ``a`` with side ``b`` (selectors as in :func:`analysis.frames.select_raters`);
     ``orders`` counts a rater labeled in both presented orders once (``combined``), per order
     (``each``) or by its first order (``first``). ``scale``: the task's scale points in order
     (default: ``labels.attrs[contracts.columns.SCALE_ATTR]`` when the reader set it), the categories
-    of weighted kappa; without it, the points the raters used."""
-    v = votes(labels, ties=True, orders=orders, bothbad=bothbad)
+    of weighted kappa; without it, the points the raters used. ``memo``: comparisons shared with other
+    figures of the same collapsed ``labels`` (:class:`ComparisonMemo`; the same result)."""
     raters_a, raters_b = select_raters(labels, a), select_raters(labels, b)
-    comps = comparisons_from_votes(v, raters_a, raters_b, ties=ties, majority_b=majority_b, min_votes=min_votes)
+    if memo is not None and memo.serves(labels):
+        v = memo.votes()
+        comps = memo.comparisons(raters_a, raters_b, ties=ties, majority_b=majority_b, min_votes=min_votes)
+    else:
+        v = votes(labels, ties=True, orders=orders, bothbad=bothbad)
+        comps = comparisons_from_votes(v, raters_a, raters_b, ties=ties, majority_b=majority_b, min_votes=min_votes)
     return agreement_of(
         labels,
         v,

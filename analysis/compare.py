@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis._kernels import difference_of_rates
-from analysis.agreement import agreement_of, comparisons_from_votes
+from analysis.agreement import ComparisonMemo, agreement_of, comparisons_from_votes
 from analysis.errors import MetricUndefinedError, bad_argument
 from analysis.frames import select_raters, votes
 from analysis.resampling import Resampler, estimate, unit_of
@@ -29,8 +29,11 @@ def human_ceiling(
     n_boot: int = 1000,
     seed: int = 0,
     resampler: Resampler | None = None,
+    memo: ComparisonMemo | None = None,
 ) -> dict[str, object]:
-    """Each human against the rest of the humans (pooled, leave-one-out): what one more human scores."""
+    """Each human against the rest of the humans (pooled, leave-one-out): what one more human scores.
+    ``memo``: comparisons shared with a report's other figures (``analysis.agreement.ComparisonMemo``)."""
+    shared = memo if memo is not None and memo.serves(labels) else None
     names = select_raters(labels, humans)
     if len(names) < 2:
         raise MetricUndefinedError(
@@ -39,10 +42,13 @@ def human_ceiling(
         )
     rows = []
     tables = []  # the mean over humans as a statistic of per-item sums (each human's agreements and comparisons)
-    v = votes(labels, ties=True)
+    v = shared.votes() if shared is not None else votes(labels, ties=True)
     for name in names:
         others = [n for n in names if n != name]
-        comps = comparisons_from_votes(v, [name], others, ties=ties)
+        if shared is not None:
+            comps = shared.comparisons([name], others, ties=ties)
+        else:
+            comps = comparisons_from_votes(v, [name], others, ties=ties)
         common: dict[str, Any] = {"weights": None, "orders": "combined", "min_votes": 2, "bothbad": "tie"}
         try:
             res = agreement_of(
@@ -108,6 +114,7 @@ def judge_minus_ceiling(
     n_boot: int = 1000,
     seed: int = 0,
     resampler: Resampler | None = None,
+    memo: ComparisonMemo | None = None,
 ) -> dict[str, object]:
     """The judge's pooled agreement with the humans minus the humans' pooled agreement with each other
     (the human ceiling, weighted by comparisons), with a paired bootstrap CI: both are resampled on the
@@ -119,11 +126,15 @@ def judge_minus_ceiling(
             f"judge minus the human ceiling needs at least 2 humans; the selection has {len(names)}",
             fix="collect labels from a second human on the same items",
         )
-    v = votes(labels, ties=True)
-    if not ties:
-        v = v[v["vote"] != "tie"]
-    judge_items = _per_item_agreement(comparisons_from_votes(v, [judge], names))
-    human_items = _per_item_agreement(comparisons_from_votes(v, names, names))
+    if memo is not None and memo.serves(labels) and ties:  # ``memo``: comparisons shared with other figures
+        judge_items = _per_item_agreement(memo.comparisons([judge], names))
+        human_items = _per_item_agreement(memo.comparisons(names, names))
+    else:
+        v = votes(labels, ties=True)
+        if not ties:
+            v = v[v["vote"] != "tie"]
+        judge_items = _per_item_agreement(comparisons_from_votes(v, [judge], names))
+        human_items = _per_item_agreement(comparisons_from_votes(v, names, names))
     if judge_items.empty or human_items.empty:
         raise MetricUndefinedError(
             f"judge minus the human ceiling needs items the judge shares with humans and items humans share; "

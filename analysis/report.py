@@ -17,7 +17,7 @@ import pandas as pd
 
 from analysis import bias, consistency, judge_assisted, system
 from analysis._kernels import ratio
-from analysis.agreement import AgreementResult, Level, agreement, correlations
+from analysis.agreement import AgreementResult, ComparisonMemo, Level, agreement, correlations
 from analysis.calibration import rater_calibration
 from analysis.compare import DEFAULT_EPSILON, alt_test, human_ceiling, judge_minus_ceiling
 from analysis.errors import MetricUndefinedError
@@ -103,12 +103,14 @@ def agreement_block(
     min_votes: int = 2,
     scale: Sequence[str] | None = None,
     jobs: Jobs | None = None,
+    memo: ComparisonMemo | None = None,
 ) -> dict[str, Any]:
     """With ties, without ties (pairwise only), and against side b's majority (of at least
     ``min_votes`` votes); ``scale``: the task's scale points (weighted kappa's categories).
-    With ``jobs``, the figures are futures (:class:`Jobs`)."""
+    With ``jobs``, the figures are futures (:class:`Jobs`); ``memo``: comparisons shared with other
+    figures (``analysis.agreement.ComparisonMemo``)."""
     safe = (jobs or Jobs()).safe
-    common: dict[str, Any] = {"n_boot": n_boot, "seed": seed, "resampler": resampler, "scale": scale}
+    common: dict[str, Any] = {"n_boot": n_boot, "seed": seed, "resampler": resampler, "scale": scale, "memo": memo}
     block: dict[str, Any] = {
         "with_ties": safe(lambda: agreement(labels, a, b, ties=True, **common).to_dict()),
         "majority": safe(lambda: agreement(labels, a, b, majority_b=True, min_votes=min_votes, **common).to_dict()),
@@ -205,6 +207,7 @@ def _build(
         collapsed if (orders, bothbad) == ("combined", "tie") else collapse(labels, orders=orders, bothbad=bothbad)
     )
     as_given = settled(given) if given is not None else collapsed
+    memo = ComparisonMemo(counted)  # the agreement figures' comparisons, each computed once
     rs = settled(drawn)
     unit = rs.unit if rs is not None else resampling_clusters(items, cluster)[0]
     report: dict[str, Any] = {
@@ -245,6 +248,7 @@ def _build(
                 min_votes=min_votes,
                 scale=scale,
                 jobs=jobs,
+                memo=memo,
             ),
             "alpha": jobs.safe(
                 lambda: alpha(collapsed, humans, level=level, n_boot=n_boot, seed=seed, resampler=rs).to_dict()
@@ -252,7 +256,7 @@ def _build(
             "fleiss": jobs.safe(lambda: fleiss(collapsed, humans, n_boot=n_boot, seed=seed, resampler=rs).to_dict()),
         }
         report["human_ceiling"] = jobs.safe(
-            lambda: human_ceiling(counted, humans, n_boot=n_boot, seed=seed, resampler=rs)
+            lambda: human_ceiling(counted, humans, n_boot=n_boot, seed=seed, resampler=rs, memo=memo)
         )
     all_votes = votes(collapsed)
     reference = majority(all_votes, humans, min_votes=min_votes) if humans else pd.Series(dtype=object)
@@ -275,6 +279,7 @@ def _build(
             level=level,
             scores=scores,
             jobs=jobs,
+            memo=memo,
         )
         for judge in judges
     ]
@@ -372,6 +377,7 @@ def _judge_section(
     min_votes: int = 2,
     scale: Sequence[str] | None = None,
     jobs: Jobs | None = None,
+    memo: ComparisonMemo | None = None,
 ) -> dict[str, Any]:
     """One judge against the humans; ``ordinal``: weighted kappa too; ``level``: alpha's level of
     measurement; ``scores``: the alternative annotator test by negative RMSE, and correlations."""
@@ -397,6 +403,7 @@ def _judge_section(
             min_votes=min_votes,
             scale=scale,
             jobs=jobs,
+            memo=memo,
         )
     )
     section["alpha_with_humans"] = jobs.safe(
@@ -409,7 +416,9 @@ def _judge_section(
     )
     if len(humans) >= 2:
         section["vs_ceiling"] = jobs.safe(
-            lambda: judge_minus_ceiling(counted, judge, humans, n_boot=n_boot, seed=seed, resampler=resampler)
+            lambda: judge_minus_ceiling(
+                counted, judge, humans, n_boot=n_boot, seed=seed, resampler=resampler, memo=memo
+            )
         )
     if scores:
         section["score_correlations"] = jobs.safe(

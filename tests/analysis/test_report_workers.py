@@ -27,3 +27,43 @@ def test_scores_too() -> None:
         build_report(scores, items, n_boot=100, workers=1).to_json()
         == build_report(scores, items, n_boot=100, workers=3).to_json()
     )
+
+
+def test_shared_comparisons_are_the_ones_each_figure_would_compute() -> None:
+    """A report's figures share their comparisons (analysis.agreement.ComparisonMemo): each agreement,
+    the human ceiling and a judge's distance to it are what they are when computed alone, and the
+    comparisons without ties (dropped from the with-ties ones) equal ``comparisons_from_votes``'s,
+    in rows, order and dropped shares, also with a rater labeled in both orders counted per order."""
+    import numpy as np
+
+    from analysis.agreement import ComparisonMemo, agreement, comparisons_from_votes, drop_ties
+    from analysis.compare import human_ceiling, judge_minus_ceiling
+    from analysis.frames import collapse, votes
+
+    labels, _ = synthetic(400, seed=9)
+    twice = labels[labels["annotator"] == "h1"].head(150).assign(presented_order="ba")
+    twice["value"] = np.where(twice["value"] == "A", "tie", twice["value"])
+    labels = pd.concat([labels, twice], ignore_index=True)
+    for orders in ("combined", "each"):
+        counted = collapse(labels, orders=orders)
+        memo = ComparisonMemo(counted)
+        humans, options = ["h1", "h2", "h3"], {"n_boot": 50, "seed": 1}
+        for a, b, ties, majority_b in (
+            (["judge-a"], humans, True, False),
+            (["judge-a"], humans, False, False),
+            (humans, humans, False, False),
+            (["judge-b"], humans, True, True),
+        ):
+            alone = agreement(counted, a, b, ties=ties, majority_b=majority_b, **options)
+            shared = agreement(counted, a, b, ties=ties, majority_b=majority_b, memo=memo, **options)
+            assert shared == alone
+            v = votes(counted, ties=True)
+            want = comparisons_from_votes(v, a, b, ties=False)
+            got = drop_ties(comparisons_from_votes(v, a, b, ties=True))
+            pd.testing.assert_frame_equal(got, want)
+            assert got.attrs == want.attrs and got.attrs["judgelab_dropped_ties"]["dropped_share"] > 0
+        assert len(memo._made) >= 4  # the memo served them (votes and three comparisons at least)
+        assert human_ceiling(counted, humans, memo=memo, **options) == human_ceiling(counted, humans, **options)
+        assert judge_minus_ceiling(counted, "judge-b", humans, memo=memo, **options) == judge_minus_ceiling(
+            counted, "judge-b", humans, **options
+        )
