@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 import krippendorff
 import numpy as np
@@ -211,8 +211,11 @@ def comparisons_from_votes(
     ties: bool = True,
     majority_b: bool = False,
     min_votes: int = 1,
+    majorities: Callable[[list[str], str | None, int], pd.Series] | None = None,
 ) -> pd.DataFrame:
-    """:func:`comparisons` on an already collapsed votes frame (``analysis.frames.votes``)."""
+    """:func:`comparisons` on an already collapsed votes frame (``analysis.frames.votes``);
+    ``majorities(raters, left_out, min_votes)``: :func:`analysis.frames.majority` of ``v``, as a caller
+    keeps them (:class:`ComparisonMemo`)."""
     left = v[v["annotator"].isin(raters_a)]
     no_majority = 0
     if majority_b:
@@ -223,7 +226,11 @@ def comparisons_from_votes(
             # with each leave-one-out majority in turn, so both face majorities of the same size
             left_out = [rater] if rater in raters_b else (list(raters_b) if len(raters_b) > 1 else [None])
             for gone in left_out:
-                maj = majority(v, raters_b, exclude=gone, min_votes=min_votes).rename("vote_b")
+                maj = (
+                    majorities(list(raters_b), gone, min_votes)
+                    if majorities is not None
+                    else majority(v, raters_b, exclude=gone, min_votes=min_votes)
+                ).rename("vote_b")
                 found = mine.merge(maj.rename_axis("item_id").reset_index(), on="item_id")
                 no_majority += len(mine) - len(found)
                 name = "majority" if gone is None or gone == rater else f"majority without {gone}"
@@ -282,7 +289,7 @@ class ComparisonMemo:
     def __init__(self, source: pd.DataFrame) -> None:
         self.source = source
         self._lock = threading.Lock()
-        self._made: dict[tuple[object, ...], Future[pd.DataFrame]] = {}
+        self._made: dict[tuple[object, ...], Future[Any]] = {}
 
     def votes(self) -> pd.DataFrame:
         return self._once(("votes",), lambda: votes(self.source, ties=True))
@@ -296,11 +303,21 @@ class ComparisonMemo:
         key = ("comparisons", tuple(a), tuple(b), ties, majority_b, min_votes if majority_b else 1)
         made = self._once(
             key,
-            lambda: comparisons_from_votes(self.votes(), a, b, ties=ties, majority_b=majority_b, min_votes=min_votes),
+            lambda: comparisons_from_votes(
+                self.votes(), a, b, ties=ties, majority_b=majority_b, min_votes=min_votes, majorities=self.majority
+            ),
         )
         return made.copy()
 
-    def _once(self, key: tuple[object, ...], make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    def majority(self, raters: list[str], left_out: str | None, min_votes: int) -> pd.Series:
+        """:func:`analysis.frames.majority` of the source's votes (the human block and every judge
+        face the same leave-one-out majorities)."""
+        return self._once(
+            ("majority", tuple(raters), left_out, min_votes),
+            lambda: majority(self.votes(), raters, exclude=left_out, min_votes=min_votes),
+        )
+
+    def _once(self, key: tuple[object, ...], make: Callable[[], Any]) -> Any:
         with self._lock:
             pending = self._made.get(key)
             mine = pending is None

@@ -210,6 +210,15 @@ def _build(
     memo = ComparisonMemo(counted)  # the agreement figures' comparisons, each computed once
     rs = settled(drawn)
     unit = rs.unit if rs is not None else resampling_clusters(items, cluster)[0]
+    everyone = humans + judges
+    # the longest figures start first, so that the pool's threads finish together (the system ranking
+    # last ran alone at the end)
+    longest = {
+        "pairwise_matrix": jobs.run(partial(_matrix, collapsed, everyone, n_boot=n_boot, seed=seed, resampler=rs)),
+        "system": jobs.run(partial(_system, collapsed, items, humans, judges, resampler=rs))
+        if pairwise and everyone
+        else None,
+    }
     report: dict[str, Any] = {
         "task": task,
         "protocol": "pairwise" if pairwise else "single",
@@ -283,10 +292,7 @@ def _build(
         )
         for judge in judges
     ]
-    report["pairwise_matrix"] = jobs.run(
-        partial(_matrix, collapsed, humans + judges, n_boot=n_boot, seed=seed, resampler=rs)
-    )
-    everyone = humans + judges
+    report["pairwise_matrix"] = longest["pairwise_matrix"]
     if pairwise and everyone:
         report["bias"] = {
             "position": jobs.safe(lambda: bias.position_bias(labels, everyone, n_boot=n_boot, seed=seed, resampler=rs)),
@@ -321,7 +327,7 @@ def _build(
             report["estimates"] = jobs.safe(partial(judge_assisted.win_rates, labels, items, humans, judges))
         keyed = _triple_keys(items)
         report["consistency"] = {r: jobs.safe(partial(_transitivity, collapsed, keyed, r)) for r in everyone}
-        report["system"] = jobs.run(partial(_system, collapsed, items, humans, judges, resampler=rs))
+        report["system"] = longest["system"]
     elif everyone and humans and judges and kind != "choice":
         # leniency where it is defined: scores, and the pass rate of a checklist (yes = 1)
         report["bias"] = {
