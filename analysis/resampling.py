@@ -120,7 +120,8 @@ class Resampler:
         units = self._units(self._positions(item_ids))
         unit_sums = self._unit_sums(units, per_item)
         total = per_item.sum(axis=0)[None, :]
-        present = np.unique(units)
+        # the units present (what np.unique gives), found by counting instead of sorting
+        present = np.flatnonzero(np.bincount(units, minlength=self.unit_counts.shape[1]))
         samples = np.asarray(self.unit_counts @ unit_sums.astype(np.float32), dtype=np.float64)
         return Draws(total, samples, total - unit_sums[present], self.unit, seed)
 

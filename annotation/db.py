@@ -44,9 +44,6 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
     )
 
 
-CHANGES_AT_BEGIN = "judgelab_changes_at_begin"  # Connection.info key, SQLite (see _on_begin)
-
-
 def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -67,9 +64,6 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
         # snapshot without waiting for, or holding up, any writer.
         read_only = conn.get_execution_options().get(READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-        # the rows this connection had changed when the transaction began: a read through another
-        # connection (annotation.arrow_read) applies only while this one has changed none since
-        conn.info[CHANGES_AT_BEGIN] = conn.connection.dbapi_connection.total_changes
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

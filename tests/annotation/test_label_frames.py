@@ -127,10 +127,10 @@ def test_the_items_are_read_in_id_order_without_the_queue_index(sqlite_services:
 def test_the_analysis_read_takes_the_arrow_path_and_falls_back_while_the_session_has_written(
     services: Services, tmp_path: Path
 ) -> None:
-    """Labels and items are read column by column through ADBC (annotation.arrow_read) on both
-    databases, with the values the row read gives, also when a column's first 1,200 values are NULL
-    (SQLite's driver types a column from its first batch). A session that has written reads through
-    its own connection, which sees its uncommitted rows."""
+    """On PostgreSQL labels and items are read column by column through ADBC (annotation.arrow_read),
+    with the values the row read gives, also when a column's first 1,200 values are NULL; on SQLite
+    they are read row by row (see the next test). A session that has written reads through its own
+    connection, which sees its uncommitted rows."""
     from annotation.arrow_read import arrow_columns
     from annotation.label_frames import _ANALYSIS_SOURCES, task_frames
     from annotation.models import Label
@@ -150,7 +150,10 @@ def test_the_analysis_read_takes_the_arrow_path_and_falls_back_while_the_session
         task_id = s.scalars(select(Task.id)).one()
         stmt = select(*_ANALYSIS_SOURCES.values()).where(Label.item_id.in_(ids))
         arrays = arrow_columns(s, stmt)
-        assert arrays is not None and len(arrays[0]) == 1300  # the Arrow path applied
+        if services.engine.dialect.name == "postgresql":
+            assert arrays is not None and len(arrays[0]) == 1300  # the Arrow path applied
+        else:
+            assert arrays is None
         full = labels_frame(s, task_id)
         lean, _, _ = task_frames(s, "t")
     as_text = lean.assign(**{c: lean[c].astype(object) for c in LABEL_CODED})
@@ -167,16 +170,28 @@ def test_the_analysis_read_takes_the_arrow_path_and_falls_back_while_the_session
         s.rollback()
 
 
-def test_the_arrow_read_waits_for_a_lock_as_the_sessions_own_connection_would(sqlite_services: Services) -> None:
-    """The driver's connection waits for a lock as long as the settings' busy timeout says (it waited
-    not at all: two dashboard reads opening the database at once answered "database is locked" and
-    fell back to the slow read). Read through the Arrow path itself, from SQLite's own pragma."""
-    from sqlalchemy import Integer, literal_column, text
-
+def test_the_sqlite_read_keeps_the_servers_log_and_locks(sqlite_services: Services, tmp_path: Path) -> None:
+    """On SQLite the analysis read stays on the session's own SQLite library. ADBC's driver carries a
+    second copy of SQLite: closing its connection released this process's POSIX locks on the file and,
+    seeing no other connection of its own, checkpointed and deleted the write-ahead log under the
+    server's open connections (the server's health check reported it, and a label written after it
+    was lost). The read takes the row path there, and the log is still in place after it."""
     from annotation.arrow_read import arrow_columns
+    from annotation.label_frames import task_frames
 
-    assert sqlite_services.settings.sqlite_busy_timeout_ms > 0
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps({"id": "a", "prompt": "p", "response_a": "a", "response_b": "b"}) + "\n")
+    with sqlite_services.session() as s:
+        import_file(s, items, task="t")
+    wal = Path(f"{sqlite_services.engine.url.database}-wal")
     with sqlite_services.read_session() as s:
-        arrays = arrow_columns(s, select(literal_column("timeout", Integer)).select_from(text("pragma_busy_timeout")))
-    assert arrays is not None
-    assert arrays[0].to_pylist() == [sqlite_services.settings.sqlite_busy_timeout_ms]
+        assert arrow_columns(s, select(Item.external_id)) is None
+        _, found, _ = task_frames(s, "t")
+        assert found["external_id"].tolist() == ["a"]
+        assert wal.exists()
+    with sqlite_services.session() as s:  # the server's connections still write, and it is read back
+        judge = ensure_annotator(s, "j", kind="llm_judge").id
+        submit_labels(s, [LabelIn(s.scalars(select(Item.id)).one(), judge, "A")], changed_by="test")
+    with sqlite_services.read_session() as s:
+        assert task_frames(s, "t")[0]["value"].tolist() == ["A"]
+    assert wal.exists()
