@@ -545,8 +545,9 @@ def agreement_of(
     scale: Sequence[str] | None,
     bothbad: str,
 ) -> AgreementResult:
-    """:func:`agreement` from its votes ``v`` and comparisons ``comps`` (for a caller that needs the
-    comparisons too); each side as (selector, the raters it selected)."""
+    """:func:`agreement` from its votes ``v`` and comparisons ``comps`` (however they were made: by
+    :func:`agreement` itself or taken from a :class:`ComparisonMemo`); each side as (selector, the
+    raters it selected)."""
     (a, raters_a), (b, raters_b) = side_a, side_b
     if scale is None:
         scale = labels.attrs.get(SCALE_ATTR)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from analysis._kernels import difference_of_rates
-from analysis.agreement import ComparisonMemo, agreement_of, comparisons_from_votes
+from analysis.agreement import ComparisonMemo, agreement, comparisons_from_votes
 from analysis.errors import MetricUndefinedError, bad_argument
 from analysis.frames import select_raters, votes
 from analysis.resampling import Resampler, estimate, unit_of
@@ -45,28 +45,14 @@ def human_ceiling(
     v = shared.votes() if shared is not None else votes(labels, ties=True)
     for name in names:
         others = [n for n in names if n != name]
+        try:  # with a memo the comparisons below are the ones this agreement built
+            res = agreement(labels, [name], others, ties=ties, n_boot=n_boot, seed=seed, resampler=resampler, memo=memo)
+        except MetricUndefinedError:
+            continue
         if shared is not None:
             comps = shared.comparisons([name], others, ties=ties)
         else:
             comps = comparisons_from_votes(v, [name], others, ties=ties)
-        common: dict[str, Any] = {"weights": None, "orders": "combined", "min_votes": 2, "bothbad": "tie"}
-        try:
-            res = agreement_of(
-                labels,
-                v,
-                comps,
-                ([name], [name]),
-                (others, others),
-                ties=ties,
-                majority_b=False,
-                n_boot=n_boot,
-                seed=seed,
-                resampler=resampler,
-                scale=None,
-                **common,
-            )
-        except MetricUndefinedError:
-            continue
         rows.append({"annotator": name, **res.to_dict()})
         tables.append(_per_item_agreement(comps))
     if not rows:

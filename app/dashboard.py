@@ -67,7 +67,7 @@ def dashboard(
             progress(share, what)
 
     require(services, username, RESEARCH_ROLES)
-    with services.session() as session:
+    with services.read_session() as session:
         version = session.scalar(select(Task.labels_version).where(Task.name == task))
     key = ("dashboard", task, version, by or None, n_boot, raters or "", question or None)
     kept = services.recent.get(key) if version is not None else None
