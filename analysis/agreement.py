@@ -250,25 +250,14 @@ def comparisons_from_votes(
             & (pairs["annotator_a"] > pairs["annotator_b"])
         )
         pairs = pairs[~dup].rename(columns={"annotator_a": "rater_a", "annotator_b": "rater_b"})
-    dropped: dict[str, float] = {}
-    if not ties and len(pairs):
-        tie_a = pairs["vote_a"].isin(["tie", "bothbad"]).to_numpy()
-        tie_b = pairs["vote_b"].isin(["tie", "bothbad"]).to_numpy()
-        keep = ~(tie_a | tie_b)
-        dropped = {
-            "dropped_share": float(1 - keep.mean()),
-            "tie_share_a": float(tie_a.mean()),
-            "tie_share_b": float(tie_b.mean()),
-        }
-        pairs = pairs[keep]
     out = pairs[["item_id", "rater_a", "rater_b", "vote_a", "vote_b"]].copy()
     to_num = _value_numbers(v)
     out["num_a"] = lookup(out["vote_a"], to_num)
     out["num_b"] = lookup(out["vote_b"], to_num)
     out = out.sort_values(["item_id", "rater_a", "rater_b"]).reset_index(drop=True)
-    out.attrs[DROPPED] = dropped  # what dropping the ties removed (agreement() reports it)
+    out.attrs[DROPPED] = {}  # what dropping the ties removed (agreement() reports it)
     out.attrs[NO_MAJORITY] = no_majority
-    return out
+    return out if ties else drop_ties(out)
 
 
 DROPPED = "judgelab_dropped_ties"  # DataFrame.attrs key set by comparisons_from_votes(ties=False)
@@ -336,8 +325,9 @@ class ComparisonMemo:
 
 
 def drop_ties(comps: pd.DataFrame) -> pd.DataFrame:
-    """With-ties comparisons (``comparisons_from_votes(..., ties=True)``) as ``ties=False`` gives them:
-    the comparisons where either vote is a tie (or both-bad) dropped, the shares dropped in attrs."""
+    """With-ties comparisons (``comparisons_from_votes(..., ties=True)``) as ``ties=False`` gives them
+    (it calls this): the comparisons where either vote is a tie (or both-bad) dropped, the shares
+    dropped in attrs."""
     if not len(comps):
         return comps.copy()
     tie_a = comps["vote_a"].isin(["tie", "bothbad"]).to_numpy()
@@ -508,47 +498,6 @@ def agreement(
     else:
         v = votes(labels, ties=True, orders=orders, bothbad=bothbad)
         comps = comparisons_from_votes(v, raters_a, raters_b, ties=ties, majority_b=majority_b, min_votes=min_votes)
-    return agreement_of(
-        labels,
-        v,
-        comps,
-        (a, raters_a),
-        (b, raters_b),
-        ties=ties,
-        majority_b=majority_b,
-        weights=weights,
-        n_boot=n_boot,
-        seed=seed,
-        resampler=resampler,
-        orders=orders,
-        min_votes=min_votes,
-        scale=scale,
-        bothbad=bothbad,
-    )
-
-
-def agreement_of(
-    labels: pd.DataFrame,
-    v: pd.DataFrame,
-    comps: pd.DataFrame,
-    side_a: tuple[str | Sequence[str], list[str]],
-    side_b: tuple[str | Sequence[str], list[str]],
-    *,
-    ties: bool,
-    majority_b: bool,
-    weights: Weights,
-    n_boot: int,
-    seed: int,
-    resampler: Resampler | None,
-    orders: str,
-    min_votes: int,
-    scale: Sequence[str] | None,
-    bothbad: str,
-) -> AgreementResult:
-    """:func:`agreement` from its votes ``v`` and comparisons ``comps`` (however they were made: by
-    :func:`agreement` itself or taken from a :class:`ComparisonMemo`); each side as (selector, the
-    raters it selected)."""
-    (a, raters_a), (b, raters_b) = side_a, side_b
     if scale is None:
         scale = labels.attrs.get(SCALE_ATTR)
     same = not majority_b and set(raters_a) == set(raters_b)

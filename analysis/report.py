@@ -213,12 +213,12 @@ def _build(
     everyone = humans + judges
     # the longest figures start first, so that the pool's threads finish together (the system ranking
     # last ran alone at the end)
-    longest = {
-        "pairwise_matrix": jobs.run(partial(_matrix, collapsed, everyone, n_boot=n_boot, seed=seed, resampler=rs)),
-        "system": jobs.run(partial(_system, collapsed, items, humans, judges, resampler=rs))
-        if pairwise and everyone
-        else None,
-    }
+    matrix = jobs.run(partial(_matrix, collapsed, everyone, n_boot=n_boot, seed=seed, resampler=rs))
+    ranked = (
+        None
+        if not (pairwise and everyone)
+        else jobs.run(partial(_system, collapsed, items, humans, judges, resampler=rs))
+    )
     report: dict[str, Any] = {
         "task": task,
         "protocol": "pairwise" if pairwise else "single",
@@ -292,7 +292,7 @@ def _build(
         )
         for judge in judges
     ]
-    report["pairwise_matrix"] = longest["pairwise_matrix"]
+    report["pairwise_matrix"] = matrix
     if pairwise and everyone:
         report["bias"] = {
             "position": jobs.safe(lambda: bias.position_bias(labels, everyone, n_boot=n_boot, seed=seed, resampler=rs)),
@@ -327,7 +327,7 @@ def _build(
             report["estimates"] = jobs.safe(partial(judge_assisted.win_rates, labels, items, humans, judges))
         keyed = _triple_keys(items)
         report["consistency"] = {r: jobs.safe(partial(_transitivity, collapsed, keyed, r)) for r in everyone}
-        report["system"] = longest["system"]
+        report["system"] = ranked
     elif everyone and humans and judges and kind != "choice":
         # leniency where it is defined: scores, and the pass rate of a checklist (yes = 1)
         report["bias"] = {

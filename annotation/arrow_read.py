@@ -37,23 +37,20 @@ _PLAIN = (Integer, Float, String, Text, JSON, Boolean)
 
 
 def _connect(url: URL) -> Any:
-    if url.get_backend_name() != "postgresql":
-        return None  # SQLite: see the module's note
+    """A connection of PostgreSQL's driver to the database at ``url`` (a PostgreSQL URL)."""
     import adbc_driver_postgresql.dbapi as pg_driver
 
     return pg_driver.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
 
 
 def has_written(session: Session) -> bool:
-    """Whether ``session``'s transaction holds changes another connection cannot see yet: objects
-    not flushed, or rows written (PostgreSQL: the transaction was given an id, which only a write or
-    a row lock does; any other database: assumed so)."""
+    """Whether ``session``'s transaction (on PostgreSQL) holds changes another connection cannot see
+    yet: objects not flushed, or rows written (the transaction was given an id, which only a write or
+    a row lock does)."""
     if session.new or session.dirty or session.deleted:
         return True
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        return conn.exec_driver_sql("SELECT pg_current_xact_id_if_assigned() IS NOT NULL").scalar() is not False
-    return True
+    found = session.connection().exec_driver_sql("SELECT pg_current_xact_id_if_assigned() IS NOT NULL").scalar()
+    return found is not False
 
 
 def arrow_columns(session: Session, stmt: Any) -> list[pa.Array] | None:
@@ -83,9 +80,9 @@ def prepare(session: Session, stmt: Any) -> Callable[[], list[pa.Array] | None] 
     when the Arrow path does not apply."""
     if not all(isinstance(c.type, _PLAIN) for c in stmt.selected_columns):
         return None
-    if session.connection().dialect.name != "postgresql" or has_written(session):
-        return None
     bind = session.connection()
+    if bind.dialect.name != "postgresql" or has_written(session):  # never SQLite: see the module's note
+        return None
     url = bind.engine.url
     try:
         sql = str(stmt.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
@@ -97,8 +94,6 @@ def prepare(session: Session, stmt: Any) -> Callable[[], list[pa.Array] | None] 
         try:
             conn = _connect(url)
         except ImportError:
-            return None
-        if conn is None:
             return None
         try:
             with conn.cursor() as cursor:

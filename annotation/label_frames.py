@@ -173,10 +173,10 @@ def read_frame(
     read, begun already (``arrow_read.start``)."""
     kinds = [column.type for column in stmt.selected_columns]
     arrays = started.result() if started is not None else arrow_columns(session, stmt) if arrow else None
-    columns: list[Any] | None = None
+    columns: list[Any]
     if arrays is not None:
         columns = [_from_arrow(a, kind, name in coded) for a, kind, name in zip(arrays, kinds, names, strict=True)]
-    if columns is None:
+    else:
         result = session.connection().execute(stmt)
         try:
             rows = result.cursor.fetchall()
