@@ -26,7 +26,15 @@ from analysis.intervals import percentile_interval, proportion, second_column
 from analysis.questions import CHECKLIST_UNIT, checklist_units, overall_rows, pass_rates
 from analysis.reliability import alpha, fleiss
 from analysis.report_model import Report, TaskReport
-from analysis.resampling import Resampler, estimate, resampled_rows, resampler_for, resampling_clusters, unit_of
+from analysis.resampling import (
+    Keeps,
+    Resampler,
+    estimate,
+    resampled_rows,
+    resampler_for,
+    resampling_clusters,
+    unit_of,
+)
 from analysis.strata import EXPLORATORY, by_stratum, heterogeneity
 from contracts.columns import QUESTION_ATTR, SCALE_ATTR
 from contracts.vocab import DEFAULT_QUESTION, LABEL_STATUSES
@@ -139,6 +147,7 @@ def build_report(
     min_votes: int = 2,
     bothbad: str = "tie",
     workers: int | None = None,
+    kept: Keeps | None = None,
 ) -> Report:
     """Every figure for one task. ``labels``/``items`` follow ``analysis.frames``; ``judge_models``
     maps a judge's name to its model family (for self-preference). ``cluster`` chooses the bootstrap's
@@ -151,7 +160,8 @@ def build_report(
     as a tie (``"tie"``, MT-Bench) or as its own category (``"distinct"``); the alternative annotator
     test always keeps them distinct where the data does (its authors compare the labels as given).
     ``workers``: threads computing the figures at once (default: the machine's cores, at most 4;
-    1: one after another; the report is the same)."""
+    1: one after another; the report is the same). ``kept``: where the bootstrap draws of earlier
+    reports are kept (``analysis.resampling.resampler_for``; the report is the same)."""
     check_labels(labels)
     options = {k: v for k, v in locals().items() if k not in ("labels", "items", "workers")}
     labels = coded(labels)  # the few-valued text columns as integer codes, once for every figure
@@ -179,6 +189,7 @@ def _build(
     families: dict[str, str] | None,
     min_votes: int,
     bothbad: str,
+    kept: Keeps | None,
 ) -> Report:
     """:func:`build_report`'s body, its figures started on ``jobs``."""
     scale = labels.attrs.get(SCALE_ATTR)  # the task's scale points, when the reader knew them
@@ -195,7 +206,11 @@ def _build(
     # one set of bootstrap draws over the task's items, shared by every figure's CI (drawn on the
     # pool while the votes are collapsed here)
     drawn = (
-        jobs.run(partial(resampler_for, labels["item_id"].to_numpy(), items, n_boot=n_boot, seed=seed, cluster=cluster))
+        jobs.run(
+            partial(
+                resampler_for, labels["item_id"].to_numpy(), items, n_boot=n_boot, seed=seed, cluster=cluster, kept=kept
+            )
+        )
         if n_boot > 0
         else None
     )

@@ -16,9 +16,10 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import hashlib
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from analysis.intervals import NO_INTERVAL, Draws, Interval, bca
 
 Array = NDArray[np.float64]
 _CHUNK = 64
+# the largest draws :func:`resampler_for` keeps (100,000 items in 33,000 prompts: 133 MB; a million
+# items' 1.3 GB are drawn again rather than held by a running app)
+KEEP_AT_MOST = 512 * 2**20
 
 
 def _draw_counts(n_items: int, n_boot: int, seed: int) -> NDArray[np.float32]:
@@ -154,16 +158,51 @@ def resampling_clusters(items: pd.DataFrame, cluster: str | None = "auto") -> tu
     return cluster, items.set_index("item_id")[cluster]
 
 
+class Keeps(Protocol):
+    """Where a caller keeps results between calls (``annotation.services.Recent``)."""
+
+    def get(self, key: Hashable) -> Any: ...
+
+    def put(self, key: Hashable, value: Any) -> None: ...
+
+
 def resampler_for(
-    item_ids: Iterable[Any], items: pd.DataFrame, *, n_boot: int, seed: int, cluster: str | None = "auto"
+    item_ids: Iterable[Any],
+    items: pd.DataFrame,
+    *,
+    n_boot: int,
+    seed: int,
+    cluster: str | None = "auto",
+    kept: Keeps | None = None,
 ) -> Resampler:
-    """A :class:`Resampler` over ``item_ids`` with the unit :func:`resampling_clusters` picks."""
+    """A :class:`Resampler` over ``item_ids`` with the unit :func:`resampling_clusters` picks.
+    ``kept``: draws made before over the same items, clusters, ``n_boot`` and ``seed`` are taken from
+    there (the same draws: they depend on nothing else), and new ones put there. A dashboard refresh
+    after a label on an item labeled before draws nothing (0.6 s at 100,000 items)."""
     ids = pd.unique(item_ids if isinstance(item_ids, np.ndarray) else np.asarray(list(item_ids), dtype=object))
     unit, of_item = resampling_clusters(items, cluster)
-    if of_item is None:
-        return Resampler.create(ids, n_boot=n_boot, seed=seed)
-    of_item = of_item[~of_item.index.duplicated()]
-    return Resampler.create(ids, n_boot=n_boot, seed=seed, clusters=of_item.reindex(ids).to_numpy(), unit=unit)
+    clusters = None if of_item is None else of_item[~of_item.index.duplicated()].reindex(ids).to_numpy()
+    key = None
+    if kept is not None:
+        digests = [_digest(ids), None if clusters is None else _digest(clusters)]
+        key = ("resampler", n_boot, seed, unit, *digests)
+        held = kept.get(key)
+        if isinstance(held, Resampler):
+            return held
+    made = (
+        Resampler.create(ids, n_boot=n_boot, seed=seed)
+        if clusters is None
+        else Resampler.create(ids, n_boot=n_boot, seed=seed, clusters=clusters, unit=unit)
+    )
+    if kept is not None and made.unit_counts.nbytes <= KEEP_AT_MOST:
+        made.unit_counts.flags.writeable = False  # shared between reports: nobody may write into it
+        kept.put(key, made)
+    return made
+
+
+def _digest(values: np.ndarray) -> str:
+    """A digest of an array's values in order (numbers or texts)."""
+    return hashlib.blake2b(pd.util.hash_array(np.asarray(values)).tobytes(), digest_size=16).hexdigest()
 
 
 def unit_of(resampler: Resampler | None, n_boot: int) -> str | None:

@@ -120,15 +120,32 @@ def analysis_labels_frame(session: Session, task_id: int) -> pd.DataFrame:
     order of :func:`labels_frame`, the few-valued texts coded (``LABEL_CODED``). The free text, run
     bookkeeping and timestamps are left in the database: reading them was most of a dashboard
     refresh's reading at 500,000 labels."""
+    return finish_labels(session, task_id, label_rows(session, task_id))
+
+
+def label_rows(session: Session, task_id: int, *, since: int | None = None) -> pd.DataFrame:
+    """The rows behind :func:`analysis_labels_frame`, in label id order: ``label_id``, ``annotator_id``
+    and the labels' own analysis columns; ``since``: only the labels written after that
+    ``tasks.labels_version`` (``labels.version``; what ``annotation.frame_cache`` adds to the rows it
+    holds)."""
     # in the order of the labels' ids, sorted here: an ORDER BY made SQLite sort every row in a
     # temporary B-tree (half the query's time at 500,000 labels)
     stmt = select(Label.id, *_ANALYSIS_SOURCES.values()).where(
         Label.item_id.in_(select(Item.id).where(Item.task_id == task_id))
     )
-    frame = read_frame(session, stmt, ["label_id", *_ANALYSIS_SOURCES], coded=LABEL_CODED, arrow=True)
-    order = np.argsort(frame.pop("label_id").to_numpy(dtype=np.int64), kind="stable")
-    frame = frame.take(order).reset_index(drop=True)
-    ids = frame.pop("annotator_id").to_numpy(dtype=np.int64)
+    if since is not None:
+        stmt = stmt.where(Label.version > since)
+    # the Arrow read is for whole tasks; a few new labels come faster row by row
+    frame = read_frame(session, stmt, ["label_id", *_ANALYSIS_SOURCES], coded=LABEL_CODED, arrow=since is None)
+    order = np.argsort(frame["label_id"].to_numpy(dtype=np.int64), kind="stable")
+    return frame.take(order).reset_index(drop=True)
+
+
+def finish_labels(session: Session, task_id: int, rows: pd.DataFrame) -> pd.DataFrame:
+    """:func:`label_rows` as the analysis frame: each rater's name and kind (read once per rater, not
+    joined onto every label), ``confidence_p``, the columns in contract order."""
+    frame = rows.drop(columns=["label_id", "annotator_id"])
+    ids = rows["annotator_id"].to_numpy(dtype=np.int64)
     present = np.unique(ids)
     raters = session.execute(
         select(Annotator.id, Annotator.name, Annotator.kind).where(Annotator.id.in_([int(i) for i in present]))
@@ -281,14 +298,23 @@ def items_frame(
 def task_frames(session: Session, task_name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """What analysis needs of a task: its labels (:func:`analysis_labels_frame`), its items without
     the responses' text and its judges' model families."""
-    return _analysis_frames(session, get_task(session, task_name))
+    task = get_task(session, task_name)
+    rows, items = whole_read(session, task.id)
+    labels = finish_labels(session, task.id, rows)
+    return labels, items, judge_models(session, rater_names(labels))
 
 
-def _analysis_frames(session: Session, task: Task) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    reading = start(session, item_query(task.id, texts=False))  # the items read while the labels are
-    labels = analysis_labels_frame(session, task.id)
-    raters = [str(name) for name in labels["annotator"].cat.categories] if len(labels) else []
-    return labels, items_frame(session, task.id, texts=False, started=reading), judge_models(session, raters)
+def whole_read(session: Session, task_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A task's :func:`label_rows` and its items without the responses' text, the items read while
+    the labels are (on PostgreSQL)."""
+    reading = start(session, item_query(task_id, texts=False))
+    rows = label_rows(session, task_id)
+    return rows, items_frame(session, task_id, texts=False, started=reading)
+
+
+def rater_names(labels: pd.DataFrame) -> list[str]:
+    """The raters of an analysis labels frame."""
+    return [str(name) for name in labels["annotator"].cat.categories] if len(labels) else []
 
 
 def task_question_frames(
@@ -297,8 +323,15 @@ def task_question_frames(
     """What analysis needs of a task, question by question (:func:`question_frames`): each
     question's labels, the items and the judges' model families."""
     task = get_task(session, task_name)
-    labels, items, models = _analysis_frames(session, task)
-    return question_frames(labels, parse_schema(task.label_schema)), items, models
+    return per_question(session, task, *whole_read(session, task.id))
+
+
+def per_question(
+    session: Session, task: Task, rows: pd.DataFrame, items: pd.DataFrame
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, str]]:
+    """:func:`task_question_frames` of a task whose :func:`label_rows` and items are read."""
+    labels = finish_labels(session, task.id, rows)
+    return question_frames(labels, parse_schema(task.label_schema)), items, judge_models(session, rater_names(labels))
 
 
 def judge_models(session: Session, raters: list[str]) -> dict[str, str]:

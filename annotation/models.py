@@ -198,6 +198,10 @@ class Label(Base):
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # the task's labels_version this label was last written at (its insert or its last change), set by
+    # the one write path under the task's turn, so versions follow commit order within a task: what a
+    # reader holds at version V is brought up to date by the labels above V (annotation.frame_cache)
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class LabelEvent(Base):

@@ -58,13 +58,17 @@ _CLAIM = (
     update(_TASKS)
     .where(_TASKS.c.id.in_(bindparam("ids", expanding=True)))
     .values(labels_version=_TASKS.c.labels_version + 1)
+    .returning(_TASKS.c.id, _TASKS.c.labels_version)
 )
 
 
-def claim_tasks(session: Session, task_ids: Iterable[int]) -> None:
+def claim_tasks(session: Session, task_ids: Iterable[int]) -> dict[int, int]:
     """Move the tasks' ``labels_version`` (the dashboard's cache key) and, on PostgreSQL, take the
-    count writers' turn on them: the update locks the task rows, in id order."""
-    session.connection().execute(_CLAIM, {"ids": sorted(set(task_ids))})
+    count writers' turn on them: the update locks the task rows, in id order. Returns each task's new
+    version, which the labels written in this transaction carry (``labels.version``): the task row
+    stays locked (SQLite: the database) until the commit, so a task's versions commit in order."""
+    rows = session.connection().execute(_CLAIM, {"ids": sorted(set(task_ids))})
+    return {int(task): int(version) for task, version in rows}
 
 
 _NOW_LABELED = (

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from annotation.config import Settings
 from annotation.db import READ_ONLY, make_engine, make_sessionmaker, session_scope, upgrade
+from annotation.frame_cache import FrameCache
 
 T = TypeVar("T")
 log = logging.getLogger("judgelab.db")
@@ -58,6 +59,8 @@ class Services:
     # the file lock with sleeps (the busy handler's backoff gave seconds-long tails under load)
     sqlite_lock: threading.RLock | None = field(default=None)
     recent: Recent = field(default_factory=Recent)
+    # the analysis frames of the tasks read last, brought up to date by the labels written since
+    frames: FrameCache = field(default_factory=FrameCache)
 
     def __post_init__(self) -> None:
         if self.sqlite_lock is None and self.engine.dialect.name == "sqlite":
@@ -109,4 +112,5 @@ class Services:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
+        self.frames.clear()
         self.engine.dispose()

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from annotation import queue_counts
@@ -134,12 +134,15 @@ def submit_labels(
     # human answers change the counts the queue reads: take the task's turn before reading what exists
     task_ids = sorted({schemas[row["item_id"]].task_id for row in rows})
     people = queue_counts.humans(session, {row["annotator_id"] for row in rows}) if keep_counts else set()
+    # each task's new labels_version, which every label this call inserts or changes carries
+    versions: dict[int, int] = {}
     if people:
         # takes the count writers' turn on the tasks and moves their labels_version in one statement
-        queue_counts.claim_tasks(session, task_ids)
+        versions = queue_counts.claim_tasks(session, task_ids)
     existing = _existing_labels(session, rows)
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
+    changed: list[Label] = []
     key_index: dict[Key, int] = {}
     for row in rows:
         key = _key(row)
@@ -162,13 +165,18 @@ def submit_labels(
         for f in _MUTABLE:
             setattr(current, f, row[f])
         current.updated_at = now
+        changed.append(current)
         result.updated += 1
+    if (new_rows or changed) and not people:
+        versions = queue_counts.claim_tasks(session, task_ids)
+    for label in changed:
+        label.version = versions[schemas[label.item_id].task_id]
     if new_rows:
+        for row in new_rows:
+            row["version"] = versions[schemas[row["item_id"]].task_id]
         _insert_new(session, new_rows, changed_by)
         result.inserted = len(new_rows)
     session.flush()
-    if (result.inserted or result.updated) and not people:
-        queue_counts.claim_tasks(session, task_ids)
     if people:
         queue_counts.after_write(
             session,
@@ -248,6 +256,7 @@ def insert_label_columns(
         raise LabelError(f"a rationale has {longest:,} characters, over the limit of {max_chars:,}")
     rows = [checked[answer] for answer in answers]
     now = utcnow()
+    version = queue_counts.claim_tasks(session, [task_id])[task_id]
     insert_columns(
         session,
         Label,
@@ -263,10 +272,10 @@ def insert_label_columns(
             "rationale": columns.rationale,
             "created_at": now,
             "updated_at": now,
+            "version": version,
         },
         n,
     )
-    session.execute(update(Task).where(Task.id == task_id).values(labels_version=Task.labels_version + 1))
     return n
 
 
@@ -298,6 +307,7 @@ def _insert_new(session: Session, new_rows: list[dict[str, Any]], changed_by: st
             _record_event(session, current, row, changed_by, utcnow())
             for f in _MUTABLE:
                 setattr(current, f, row[f])
+            current.version = row["version"]
 
 
 def _record_event(session: Session, current: Label, row: dict[str, Any], who: str, now: Any) -> None:

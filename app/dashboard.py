@@ -7,6 +7,7 @@ import html
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -20,12 +21,12 @@ from analysis.report import build_task_report
 from analysis.report_model import PlanRow, Report, Undefined
 from annotation.catalog import get_task
 from annotation.errors import JudgelabError
-from annotation.label_frames import task_question_frames
 from annotation.models import Annotator, JudgeRun, Task
 from annotation.services import Services
 from app.annotate import require
 from app.headline import headline_rows
 from app.render import safe_markdown
+from contracts.columns import QUESTION_ATTR
 from contracts.vocab import ADMIN_ROLES, RESEARCH_ROLES
 
 log = logging.getLogger("judgelab.dashboard")
@@ -76,7 +77,8 @@ def dashboard(
         return cast(DashboardData, kept)
     say(0.05, f"Reading the labels of {task}")
     with services.read_session() as session:  # SQLite: a snapshot, holding up no annotator's label
-        frames, items, models = task_question_frames(session, task)
+        # the frames kept since the last refresh, with the labels written since (annotation.frame_cache)
+        frames, items, models = services.frames.question_frames(session, task)
     names = list(frames)
     if question and question not in frames:
         raise JudgelabError(f"task {task!r} asks no question {question!r}", fix=f"choose one of {names}")
@@ -93,10 +95,18 @@ def dashboard(
         labels = labels[labels["annotator"].isin(keep)]
         models = {k: v for k, v in models.items() if k in keep}
     say(0.2, f"Computing the report: {len(labels):,} labels, {n_boot:,} bootstrap resamples")
-    report = build_task_report({chosen: labels}, items, task=task, judge_models=models, by=by or None, n_boot=n_boot)
-    say(0.85, "Finding disagreements and drawing the figures")
+    checklist = (labels.attrs.get(QUESTION_ATTR) or {}).get("kind") == "checklist"
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgelab-disagreements") as aside:
+        # the disagreements need no report: found while it is computed (a checklist's need its units, below)
+        finding = None if checklist else aside.submit(disagreements, labels, items)
+        # the bootstrap draws of the last refreshes are kept with them (the same draws while the
+        # labeled items are the same)
+        report = build_task_report(
+            {chosen: labels}, items, task=task, judge_models=models, by=by or None, n_boot=n_boot, kept=services.recent
+        )
+        say(0.85, "Finding disagreements and drawing the figures")
+        found = finding.result() if finding is not None else disagreements(labels, items)
     assert isinstance(report, Report)  # one question: its report
-    found = disagreements(labels, items)
     if report.checklist is not None:  # entries are the units: disagreements per entry, shown on their item
         units, unit_items = checklist_units(labels, items)
         found = disagreements(units, unit_items)

@@ -179,12 +179,14 @@ def table(once: dict[str, dict[str, Any]], repeated: dict[str, list[dict[str, An
     dash = once["bench_dashboard.py"]
     rows.append(
         (
-            f"dashboard refresh after a label change, {dash['items']:,} items x 5 raters, {dash['n_boot']:,} resamples",
-            f"{dash['refresh_s']:.1f} s (again, unchanged: {dash['kept_ms']:.0f} ms, kept)",
+            f"dashboard refresh after a label change (app running), {dash['items']:,} items x 5 raters, "
+            f"{dash['n_boot']:,} resamples",
+            f"{dash['changed_s']:.1f} s (first refresh of a fresh app {dash['refresh_s']:.1f} s; "
+            f"again, unchanged: {dash['kept_ms']:.0f} ms, kept)",
             f"the report alone {dash['report_s']:.1f} s",
-            f"{dash['refresh_s'] / dash['report_s']:.2f}x",
+            f"{dash['changed_s'] / dash['report_s']:.2f}x",
             "<= 5 s (issue 18)",
-            "met" if dash["refresh_s"] <= 5 else "not met",
+            "met" if dash["changed_s"] <= 5 else "not met",
         )
     )
     o, f = median_of(exp, "ours_s"), median_of(exp, "floor_s")

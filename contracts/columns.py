@@ -105,3 +105,25 @@ def coded_column(values: Any) -> pd.Categorical:
     rank = np.full(len(order) + 1, -1, dtype=np.int64)  # the last entry: a missing value stays missing
     rank[order] = np.arange(len(order))
     return pd.Categorical.from_codes(rank[codes], categories=pd.Index([uniques[i] for i in order]), ordered=True)
+
+
+def coded_concat(parts: Any) -> pd.Categorical:
+    """Coded columns (:func:`coded_column`) one after another, coded as :func:`coded_column` codes
+    their values together: the categories are the values present, sorted (a category no row holds
+    any more is dropped)."""
+    import numpy as np
+    import pandas as pd
+
+    seen: dict[Any, int] = {}
+    for part in parts:
+        for value in part.categories:
+            seen.setdefault(value, len(seen))
+    values = list(seen)
+    codes = np.concatenate(
+        [np.append(np.array([seen[v] for v in p.categories], dtype=np.int64), -1)[p.codes] for p in parts]
+    )
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(values)))
+    order = sorted(used, key=lambda i: coded_order(values[i]))
+    rank = np.full(len(values) + 1, -1, dtype=np.int64)  # the last entry: a missing value stays missing
+    rank[order] = np.arange(len(order))
+    return pd.Categorical.from_codes(rank[codes], categories=pd.Index([values[i] for i in order]), ordered=True)

@@ -4,6 +4,7 @@ last digit, with one worker and with several, for pairwise verdicts and for scor
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from analysis.report import build_report
 from benchmarks.bench_report import synthetic
@@ -67,3 +68,30 @@ def test_shared_comparisons_are_the_ones_each_figure_would_compute() -> None:
         assert judge_minus_ceiling(counted, "judge-b", humans, memo=memo, **options) == judge_minus_ceiling(
             counted, "judge-b", humans, **options
         )
+
+
+def test_kept_draws_give_the_same_report_and_are_drawn_once() -> None:
+    """``build_report(kept=)``: the second report over the same items takes the first one's draws
+    (nothing drawn again) and equals a report drawn on its own; other items draw anew."""
+    import analysis.resampling as resampling
+    from annotation.services import Recent
+
+    labels, items = synthetic(400, seed=8)
+    kept = Recent()
+    made: list[int] = []
+    create = resampling.Resampler.create
+
+    def counting(*args: object, **kwargs: object) -> resampling.Resampler:
+        made.append(1)
+        return create(*args, **kwargs)  # type: ignore[arg-type]
+
+    alone = build_report(labels, items, n_boot=200, seed=3).to_json()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(resampling.Resampler, "create", staticmethod(counting))
+        first = build_report(labels, items, n_boot=200, seed=3, kept=kept).to_json()
+        second = build_report(labels, items, n_boot=200, seed=3, kept=kept).to_json()
+        assert len(made) == 1
+        fewer = labels[labels["item_id"] != labels["item_id"].iloc[0]]
+        build_report(fewer, items, n_boot=200, seed=3, kept=kept)
+        assert len(made) == 2
+    assert first == alone and second == alone

@@ -150,9 +150,9 @@ def test_an_insert_that_lost_the_race_updates_the_winners_label(services: Servic
         known = store._schemas_for_items(s, [items[0]])
         row = store._validated_row(LabelIn(items[0], alice, "B"), known, "label", 1000, {})
         now = store.utcnow()
-        store._insert_new(s, [{**row, "created_at": now, "updated_at": now}], "bob")
+        store._insert_new(s, [{**row, "created_at": now, "updated_at": now, "version": 7}], "bob")
     with services.session() as s:
         labels = s.scalars(select(Label)).all()
         events = s.scalars(select(LabelEvent)).all()
-    assert [(lab.value, lab.annotator_id) for lab in labels] == [("B", alice)]
+    assert [(lab.value, lab.annotator_id, lab.version) for lab in labels] == [("B", alice, 7)]
     assert [(e.old_value, e.new_value, e.changed_by) for e in events] == [("A", "B", "bob")]
