@@ -22,7 +22,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from analysis._kernels import F64, Level, fleiss_from_sums, fleiss_per_item
+from analysis._kernels import F64, Level, cell_sums, fleiss_from_sums, fleiss_per_item
 from analysis.errors import MetricUndefinedError, bad_argument
 from analysis.frames import COLLAPSED, lookup, majority, orders_rule, select_raters, votes
 from analysis.intervals import kappa_dirichlet, proportion, rows_total
@@ -434,8 +434,7 @@ def agreement_from_comparisons(
     index = {c: i for i, c in enumerate(cats)}
     item_codes, items = pd.factorize(comps["item_id"], sort=True)
     cell = (lookup(comps["vote_a"], index) * k + lookup(comps["vote_b"], index)).astype(np.int64)
-    per_item = np.zeros((len(items), k * k))
-    np.add.at(per_item, (item_codes, cell), 1.0)
+    per_item = cell_sums(item_codes, cell, (len(items), k * k))
     agreement_stat, kappa_stat = agreement_statistics(k, weights=weights, symmetric=symmetric)
     (agree, agree_ci), (kappa_value, kappa_ci_value) = estimates(
         per_item,

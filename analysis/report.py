@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import bias, consistency, judge_assisted, system
-from analysis._kernels import ratio
+from analysis._kernels import cell_sums, ratio
 from analysis.agreement import AgreementResult, ComparisonMemo, Level, agreement, correlations
 from analysis.calibration import rater_calibration
 from analysis.compare import DEFAULT_EPSILON, alt_test, human_ceiling, judge_minus_ceiling
@@ -499,8 +499,7 @@ def _confusion(collapsed: pd.DataFrame, judge: str, reference: pd.Series) -> dic
     index = {c: i for i, c in enumerate(cats)}
     rows = lookup(reference.loc[shared], index).astype(np.int64)
     columns = lookup(mine.loc[shared], index).astype(np.int64)
-    table = np.zeros((len(cats), len(cats)), dtype=np.int64)
-    np.add.at(table, (rows, columns), 1)  # pd.crosstab's counts, without its per-group Python loop
+    table = cell_sums(rows, columns, (len(cats), len(cats))).astype(np.int64)  # pd.crosstab's counts
     return {"categories": cats, "rows": "human majority", "columns": judge, "matrix": table.tolist()}
 
 

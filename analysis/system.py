@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis._kernels import cell_sums
 from analysis.errors import MetricUndefinedError
 from analysis.frames import lookup, select_raters, votes
 from contracts.vocab import PAIRWISE_NUMBERS
@@ -41,8 +42,7 @@ def bradley_terry(comps: pd.DataFrame, *, iters: int = 1000, tol: float = 1e-10)
     s = comps["score_a"].to_numpy(float)
     k = len(names)
     wins = np.bincount(a, weights=s, minlength=k) + np.bincount(b, weights=1 - s, minlength=k) + 0.5
-    games = np.zeros((k, k))
-    np.add.at(games, (a, b), 1.0)
+    games = cell_sums(a, b, (k, k))
     games = games + games.T
     p = np.ones(k)
     for _ in range(iters):
@@ -119,10 +119,11 @@ def bradley_terry_resampled(
     pair_codes, pairs = pd.factorize(pd.Series(lo * k + hi))
     n_pairs = len(pairs)
     item_codes, item_ids = pd.factorize(v["item_id"])
-    parts = np.zeros((len(item_ids), k + n_pairs))
-    np.add.at(parts, (item_codes, a), score)
-    np.add.at(parts, (item_codes, b), 1 - score)
-    np.add.at(parts, (item_codes, k + pair_codes), 1.0)
+    shape = (len(item_ids), k + n_pairs)
+    # scores are 0, 1/2 and 1: every partial sum is exact, so adding the three tables equals adding
+    # each score into one table in turn
+    parts = cell_sums(item_codes, a, shape, score) + cell_sums(item_codes, b, shape, 1 - score)
+    parts += cell_sums(item_codes, k + pair_codes, shape)
     sums = sums_of(pd.Index(item_ids), parts)
     wins = sums[:, :k] + 0.5
     games = sums[:, k:]
