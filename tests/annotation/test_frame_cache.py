@@ -146,3 +146,48 @@ def test_every_write_stamps_its_labels_with_the_tasks_new_version(services: Serv
             submit_labels(s, [LabelIn(ids[0], rater, "B")], changed_by="t")
         now, unchanged = state()
         assert unchanged == stamps and now == (after + 1 if rater == h else after)
+
+
+def test_kept_frames_stay_true_while_labels_are_written_at_the_same_time(services: Services, tmp_path: Path) -> None:
+    """Refreshes read while two writers store labels (on PostgreSQL each statement of a read sees its
+    own snapshot): whatever a refresh caught mid-way, the next one after the writers stop equals a
+    whole read."""
+    import threading
+
+    with services.session() as s:
+        import_file(s, _items(tmp_path / "items.jsonl", range(60)), task="t")
+        ids = list(s.scalars(select(Item.id).order_by(Item.id)))
+        raters = [ensure_annotator(s, f"h{k}", kind="human").id for k in range(2)]
+        raters.append(ensure_annotator(s, "judge", kind="llm_judge", config={"model": "m"}).id)
+    _same(services, "t")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def write(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(40):
+                batch = [LabelIn(rng.choice(ids), rng.choice(raters), rng.choice(["A", "B", "tie"])) for _ in range(3)]
+                services.transaction(lambda s, b=batch: submit_labels(s, b, changed_by="test"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                with services.read_session() as s:
+                    services.frames.question_frames(s, "t")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(k,)) for k in range(2)]
+    reader = threading.Thread(target=read)
+    reader.start()
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    stop.set()
+    reader.join()
+    assert not errors, errors
+    _same(services, "t")
