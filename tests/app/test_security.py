@@ -294,7 +294,7 @@ def test_deeply_nested_json_names_its_line(tmp_path: Path, sqlite_services: Serv
 
 def test_a_login_burst_does_not_stall_logged_in_users(server: tuple[str, Path]) -> None:
     """200 wrong passwords from 4 connections while an annotator clicks: their no-op event's p95 stays
-    within 3x its quiet value (it was 8 ms -> 1.4 s median); the attacker is backed off and logged."""
+    within 3x its quiet value or 250 ms (it was 8 ms -> 1.4 s median); the attacker is backed off and logged."""
     url, _ = server
     client = PageClient(url, "ann2", PASSWORD)
     client.call("ping")
@@ -326,7 +326,9 @@ def test_a_login_burst_does_not_stall_logged_in_users(server: tuple[str, Path]) 
     for t in threads:  # every attacker makes its 50 attempts (the first ones hash, the rest back off)
         t.join(timeout=120)
     p95 = lambda xs: statistics.quantiles(xs, n=20)[18]  # noqa: E731
-    assert p95(busy) <= max(3 * p95(quiet), 0.05), (p95(quiet), p95(busy))
+    # the floor: a stalled loop took 1.4 s (median); on two cores shared with four attackers' hashing,
+    # a loop that is not stalled still answered at p95 53 ms once (over a 50 ms floor, in make test)
+    assert p95(busy) <= max(3 * p95(quiet), 0.25), (p95(quiet), p95(busy))
     assert refused and set(refused) <= {400}
     log = (LOG / "serve-security.log").read_text()
     assert "failed login for 'victim0'" in log and "too many failures" in log
