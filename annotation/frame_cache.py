@@ -75,11 +75,25 @@ class FrameCache:
     def __init__(self, size: int = 2) -> None:
         self._size = size
         self._held: OrderedDict[int, _Held] = OrderedDict()
-        self._lock = threading.Lock()  # one read at a time: two refreshes would read the same labels twice
+        self._lock = threading.Lock()  # guards the two dicts, never held while reading
+        # one read of a task at a time (two refreshes would read the same labels twice); other tasks'
+        # reads go on meanwhile
+        self._reading: dict[int, threading.Lock] = {}
 
     def clear(self) -> None:
         with self._lock:
             self._held.clear()
+
+    def _read_lock(self, task_id: int) -> threading.Lock:
+        with self._lock:
+            return self._reading.setdefault(task_id, threading.Lock())
+
+    def _keep(self, task_id: int, held: _Held) -> None:
+        with self._lock:
+            self._held[task_id] = held
+            self._held.move_to_end(task_id)
+            while len(self._held) > self._size:
+                self._held.popitem(last=False)
 
     def question_frames(self, session: Session, task_name: str) -> Frames:
         """What ``task_question_frames(session, task_name)`` returns, read in ``session`` (its
@@ -91,8 +105,9 @@ class FrameCache:
             int(x or 0)
             for x in session.execute(select(func.count(), func.max(Item.id)).where(Item.task_id == task.id)).one()
         )
-        with self._lock:
-            held = self._held.get(task.id)
+        with self._read_lock(task.id):
+            with self._lock:
+                held = self._held.get(task.id)
             rows = None
             if held is not None and (held.items_key, held.schema) == (items_key, task.label_schema):
                 fresh = None if held.version == version else label_rows(session, task.id, since=held.version)
@@ -109,8 +124,5 @@ class FrameCache:
                 rows, items = whole_read(session, task.id)
             else:
                 items = held.items
-            self._held[task.id] = _Held(version, (items_key[0], items_key[1]), task.label_schema, rows, items)
-            self._held.move_to_end(task.id)
-            while len(self._held) > self._size:
-                self._held.popitem(last=False)
+            self._keep(task.id, _Held(version, (items_key[0], items_key[1]), task.label_schema, rows, items))
         return per_question(session, task, rows, items)

@@ -191,3 +191,43 @@ def test_kept_frames_stay_true_while_labels_are_written_at_the_same_time(service
     reader.join()
     assert not errors, errors
     _same(services, "t")
+
+
+def test_one_tasks_long_read_holds_up_no_other_tasks_refresh(
+    sqlite_services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A whole read of one task (seconds at 100,000 items) blocks refreshes of that task only."""
+    import threading
+
+    services = sqlite_services
+    with services.session() as s:
+        for task in ("slow", "quick"):
+            import_file(s, _items(tmp_path / f"{task}.jsonl", range(3)), task=task)
+            ids = list(s.scalars(select(Item.id).join(Task).where(Task.name == task)))
+            h = ensure_annotator(s, "h", kind="human").id
+            submit_labels(s, [LabelIn(i, h, "A") for i in ids], changed_by="test")
+    whole = frame_cache.whole_read
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_read(session: Any, task_id: int) -> Any:
+        if session.get(Task, task_id).name == "slow":
+            entered.set()
+            assert release.wait(30)
+        return whole(session, task_id)
+
+    monkeypatch.setattr(frame_cache, "whole_read", slow_read)
+
+    def refresh_slow() -> None:
+        with services.read_session() as s:
+            services.frames.question_frames(s, "slow")
+
+    reader = threading.Thread(target=refresh_slow)
+    reader.start()
+    try:
+        assert entered.wait(30)
+        _same(services, "quick")  # while "slow" is still being read
+        assert reader.is_alive()
+    finally:
+        release.set()
+        reader.join()
+    _same(services, "slow")
