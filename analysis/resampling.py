@@ -159,7 +159,7 @@ def resampling_clusters(items: pd.DataFrame, cluster: str | None = "auto") -> tu
 
 
 class Keeps(Protocol):
-    """Where a caller keeps results between calls (``annotation.services.Recent``)."""
+    """Where a caller keeps results between calls (``annotation.recent.Recent``)."""
 
     def get(self, key: Hashable) -> Any: ...
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Session
 from annotation.catalog import get_task
 from annotation.label_frames import label_rows, per_question, whole_read
 from annotation.models import Item, Label
+from annotation.recent import Recent
 from contracts.columns import coded_concat
 
 log = logging.getLogger("judgelab.frames")
@@ -51,7 +51,6 @@ def merged(held: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
     if fresh.empty:
         return held
     keep = held[~np.isin(held["label_id"].to_numpy(), fresh["label_id"].to_numpy())]
-    parts = (keep, fresh)
     data: dict[str, Any] = {}
     for name in held.columns:
         a, b = keep[name], fresh[name]
@@ -62,8 +61,6 @@ def merged(held: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
         else:  # e.g. numbers held, only missing values new: the type a read of the values gives
             data[name] = pd.Series(a.tolist() + b.tolist()).to_numpy()
     frame = pd.DataFrame(data, columns=held.columns)
-    if len(frame) != sum(len(p) for p in parts):
-        raise AssertionError("merge lost rows")
     order = np.argsort(frame["label_id"].to_numpy(dtype=np.int64), kind="stable")
     return frame.take(order).reset_index(drop=True)
 
@@ -73,27 +70,18 @@ class FrameCache:
     read last, kept between reads (least recently read dropped first)."""
 
     def __init__(self, size: int = 2) -> None:
-        self._size = size
-        self._held: OrderedDict[int, _Held] = OrderedDict()
-        self._lock = threading.Lock()  # guards the two dicts, never held while reading
+        self._held = Recent(size)
         # one read of a task at a time (two refreshes would read the same labels twice); other tasks'
         # reads go on meanwhile
         self._reading: dict[int, threading.Lock] = {}
+        self._lock = threading.Lock()  # guards ``_reading``
 
     def clear(self) -> None:
-        with self._lock:
-            self._held.clear()
+        self._held.clear()
 
     def _read_lock(self, task_id: int) -> threading.Lock:
         with self._lock:
             return self._reading.setdefault(task_id, threading.Lock())
-
-    def _keep(self, task_id: int, held: _Held) -> None:
-        with self._lock:
-            self._held[task_id] = held
-            self._held.move_to_end(task_id)
-            while len(self._held) > self._size:
-                self._held.popitem(last=False)
 
     def question_frames(self, session: Session, task_name: str) -> Frames:
         """What ``task_question_frames(session, task_name)`` returns, read in ``session`` (its
@@ -101,13 +89,12 @@ class FrameCache:
         brought up to date."""
         task = get_task(session, task_name)
         version = int(task.labels_version)  # read first: the rows read after it are this new or newer
-        items_key = tuple(
-            int(x or 0)
-            for x in session.execute(select(func.count(), func.max(Item.id)).where(Item.task_id == task.id)).one()
-        )
+        n_items, last_item = session.execute(
+            select(func.count(), func.max(Item.id)).where(Item.task_id == task.id)
+        ).one()
+        items_key = (int(n_items), int(last_item or 0))
         with self._read_lock(task.id):
-            with self._lock:
-                held = self._held.get(task.id)
+            held = self._held.get(task.id)
             rows = None
             if held is not None and (held.items_key, held.schema) == (items_key, task.label_schema):
                 fresh = None if held.version == version else label_rows(session, task.id, since=held.version)
@@ -124,5 +111,5 @@ class FrameCache:
                 rows, items = whole_read(session, task.id)
             else:
                 items = held.items
-            self._keep(task.id, _Held(version, (items_key[0], items_key[1]), task.label_schema, rows, items))
+            self._held.put(task.id, _Held(version, items_key, task.label_schema, rows, items))
         return per_question(session, task, rows, items)

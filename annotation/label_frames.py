@@ -300,8 +300,8 @@ def task_frames(session: Session, task_name: str) -> tuple[pd.DataFrame, pd.Data
     the responses' text and its judges' model families."""
     task = get_task(session, task_name)
     rows, items = whole_read(session, task.id)
-    labels = finish_labels(session, task.id, rows)
-    return labels, items, judge_models(session, rater_names(labels))
+    labels, models = _labels_and_models(session, task.id, rows)
+    return labels, items, models
 
 
 def whole_read(session: Session, task_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -312,9 +312,11 @@ def whole_read(session: Session, task_id: int) -> tuple[pd.DataFrame, pd.DataFra
     return rows, items_frame(session, task_id, texts=False, started=reading)
 
 
-def rater_names(labels: pd.DataFrame) -> list[str]:
-    """The raters of an analysis labels frame."""
-    return [str(name) for name in labels["annotator"].cat.categories] if len(labels) else []
+def _labels_and_models(session: Session, task_id: int, rows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """:func:`label_rows` as the analysis frame (:func:`finish_labels`) and its judges' model families."""
+    labels = finish_labels(session, task_id, rows)
+    raters = [str(name) for name in labels["annotator"].cat.categories] if len(labels) else []
+    return labels, judge_models(session, raters)
 
 
 def task_question_frames(
@@ -330,8 +332,8 @@ def per_question(
     session: Session, task: Task, rows: pd.DataFrame, items: pd.DataFrame
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, str]]:
     """:func:`task_question_frames` of a task whose :func:`label_rows` and items are read."""
-    labels = finish_labels(session, task.id, rows)
-    return question_frames(labels, parse_schema(task.label_schema)), items, judge_models(session, rater_names(labels))
+    labels, models = _labels_and_models(session, task.id, rows)
+    return question_frames(labels, parse_schema(task.label_schema)), items, models
 
 
 def judge_models(session: Session, raters: list[str]) -> dict[str, str]:

@@ -6,11 +6,10 @@ import logging
 import random
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -19,35 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from annotation.config import Settings
 from annotation.db import READ_ONLY, make_engine, make_sessionmaker, session_scope, upgrade
 from annotation.frame_cache import FrameCache
+from annotation.recent import Recent
 
 T = TypeVar("T")
 log = logging.getLogger("judgelab.db")
 # deadlock_detected, serialization_failure: PostgreSQL asks the client to retry the transaction
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
-
-
-class Recent:
-    """The last few results an app computed (the dashboard's refreshes), by key, least recently used
-    dropped first; thread-safe. Lives on the app's :class:`Services`, never at module level."""
-
-    def __init__(self, size: int = 4) -> None:
-        self.size = size
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any:
-        with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key: Hashable, value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
 
 
 @dataclass
