@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import krippendorff
 import numpy as np
@@ -27,6 +27,7 @@ from analysis.errors import MetricUndefinedError, bad_argument
 from analysis.frames import COLLAPSED, lookup, majority, orders_rule, select_raters, votes
 from analysis.intervals import kappa_dirichlet, proportion, rows_total
 from analysis.resampling import Resampler, estimates, unit_of
+from analysis.vote_grid import VoteGrid
 from contracts.columns import SCALE_ATTR
 
 Weights = Literal["linear", "quadratic"] | None
@@ -212,10 +213,49 @@ def comparisons_from_votes(
     majority_b: bool = False,
     min_votes: int = 1,
     majorities: Callable[[list[str], str | None, int], pd.Series] | None = None,
+    grid: VoteGrid | None = None,
 ) -> pd.DataFrame:
     """:func:`comparisons` on an already collapsed votes frame (``analysis.frames.votes``);
     ``majorities(raters, left_out, min_votes)``: :func:`analysis.frames.majority` of ``v``, as a caller
-    keeps them (:class:`ComparisonMemo`)."""
+    keeps them (:class:`ComparisonMemo`). Read from the votes' grid (``analysis.vote_grid``; ``grid``:
+    made already) where it holds them, else by joining the votes frame with itself: the same frame."""
+    if majorities is None:
+        majorities = partial(_majority_of, v)
+    made = None
+    if grid is None:
+        grid = VoteGrid.of(v)
+    if grid is not None:
+        if majority_b:
+            made = grid.against_majorities(raters_a, raters_b, min_votes, majorities)
+        else:
+            pairs = grid.pairs(raters_a, raters_b)
+            made = (pairs, 0) if len(pairs) else None
+    if made is None:
+        made = _joined(v, raters_a, raters_b, majority_b=majority_b, min_votes=min_votes, majorities=majorities)
+        if made is None:
+            return _empty_comparisons()
+    out, no_majority = made
+    out.attrs[DROPPED] = {}  # what dropping the ties removed (agreement() reports it)
+    out.attrs[NO_MAJORITY] = no_majority
+    return out if ties else drop_ties(out)
+
+
+def _majority_of(v: pd.DataFrame, raters: list[str], left_out: str | None, min_votes: int) -> pd.Series:
+    return majority(v, raters, exclude=left_out, min_votes=min_votes)
+
+
+def _joined(
+    v: pd.DataFrame,
+    raters_a: list[str],
+    raters_b: list[str],
+    *,
+    majority_b: bool,
+    min_votes: int,
+    majorities: Callable[[list[str], str | None, int], pd.Series],
+) -> tuple[pd.DataFrame, int] | None:
+    """:func:`comparisons_from_votes` by joining the votes frame with itself (any votes frame: also
+    several votes of one rater on an item), with the votes that found no majority; None: none of
+    side a's votes found a majority."""
     left = v[v["annotator"].isin(raters_a)]
     no_majority = 0
     if majority_b:
@@ -226,18 +266,14 @@ def comparisons_from_votes(
             # with each leave-one-out majority in turn, so both face majorities of the same size
             left_out = [rater] if rater in raters_b else (list(raters_b) if len(raters_b) > 1 else [None])
             for gone in left_out:
-                maj = (
-                    majorities(list(raters_b), gone, min_votes)
-                    if majorities is not None
-                    else majority(v, raters_b, exclude=gone, min_votes=min_votes)
-                ).rename("vote_b")
+                maj = majorities(list(raters_b), gone, min_votes).rename("vote_b")
                 found = mine.merge(maj.rename_axis("item_id").reset_index(), on="item_id")
                 no_majority += len(mine) - len(found)
                 name = "majority" if gone is None or gone == rater else f"majority without {gone}"
                 parts.append(found.assign(rater_b=name))
         pairs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         if pairs.empty:
-            return _empty_comparisons()
+            return None
         pairs = pairs.rename(columns={"annotator": "rater_a", "vote": "vote_a"})
     else:
         right = v[v["annotator"].isin(raters_b)]
@@ -254,10 +290,7 @@ def comparisons_from_votes(
     to_num = _value_numbers(v)
     out["num_a"] = lookup(out["vote_a"], to_num)
     out["num_b"] = lookup(out["vote_b"], to_num)
-    out = out.sort_values(["item_id", "rater_a", "rater_b"]).reset_index(drop=True)
-    out.attrs[DROPPED] = {}  # what dropping the ties removed (agreement() reports it)
-    out.attrs[NO_MAJORITY] = no_majority
-    return out if ties else drop_ties(out)
+    return out.sort_values(["item_id", "rater_a", "rater_b"]).reset_index(drop=True), no_majority
 
 
 DROPPED = "judgelab_dropped_ties"  # DataFrame.attrs key set by comparisons_from_votes(ties=False)
@@ -293,10 +326,30 @@ class ComparisonMemo:
         made = self._once(
             key,
             lambda: comparisons_from_votes(
-                self.votes(), a, b, ties=ties, majority_b=majority_b, min_votes=min_votes, majorities=self.majority
+                self.votes(),
+                a,
+                b,
+                ties=ties,
+                majority_b=majority_b,
+                min_votes=min_votes,
+                majorities=self.majority,
+                grid=self.grid(),
             ),
         )
         return made.copy()
+
+    def grid(self) -> VoteGrid | None:
+        """The votes' grid (``analysis.vote_grid``), None where it cannot hold them."""
+        return cast("VoteGrid | None", self._once(("grid",), lambda: VoteGrid.of(self.votes())))
+
+    def raters(self, selector: str | Sequence[str]) -> list[str]:
+        """:func:`analysis.frames.select_raters` of the source."""
+        key = ("raters", selector if isinstance(selector, str) else tuple(selector))
+        return list(self._once(key, lambda: select_raters(self.source, selector)))
+
+    def vote_order(self) -> list[str]:
+        """The votes' values in the order of their numbers (the categories of :func:`agreement`)."""
+        return list(self._once(("vote_order",), lambda: _vote_order(self.votes())))
 
     def majority(self, raters: list[str], left_out: str | None, min_votes: int) -> pd.Series:
         """:func:`analysis.frames.majority` of the source's votes (the human block and every judge
@@ -341,6 +394,11 @@ def drop_ties(comps: pd.DataFrame) -> pd.DataFrame:
     }
     out.attrs[NO_MAJORITY] = comps.attrs.get(NO_MAJORITY, 0)
     return out
+
+
+def _vote_order(v: pd.DataFrame) -> list[str]:
+    """The distinct votes (as text) in the order of their numbers."""
+    return [str(x) for x in v.drop_duplicates("vote").sort_values("vote_num")["vote"]]
 
 
 def _value_numbers(v: pd.DataFrame) -> dict[object, float]:
@@ -490,18 +548,18 @@ def agreement(
     (default: ``labels.attrs[contracts.columns.SCALE_ATTR]`` when the reader set it), the categories
     of weighted kappa; without it, the points the raters used. ``memo``: comparisons shared with other
     figures of the same collapsed ``labels`` (:class:`ComparisonMemo`; the same result)."""
-    raters_a, raters_b = select_raters(labels, a), select_raters(labels, b)
     if memo is not None and memo.serves(labels):
-        v = memo.votes()
+        raters_a, raters_b = memo.raters(a), memo.raters(b)
         comps = memo.comparisons(raters_a, raters_b, ties=ties, majority_b=majority_b, min_votes=min_votes)
+        ordered = memo.vote_order()
     else:
+        raters_a, raters_b = select_raters(labels, a), select_raters(labels, b)
         v = votes(labels, ties=True, orders=orders, bothbad=bothbad)
         comps = comparisons_from_votes(v, raters_a, raters_b, ties=ties, majority_b=majority_b, min_votes=min_votes)
+        ordered = _vote_order(v)
     if scale is None:
         scale = labels.attrs.get(SCALE_ATTR)
     same = not majority_b and set(raters_a) == set(raters_b)
-    order = v.drop_duplicates("vote").sort_values("vote_num")
-    ordered = [str(x) for x in order["vote"]]
     if weights is None and set(ordered) <= {"A", "B", "tie", "bothbad"}:
         categories = ["A", "B", "tie", "bothbad"] if ties else ["A", "B"]
     else:
