@@ -18,6 +18,7 @@ import pandas as pd
 from analysis import bias, consistency, judge_assisted, system
 from analysis._kernels import cell_sums, ratio
 from analysis.agreement import AgreementResult, ComparisonMemo, Level, agreement, correlations
+from analysis.blas_threads import one_blas_thread
 from analysis.calibration import rater_calibration
 from analysis.compare import DEFAULT_EPSILON, alt_test, human_ceiling, judge_minus_ceiling
 from analysis.errors import MetricUndefinedError
@@ -166,10 +167,12 @@ def build_report(
     options = {k: v for k, v in locals().items() if k not in ("labels", "items", "workers")}
     labels = coded(labels)  # the few-valued text columns as integer codes, once for every figure
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judgelab-report") as pool:
-            return _build(labels, items, Jobs(pool), **options)
-    return _build(labels, items, Jobs(), **options)
+    # BLAS on one thread: the pool's threads are the parallelism, and the sums are the same on every machine
+    with one_blas_thread():
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judgelab-report") as pool:
+                return _build(labels, items, Jobs(pool), **options)
+        return _build(labels, items, Jobs(), **options)
 
 
 def _build(
