@@ -199,18 +199,22 @@ def _votes(labels: pd.DataFrame, *, ties: bool, bothbad: str = "tie") -> pd.Data
     pairwise = is_pairwise(sub)
     if not sub.duplicated(["item_id", "annotator"]).any():
         # already one label per (item, rater): no collapsing needed
-        vote = sub["value"].to_numpy(dtype=object)
-        num = sub["value_num"].to_numpy(dtype=float)
-        if pairwise:
-            is_tie = np.isin(vote, tie_like)
-            vote = np.where(is_tie, "tie", vote).astype(object)
-            num = np.where(np.isin(vote, no_tie), 0.5, np.where(vote == "A", 1.0, 0.0))
+        vote: Any
+        if _is_coded(sub["value"]):  # coded values stay coded, recoded on their few categories
+            vote, num = _coded_votes(sub, tie_like if pairwise else None)
+        else:
+            vote = sub["value"].to_numpy(dtype=object)
+            num = sub["value_num"].to_numpy(dtype=float)
+            if pairwise:
+                is_tie = np.isin(vote, tie_like)
+                vote = np.where(is_tie, "tie", vote).astype(object)
+                num = np.where(np.isin(vote, no_tie), 0.5, np.where(vote == "A", 1.0, 0.0))
         fast = pd.DataFrame(
             {
                 "item_id": sub["item_id"].to_numpy(),
                 "annotator": sub["annotator"].array,  # as held (coded: the codes, not the texts)
                 "kind": sub["kind"].array,
-                "vote": coded_column(vote) if _is_coded(sub["value"]) else vote,  # coded values stay coded
+                "vote": vote,
                 "vote_num": num,
             }
         )
@@ -270,6 +274,28 @@ def _votes(labels: pd.DataFrame, *, ties: bool, bothbad: str = "tie") -> pd.Data
     return out[out["vote"].notna().to_numpy()].reset_index(drop=True)
 
 
+def _coded_votes(sub: pd.DataFrame, tie_like: Sequence[str] | None) -> tuple[Any, np.ndarray]:
+    """One label per (item, rater), its value coded: the votes as :func:`_votes` makes them from the
+    texts, computed on the few categories instead of every row. ``tie_like`` (pairwise verdicts): the
+    values that count as ``tie``, and the numbers are the verdicts' (a missing value 0.0, as there);
+    None: the values and numbers as they are. The categories are those left in use, in coded order
+    (``contracts.columns.coded_column`` of the votes' texts)."""
+    value = sub["value"]
+    names = [str(c) for c in value.cat.categories]
+    if tie_like is not None:
+        names = ["tie" if c in tie_like else c for c in names]
+    codes = value.cat.codes.to_numpy(dtype=np.int64)
+    used = np.bincount(codes[codes >= 0], minlength=len(names)) > 0
+    kept = sorted({n for n, u in zip(names, used, strict=True) if u}, key=coded_order)
+    rank = {n: i for i, n in enumerate(kept)}
+    recode = np.array([rank.get(n, -1) for n in names] + [-1], dtype=np.int64)  # the last: missing stays missing
+    vote = pd.Categorical.from_codes(recode[codes], categories=pd.Index(kept), ordered=True)
+    if tie_like is None:
+        return vote, sub["value_num"].to_numpy(dtype=float)
+    numbers = np.array([0.5 if n in TIES else 1.0 if n == "A" else 0.0 for n in names] + [0.0])
+    return vote, numbers[codes]
+
+
 def _plurality_per_rater(sub: pd.DataFrame, first: pd.DataFrame) -> np.ndarray:
     """Per (item, rater) of ``first``: the strict plurality of the rater's values, None when shared:
     :func:`majority` (the one plurality rule) over each (item, rater)'s labels, each label a voter."""
@@ -323,16 +349,23 @@ def collapse(labels: pd.DataFrame, *, orders: str = "combined", bothbad: str = "
             "item_id": v["item_id"],
             "annotator": v["annotator"],
             "kind": v["kind"],
-            "status": "submitted",
+            "status": _constant("submitted", len(v)),
             "value": v["vote"],
             "value_num": v["vote_num"],
-            "presented_order": "ab",
+            "presented_order": _constant("ab", len(v)),
         }
     )
-    out = coded(out)
+    out = coded(out)  # the votes when they were not coded (coded columns are kept as they are)
     out.attrs[COLLAPSED] = is_pairwise(labels)  # votes() reads it back without recomputing
     out.attrs[ORDERS] = orders
     return keep_marks(labels, out)
+
+
+def _constant(value: str, n: int) -> Any:
+    """``n`` times ``value`` as a coded column (what ``coded_column`` gives, without reading n texts)."""
+    return pd.Categorical.from_codes(
+        np.zeros(n, dtype=np.int8), categories=pd.Index([value] if n else []), ordered=True
+    )
 
 
 def orders_rule(labels: pd.DataFrame, asked: str) -> str:
