@@ -176,6 +176,8 @@ class Label(Base):
         CheckConstraint(sql_in("presented_order", PRESENTED_ORDERS), name="ck_label_order"),
         CheckConstraint("replicate >= 0", name="ck_label_replicate"),
         Index("ix_labels_annotator_item", "annotator_id", "item_id"),
+        # the labels written since a version (annotation.label_frames.label_rows(since=)): found in the index
+        Index("ix_labels_item_version", "item_id", "version"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
