@@ -28,10 +28,16 @@ def _plain(v: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+@pytest.mark.parametrize("twice", [False, True])
 @pytest.mark.parametrize("bothbad", ["tie", "distinct"])
 @pytest.mark.parametrize("ties", [True, False])
-def test_coded_pairwise_votes_are_the_texts_votes(bothbad: str, ties: bool) -> None:
+def test_coded_pairwise_votes_are_the_texts_votes(bothbad: str, ties: bool, twice: bool) -> None:
+    """One label per (item, rater), and (``twice``) a judge run in both orders on some items."""
     labels = _labels(3)
+    if twice:
+        again = labels[labels["annotator"] == "judge-a"].head(100).assign(presented_order="ba")
+        again.loc[again.index[::2], "value"] = "A"
+        labels = pd.concat([labels, again], ignore_index=True)
     texts = votes(labels, ties=ties, bothbad=bothbad)
     codes = votes(coded(labels), ties=ties, bothbad=bothbad)
     assert isinstance(codes["vote"].dtype, pd.CategoricalDtype)
@@ -39,7 +45,9 @@ def test_coded_pairwise_votes_are_the_texts_votes(bothbad: str, ties: bool) -> N
     every = votes(labels, bothbad=bothbad)["vote"].to_numpy(dtype=object)
     assert list(codes["vote"].dtype.categories) == list(coded_column(every).categories)
     pd.testing.assert_frame_equal(_plain(codes), _plain(texts), check_dtype=False)
-    assert codes["vote"].isna().any()  # a missing value stays a (missing) vote
+    # a missing value stays a (missing) vote when each rater labeled an item once; grouping drops it
+    # (both as before the codes: the texts' votes above are the same)
+    assert codes["vote"].isna().any() == (not twice)
 
 
 def test_an_unused_category_is_dropped_and_scores_keep_their_numbers() -> None:
@@ -59,3 +67,31 @@ def test_collapse_codes_its_constant_columns_as_coding_gives_them() -> None:
         expected = coded_column(np.full(len(out), value, dtype=object))
         assert out[column].dtype == expected.dtype
         assert (out[column].cat.codes.to_numpy() == expected.codes).all()
+
+
+@pytest.mark.parametrize("kind", ["pairwise", "scores"])
+def test_a_rater_with_several_labels_on_some_items_is_grouped_there_only(kind: str) -> None:
+    """A judge run in both orders on some items: only those (item, rater)s are grouped; the rest are
+    their own group of one, the same per-(item, rater) rows as grouping every label gives."""
+    from analysis.frames import _groups
+
+    labels, _ = synthetic(300, seed=9)
+    again = labels[labels["annotator"] == "judge-a"].head(120).assign(presented_order="ba")
+    again.loc[again.index[::3], "value"] = "A"
+    both = pd.concat([labels, again], ignore_index=True)
+    if kind == "scores":
+        both = both.assign(value=(both.index % 5 + 1).astype(str), value_num=(both.index % 5 + 1).astype(float))
+    for frame in (both, coded(both)):
+        several = frame.duplicated(["item_id", "annotator"], keep=False).to_numpy()
+        assert 0 < several.sum() < len(frame)
+        every = np.ones(len(frame), dtype=bool)  # grouping every label: the rule the shortcut keeps
+        pd.testing.assert_frame_equal(_groups(frame, several), _groups(frame, every))
+    # the judge's two labels on an item that disagree are a tie; one label is its own vote
+    v = votes(both).set_index(["item_id", "annotator"])["vote"] if kind == "pairwise" else None
+    if v is not None:
+        first = again.index[0]  # made "A" above
+        item = both.loc[first, "item_id"]
+        held = labels[(labels["item_id"] == item) & (labels["annotator"] == "judge-a")]["value"].iloc[0]
+        assert v[(item, "judge-a")] == ("A" if held == "A" else "tie")
+        alone = labels[(labels["annotator"] == "judge-b")].iloc[0]
+        assert v[(alone["item_id"], "judge-b")] == ("tie" if alone["value"] in ("tie", "bothbad") else alone["value"])
