@@ -14,31 +14,32 @@ from analysis._kernels import difference_of_rates, ratio
 from analysis.errors import MetricUndefinedError
 from analysis.frames import TIES, lookup, select_raters, submitted, votes
 from analysis.intervals import Interval, proportion, second_column
-from analysis.resampling import Resampler, estimate, unit_of
+from analysis.resampling import Resampler, estimate, estimate_each, unit_of
 from contracts.vocab import PAIRWISE_NUMBERS, PAIRWISE_VALUES
 
 
-def _rate_with_ci(
-    item_ids: pd.Series,
-    hits: np.ndarray,
+def _rates_with_ci(
+    parts: Sequence[tuple[pd.Series, np.ndarray]],
     *,
     n_boot: int,
     seed: int,
     resampler: Resampler | None = None,
-) -> tuple[float, Interval, int]:
-    """A rate over rows grouped by item, with its Clopper-Pearson (effective n) CI."""
-    frame = pd.DataFrame({"item": item_ids.to_numpy(), "hit": hits.astype(float), "one": 1.0})
-    grouped = frame.groupby("item")[["hit", "one"]].sum()
-    value, ci = estimate(
-        grouped.to_numpy(),
+) -> list[tuple[float, Interval, int]]:
+    """A rate over rows grouped by item, with its Clopper-Pearson (effective n) CI, for each
+    ``(item_ids, hits)`` part (a figure's raters: their products with the draws made at once)."""
+    grouped = []
+    for item_ids, hits in parts:
+        frame = pd.DataFrame({"item": item_ids.to_numpy(), "hit": hits.astype(float), "one": 1.0})
+        grouped.append(frame.groupby("item")[["hit", "one"]].sum())
+    rated = estimate_each(
+        [(g.index, g.to_numpy()) for g in grouped],
         ratio,
         method=partial(proportion, trials=second_column),
         n_boot=n_boot,
         seed=seed,
         resampler=resampler,
-        item_ids=grouped.index,
     )
-    return value, ci, len(grouped)
+    return [(value, ci, len(g)) for (value, ci), g in zip(rated, grouped, strict=True)]
 
 
 def position_bias(
@@ -52,7 +53,7 @@ def position_bias(
     """Per rater: P(the first-shown answer is chosen) among decisive (A/B) labels, with CI; the tie
     rate; and P(A) under each presented order. 0.5 is no position bias."""
     sub = submitted(labels)
-    out = []
+    shown = []
     for name in select_raters(labels, raters):
         mine = sub[(sub["annotator"] == name) & sub["value"].isin(["A", "B", *TIES])]
         decisive = mine[mine["value"].isin(["A", "B"])]
@@ -61,9 +62,12 @@ def position_bias(
         first = ((decisive["presented_order"] == "ab") & (decisive["value"] == "A")) | (
             (decisive["presented_order"] == "ba") & (decisive["value"] == "B")
         )
-        value, ci, n_items = _rate_with_ci(
-            decisive["item_id"], first.to_numpy(), n_boot=n_boot, seed=seed, resampler=resampler
-        )
+        shown.append((name, mine, decisive, first.to_numpy()))
+    rates = _rates_with_ci(
+        [(decisive["item_id"], first) for _, _, decisive, first in shown], n_boot=n_boot, seed=seed, resampler=resampler
+    )
+    out = []
+    for (name, mine, decisive, _), (value, ci, n_items) in zip(shown, rates, strict=True):
         by_order = {order: float((grp["value"] == "A").mean()) for order, grp in decisive.groupby("presented_order")}
         out.append(
             {
@@ -93,7 +97,7 @@ def swap_consistency(
     orders (consistency, with a CI), and the share where it chose the same *position* both times
     (flip rate)."""
     sub = submitted(labels)
-    out = []
+    found = []
     for name in select_raters(labels, raters):
         mine = sub[sub["annotator"] == name]
         rep = mine["replicate"] if "replicate" in mine.columns else 0
@@ -108,9 +112,19 @@ def swap_consistency(
         ab = both["ab"].replace({"bothbad": "tie"})
         ba = both["ba"].replace({"bothbad": "tie"})
         flips = ((ab == "A") & (ba == "B")) | ((ab == "B") & (ba == "A"))
-        items = both.index.get_level_values("item_id").to_series(index=both.index)
-        _, ci, _ = _rate_with_ci(items, (ab == ba).to_numpy(), n_boot=n_boot, seed=seed, resampler=resampler)
-        drawn = unit_of(resampler, n_boot) is not None
+        found.append((name, both, ab, ba, flips))
+    rates = _rates_with_ci(
+        [
+            (both.index.get_level_values("item_id").to_series(index=both.index), (ab == ba).to_numpy())
+            for _, both, ab, ba, _ in found
+        ],
+        n_boot=n_boot,
+        seed=seed,
+        resampler=resampler,
+    )
+    drawn = unit_of(resampler, n_boot) is not None
+    out = []
+    for (name, both, ab, ba, flips), (_, ci, _) in zip(found, rates, strict=True):
         out.append(
             {
                 "annotator": name,
@@ -143,6 +157,7 @@ def length_bias(
     lengths = items.set_index("item_id")[["len_a", "len_b"]]
     v = votes(labels, ties=True)
     out = []
+    longer: list[tuple[dict[str, object], pd.Series, np.ndarray]] = []  # the rows' rates, drawn at once below
     for name in select_raters(labels, raters):
         mine = v[(v["annotator"] == name) & v["vote"].isin(["A", "B"])].join(lengths, on="item_id")
         mine = mine[(mine["len_a"] > 0) & (mine["len_b"] > 0)]
@@ -155,13 +170,9 @@ def length_bias(
             (differ["len_b"] > differ["len_a"]) & (differ["vote"] == "B")
         )
         row: dict[str, object] = {"annotator": name, "kind": str(mine["kind"].iloc[0]), "n_differ": len(differ)}
+        row.update(p_longer=None, p_longer_ci95=None)  # the rate, when there are such pairs: below
         if len(differ):
-            value, ci, _ = _rate_with_ci(
-                differ["item_id"], longer_chosen.to_numpy(), n_boot=n_boot, seed=seed, resampler=resampler
-            )
-            row.update(p_longer=value, p_longer_ci95=list(ci.pair))
-        else:
-            row.update(p_longer=None, p_longer_ci95=None)
+            longer.append((row, differ["item_id"], longer_chosen.to_numpy()))
         x = np.log(mine["len_a"].to_numpy(float) / mine["len_b"].to_numpy(float))
         y = (mine["vote"] == "A").to_numpy(float)
         row["logit_slope"] = logistic_slope(x, y)
@@ -170,6 +181,9 @@ def length_bias(
             low, high, flag = logistic_slope_ci(x, y, units)
             row.update(logit_slope_ci95=[low, high], logit_slope_ci_flag=flag)
         out.append(row)
+    rates = _rates_with_ci([(ids, hits) for _, ids, hits in longer], n_boot=n_boot, seed=seed, resampler=resampler)
+    for (row, _, _), (value, ci, _) in zip(longer, rates, strict=True):
+        row.update(p_longer=value, p_longer_ci95=list(ci.pair))
     return out
 
 

@@ -30,7 +30,7 @@ from analysis.report_model import Report, TaskReport
 from analysis.resampling import (
     Keeps,
     Resampler,
-    estimate,
+    estimate_each,
     resampled_rows,
     resampler_for,
     resampling_clusters,
@@ -523,6 +523,7 @@ def _matrix(
     cis: list[list[Any]] = [[None] * k for _ in range(k)]
     flags: list[list[str | None]] = [[None] * k for _ in range(k)]
     rate = partial(proportion, trials=second_column)
+    cells, parts = [], []  # each pair's [hits, 1] per item, drawn at once below
     for i in range(k):
         for j in range(i, k):
             both = present[:, i] & present[:, j]
@@ -532,18 +533,12 @@ def _matrix(
             hits = (values[both, i] == values[both, j]).astype(float)
             agree[i, j] = agree[j, i] = float(hits.mean())
             if drawn and i != j:
-                parts = np.column_stack([hits, np.ones_like(hits)])
-                _, interval = estimate(
-                    parts,
-                    ratio,
-                    method=rate,
-                    n_boot=n_boot,
-                    seed=seed,
-                    resampler=resampler,
-                    item_ids=table.index[both],
-                )
-                cis[i][j] = cis[j][i] = list(interval.pair)
-                flags[i][j] = flags[j][i] = interval.flag
+                cells.append((i, j))
+                parts.append((table.index[both], np.column_stack([hits, np.ones_like(hits)])))
+    rated = estimate_each(parts, ratio, method=rate, n_boot=n_boot, seed=seed, resampler=resampler)
+    for (i, j), (_, interval) in zip(cells, rated, strict=True):
+        cis[i][j] = cis[j][i] = list(interval.pair)
+        flags[i][j] = flags[j][i] = interval.flag
     out: dict[str, Any] = {"raters": raters, "agreement": agree.tolist(), "n": n.tolist()}
     if drawn:
         out.update(ci95=cis, ci_flags=flags)

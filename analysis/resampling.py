@@ -117,17 +117,43 @@ class Resampler:
         unit_sums = self._unit_sums(self._units(self._positions(item_ids)), per_item).astype(np.float32)
         return np.asarray(self.unit_counts @ unit_sums, dtype=np.float64)
 
+    def draws_each(self, parts: Sequence[tuple[Sequence[object] | pd.Index, Array]], *, seed: int = 0) -> list[Draws]:
+        """:meth:`draws` of several ``(item_ids, per_item)`` parts, the unit counts read once: the
+        parts whose unit sums are whole numbers (counts) go side by side into one product, which gives
+        each the sums a product of its own gives (float32 adds whole numbers below 2**24 exactly, in any
+        order); any other part has a product of its own."""
+        made = [self._parts(item_ids, per_item) for item_ids, per_item in parts]
+        whole = [i for i, (_, unit_sums, _) in enumerate(made) if np.abs(unit_sums).sum() < 2**24 and _whole(unit_sums)]
+        samples: dict[int, Array] = {}
+        if whole:
+            stacked = np.hstack([made[i][1] for i in whole]).astype(np.float32)
+            product = np.asarray(self.unit_counts @ stacked, dtype=np.float64)
+            edges = np.cumsum([0, *(made[i][1].shape[1] for i in whole)])
+            samples = {i: product[:, edges[k] : edges[k + 1]] for k, i in enumerate(whole)}
+        out = []
+        for i, (total, unit_sums, present) in enumerate(made):
+            drawn = samples.get(i)
+            if drawn is None:
+                drawn = np.asarray(self.unit_counts @ unit_sums.astype(np.float32), dtype=np.float64)
+            out.append(Draws(total, drawn, total - unit_sums[present], self.unit, seed))
+        return out
+
+    def _parts(self, item_ids: Sequence[object] | pd.Index, per_item: Array) -> tuple[Array, Array, NDArray[np.intp]]:
+        """A statistic's full sums (1 x m), sums per unit (units x m) and the units its items are in."""
+        per_item = np.asarray(per_item, dtype=np.float64).reshape(len(per_item), -1)
+        units = self._units(self._positions(item_ids))
+        # the units present (what np.unique gives), found by counting instead of sorting
+        present = np.flatnonzero(np.bincount(units, minlength=self.unit_counts.shape[1]))
+        return per_item.sum(axis=0)[None, :], self._unit_sums(units, per_item), present
+
     def draws(self, item_ids: Sequence[object] | pd.Index, per_item: Array, *, seed: int = 0) -> Draws:
         """The full, resampled and leave-one-unit-out sums of ``per_item`` (rows: ``item_ids``) for
         :mod:`analysis.intervals`. Units without any of these items are not jackknifed."""
-        per_item = np.asarray(per_item, dtype=np.float64).reshape(len(per_item), -1)
-        units = self._units(self._positions(item_ids))
-        unit_sums = self._unit_sums(units, per_item)
-        total = per_item.sum(axis=0)[None, :]
-        # the units present (what np.unique gives), found by counting instead of sorting
-        present = np.flatnonzero(np.bincount(units, minlength=self.unit_counts.shape[1]))
-        samples = np.asarray(self.unit_counts @ unit_sums.astype(np.float32), dtype=np.float64)
-        return Draws(total, samples, total - unit_sums[present], self.unit, seed)
+        return self.draws_each([(item_ids, per_item)], seed=seed)[0]
+
+
+def _whole(values: Array) -> bool:
+    return bool(np.all(np.mod(values, 1) == 0))
 
 
 def resampling_clusters(items: pd.DataFrame, cluster: str | None = "auto") -> tuple[str, pd.Series | None]:
@@ -264,6 +290,27 @@ def estimate(
     return estimates(per_item, [(statistic, method)], n_boot=n_boot, seed=seed, resampler=resampler, item_ids=item_ids)[
         0
     ]
+
+
+def estimate_each(
+    parts: Sequence[tuple[Sequence[object] | pd.Index, Array]],
+    statistic: Callable[[Array], Array],
+    *,
+    method: Method = bca,
+    n_boot: int,
+    seed: int,
+    resampler: Resampler | None = None,
+) -> list[tuple[float, Interval]]:
+    """:func:`estimate` of one statistic on each of several ``(item_ids, per_item)`` parts (a figure's
+    raters, or pairs of raters): the same figures, the resampler's unit counts read once for all the
+    parts that are counts (:meth:`Resampler.draws_each`) instead of once per part."""
+    if resampler is None:
+        return [
+            estimate(per_item, statistic, method=method, n_boot=n_boot, seed=seed, item_ids=item_ids)
+            for item_ids, per_item in parts
+        ]
+    draws = resampler.draws_each(parts, seed=seed)
+    return [(float(statistic(d.total)[0]), method(statistic, d)) for d in draws]
 
 
 def resampled_rows(
