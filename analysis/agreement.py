@@ -24,7 +24,7 @@ from scipy import stats
 
 from analysis._kernels import F64, Level, cell_sums, fleiss_from_sums, fleiss_per_item
 from analysis.errors import MetricUndefinedError, bad_argument
-from analysis.frames import COLLAPSED, lookup, majority, orders_rule, select_raters, votes
+from analysis.frames import COLLAPSED, lookup, majority, orders_rule, select_raters, vote_numbers, votes
 from analysis.intervals import kappa_dirichlet, proportion, rows_total
 from analysis.resampling import Resampler, estimates, unit_of
 from analysis.vote_grid import VoteGrid
@@ -287,7 +287,7 @@ def _joined(
         )
         pairs = pairs[~dup].rename(columns={"annotator_a": "rater_a", "annotator_b": "rater_b"})
     out = pairs[["item_id", "rater_a", "rater_b", "vote_a", "vote_b"]].copy()
-    to_num = _value_numbers(v)
+    to_num = vote_numbers(v)
     out["num_a"] = lookup(out["vote_a"], to_num)
     out["num_b"] = lookup(out["vote_b"], to_num)
     return out.sort_values(["item_id", "rater_a", "rater_b"]).reset_index(drop=True), no_majority
@@ -399,11 +399,6 @@ def drop_ties(comps: pd.DataFrame) -> pd.DataFrame:
 def _vote_order(v: pd.DataFrame) -> list[str]:
     """The distinct votes (as text) in the order of their numbers."""
     return [str(x) for x in v.drop_duplicates("vote").sort_values("vote_num")["vote"]]
-
-
-def _value_numbers(v: pd.DataFrame) -> dict[object, float]:
-    first = v.drop_duplicates("vote")
-    return dict(zip(first["vote"], first["vote_num"], strict=True))
 
 
 def agreement_statistics(

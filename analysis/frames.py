@@ -440,6 +440,12 @@ def majority(
     return pd.Series(options.take(top[clear]), index=pd.Index(item_ids[clear], name="item_id"), name="vote")
 
 
+def vote_numbers(votes_frame: pd.DataFrame) -> dict[object, float]:
+    """Each vote's number (``vote_num``), as its first row holds it."""
+    first = votes_frame.drop_duplicates("vote")
+    return dict(zip(first["vote"], first["vote_num"], strict=True))
+
+
 def wide(votes_frame: pd.DataFrame) -> pd.DataFrame:
     """items x annotators table of votes (NaN where a rater did not vote)."""
     return votes_frame.pivot(index="item_id", columns="annotator", values="vote")

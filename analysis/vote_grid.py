@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from analysis.frames import vote_numbers
+
 ABSENT = -2  # no vote of this rater on this item (-1 is a vote whose value is missing, as in the codes)
 # the grid is used while it holds at most this many cells per vote (a crowd of thousands, each on a few
 # items, is joined instead)
@@ -51,9 +53,9 @@ class VoteGrid:
     numbers: NDArray[np.float64]  # each vote code's ``vote_num`` (what ``lookup`` gives), last entry NaN
 
     @classmethod
-    def of(cls, v: pd.DataFrame, numbers: dict[object, float] | None = None) -> VoteGrid | None:
+    def of(cls, v: pd.DataFrame) -> VoteGrid | None:
         """The grid of a votes frame (``analysis.frames.votes``), or None where it cannot hold it
-        exactly. ``numbers``: each vote's number (default: its first row's ``vote_num``)."""
+        exactly. Each vote's number is its first row's ``vote_num`` (``analysis.frames.vote_numbers``)."""
         if len(v) == 0:
             return None
         raters, vote = v["annotator"], v["vote"]
@@ -73,9 +75,7 @@ class VoteGrid:
             return None  # a rater with two votes on an item: only the join keeps both
         grid = np.full(n_items * n_raters, ABSENT, dtype=np.int16)
         grid[cell] = vote.cat.codes.to_numpy(dtype=np.int16)
-        if numbers is None:
-            first = v.drop_duplicates("vote")
-            numbers = dict(zip(first["vote"], first["vote_num"], strict=True))
+        numbers = vote_numbers(v)
         table = np.array([numbers.get(c, np.nan) for c in vote.dtype.categories] + [np.nan], dtype=float)
         return cls(pd.Index(item_ids), raters.dtype, vote.dtype, grid.reshape(n_items, n_raters), table)
 
