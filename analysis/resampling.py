@@ -121,9 +121,15 @@ class Resampler:
         """:meth:`draws` of several ``(item_ids, per_item)`` parts, the unit counts read once: the
         parts whose unit sums are whole numbers (counts) go side by side into one product, which gives
         each the sums a product of its own gives (float32 adds whole numbers below 2**24 exactly, in any
-        order); any other part has a product of its own."""
+        order: every partial sum of a resample is at most the units it draws times the largest unit
+        sum); any other part has a product of its own."""
         made = [self._parts(item_ids, per_item) for item_ids, per_item in parts]
-        whole = [i for i, (_, unit_sums, _) in enumerate(made) if np.abs(unit_sums).sum() < 2**24 and _whole(unit_sums)]
+        drawn_units = self.unit_counts.shape[1]  # each resample draws as many units as there are
+        whole = [
+            i
+            for i, (_, unit_sums, _) in enumerate(made)
+            if drawn_units * np.abs(unit_sums).max(initial=0) < 2**24 and _whole(unit_sums)
+        ]
         samples: dict[int, Array] = {}
         if whole:
             stacked = np.hstack([made[i][1] for i in whole]).astype(np.float32)
