@@ -25,7 +25,6 @@ from annotation.services import Services
 from app.annotate import require
 from app.headline import headline_rows
 from app.render import safe_markdown
-from contracts.columns import QUESTION_ATTR
 from contracts.vocab import ADMIN_ROLES, RESEARCH_ROLES
 
 log = logging.getLogger("judgelab.dashboard")
@@ -94,18 +93,18 @@ def dashboard(
         labels = labels[labels["annotator"].isin(keep)]
         models = {k: v for k, v in models.items() if k in keep}
     say(0.2, f"Computing the report: {len(labels):,} labels, {n_boot:,} bootstrap resamples")
-    checklist = (labels.attrs.get(QUESTION_ATTR) or {}).get("kind") == "checklist"
     # the bootstrap draws of the last refreshes are kept with them (the same draws while the labeled
     # items are the same)
     report = build_task_report(
         {chosen: labels}, items, task=task, judge_models=models, by=by or None, n_boot=n_boot, kept=services.recent
     )
     say(0.85, "Finding disagreements and drawing the figures")
+    assert isinstance(report, Report)  # one question: its report
     # after the report, not beside it: on a thread of its own it held the report's threads up on the
     # interpreter lock (0.4 s of work took the report 1.2-1.5 s longer at 100,000 items)
-    found = disagreements(labels, items) if not checklist else None
-    assert isinstance(report, Report)  # one question: its report
-    if report.checklist is not None or found is None:  # a checklist's entries are the units: shown on their item
+    if report.checklist is None:
+        found = disagreements(labels, items)
+    else:  # a checklist's entries are the units: disagreements per entry, shown on their item
         units, unit_items = checklist_units(labels, items)
         found = disagreements(units, unit_items)
         found["item_id"] = found["item_id"].map(unit_items.set_index("item_id")["checklist_item"])
