@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,6 +26,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from analysis.intervals import NO_INTERVAL, Draws, Interval, bca
+from analysis.kept_products import KeptProducts
 
 Array = NDArray[np.float64]
 _CHUNK = 64
@@ -61,6 +62,8 @@ class Resampler:
     unit: str = "item"
     n_units: int = 0
     codes: NDArray[np.intp] | None = None  # each item's unit (None: every item its own unit)
+    # a kept resampler's last products (analysis.kept_products): the next report multiplies what changed
+    products: KeptProducts | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def create(
@@ -114,35 +117,48 @@ class Resampler:
     def sums(self, item_ids: Sequence[object] | pd.Index, per_item: Array) -> Array:
         """Resampled column sums of ``per_item`` whose rows belong to ``item_ids`` (n_boot x m)."""
         per_item = np.asarray(per_item, dtype=np.float64).reshape(len(per_item), -1)
-        unit_sums = self._unit_sums(self._units(self._positions(item_ids)), per_item).astype(np.float32)
-        return np.asarray(self.unit_counts @ unit_sums, dtype=np.float64)
+        return self._products([self._unit_sums(self._units(self._positions(item_ids)), per_item)])[0]
 
     def draws_each(self, parts: Sequence[tuple[Sequence[object] | pd.Index, Array]], *, seed: int = 0) -> list[Draws]:
-        """:meth:`draws` of several ``(item_ids, per_item)`` parts, the unit counts read once: the
-        parts whose unit sums are whole numbers (counts) go side by side into one product, which gives
-        each the sums a product of its own gives (float32 adds whole numbers below 2**24 exactly, in any
-        order: every partial sum of a resample is at most the units it draws times the largest unit
-        sum); any other part has a product of its own."""
+        """:meth:`draws` of several ``(item_ids, per_item)`` parts, the unit counts read once for all
+        of them (:meth:`_products`)."""
         made = [self._parts(item_ids, per_item) for item_ids, per_item in parts]
-        drawn_units = self.unit_counts.shape[1]  # each resample draws as many units as there are
-        whole = [
-            i
-            for i, (_, unit_sums, _) in enumerate(made)
-            if drawn_units * np.abs(unit_sums).max(initial=0) < 2**24 and _whole(unit_sums)
+        drawn = self._products([unit_sums for _, unit_sums, _ in made])
+        return [
+            Draws(total, sums, total - unit_sums[present], self.unit, seed)
+            for (total, unit_sums, present), sums in zip(made, drawn, strict=True)
         ]
-        samples: dict[int, Array] = {}
-        if whole:
-            stacked = np.hstack([made[i][1] for i in whole]).astype(np.float32)
-            product = np.asarray(self.unit_counts @ stacked, dtype=np.float64)
-            edges = np.cumsum([0, *(made[i][1].shape[1] for i in whole)])
-            samples = {i: product[:, edges[k] : edges[k + 1]] for k, i in enumerate(whole)}
-        out = []
-        for i, (total, unit_sums, present) in enumerate(made):
-            drawn = samples.get(i)
-            if drawn is None:
-                drawn = np.asarray(self.unit_counts @ unit_sums.astype(np.float32), dtype=np.float64)
-            out.append(Draws(total, drawn, total - unit_sums[present], self.unit, seed))
-        return out
+
+    def _products(self, unit_sums: Sequence[Array]) -> list[Array]:
+        """``unit_counts @ s`` for each unit sums ``s`` (units x m), as float64. The sums that are whole
+        numbers (counts) go side by side into one product, which gives each the sums a product of its
+        own gives (float32 adds whole numbers below 2**24 exactly, in any order: every partial sum of a
+        resample is at most the units it draws times the largest unit sum); any other has a product of
+        its own. A kept resampler first asks its kept products (``analysis.kept_products``): the same
+        sums as a product of the last reports, or whole sums that differ from one in a few units,
+        cost no product (the same figures)."""
+        drawn_units = self.unit_counts.shape[1]  # each resample draws as many units as there are
+        whole = {i for i, s in enumerate(unit_sums) if drawn_units * np.abs(s).max(initial=0) < 2**24 and _whole(s)}
+        out: dict[int, Array] = {}
+        if self.products is not None:
+            for i, s in enumerate(unit_sums):
+                found = self.products.product(self.unit_counts, s, whole=i in whole)
+                if found is not None:
+                    out[i] = found
+        stack = [i for i in sorted(whole) if i not in out]
+        if stack:
+            product = np.asarray(self.unit_counts @ np.hstack([unit_sums[i] for i in stack]).astype(np.float32))
+            edges = np.cumsum([0, *(unit_sums[i].shape[1] for i in stack)])
+            for k, i in enumerate(stack):
+                out[i] = np.asarray(product[:, edges[k] : edges[k + 1]], dtype=np.float64)
+        for i, s in enumerate(unit_sums):
+            if i not in out:
+                out[i] = np.asarray(self.unit_counts @ s.astype(np.float32), dtype=np.float64)
+                stack.append(i)
+        if self.products is not None:
+            for i in stack:
+                self.products.keep(unit_sums[i], out[i], whole=i in whole)
+        return [out[i] for i in range(len(unit_sums))]
 
     def _parts(self, item_ids: Sequence[object] | pd.Index, per_item: Array) -> tuple[Array, Array, NDArray[np.intp]]:
         """A statistic's full sums (1 x m), sums per unit (units x m) and the units its items are in."""
@@ -228,6 +244,7 @@ def resampler_for(
     )
     if kept is not None and made.unit_counts.nbytes <= KEEP_AT_MOST:
         made.unit_counts.flags.writeable = False  # shared between reports: nobody may write into it
+        made = replace(made, products=KeptProducts())
         kept.put(key, made)
     return made
 
