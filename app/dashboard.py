@@ -198,7 +198,8 @@ DISAGREEMENT_COLUMNS = ["judge", "item", "category", "judge vote", "human majori
 def disagreements(labels: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     """Items where a judge's vote differs from the human majority, the judge's confidence highest
     first: one row per (judge, item), with the item's internal id (``item_id``) for the record view,
-    which shows the pair and every label (:func:`record`)."""
+    which shows the pair and every label (:func:`record`). Computed on whole columns: at 100,000
+    items there are 50,000 rows."""
     from analysis.calibration import confidences
     from analysis.frames import majority, votes
 
@@ -208,32 +209,43 @@ def disagreements(labels: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     empty = pd.DataFrame(columns=[*DISAGREEMENT_COLUMNS, "item_id"])
     if not humans or not judges:
         return empty
-    maj = majority(v, humans).rename("majority").rename_axis("item_id").reset_index()
-    sub = labels[labels["status"] == "submitted"]
-    sub = sub[sub["annotator"].isin(judges)]
-    conf = sub.assign(conf=confidences(sub)).groupby(["annotator", "item_id"])["conf"].max()
-    differ = v.loc[v["annotator"].isin(judges), ["annotator", "item_id", "vote"]].merge(maj, on="item_id")
-    differ = differ[(differ["vote"] != differ["majority"]).to_numpy()]
+    maj = majority(v, humans)
+    theirs = v[v["annotator"].isin(judges).to_numpy()]
+    at = maj.index.get_indexer(pd.Index(theirs["item_id"].to_numpy()))  # each judge vote's majority
+    judge_vote = theirs["vote"].to_numpy(dtype=object)
+    majority_vote = np.full(len(theirs), None, dtype=object)
+    majority_vote[at >= 0] = maj.to_numpy(dtype=object)[at[at >= 0]]
+    differ = (at >= 0) & (judge_vote != majority_vote)
+    if not differ.any():
+        return empty
+    judge = theirs["annotator"].to_numpy(dtype=object)[differ]
+    item_id = theirs["item_id"].to_numpy(dtype=np.int64)[differ]
+    # the judge's highest stated confidence on the item, over its submitted labels
+    sub = labels[(labels["status"] == "submitted").to_numpy() & labels["annotator"].isin(judges).to_numpy()]
+    conf = sub.assign(conf=confidences(sub)).groupby(["annotator", "item_id"], observed=True)["conf"].max()
+    stated = conf.reindex(pd.MultiIndex.from_arrays([judge, item_id])).to_numpy(dtype=float)
+    rounded = np.full(len(stated), None, dtype=object)
+    known = ~np.isnan(stated)
+    rounded[known] = [round(c, 3) for c in stated[known].tolist()]
     info = items.set_index("item_id")
-    where = pd.MultiIndex.from_frame(differ[["annotator", "item_id"]])
-    confidence = conf.reindex(where).to_numpy(dtype=float) if len(differ) else np.array([])
-    category = info["category"].reindex(differ["item_id"]).to_numpy(dtype=object)
+    category = info["category"].reindex(item_id).to_numpy(dtype=object)
+    missing = pd.isna(category)
+    category[missing] = ""
+    category[~missing] = [str(c) for c in category[~missing]]
     frame = pd.DataFrame(
         {
-            "judge": differ["annotator"].to_numpy(dtype=object),
-            "item": info["external_id"].reindex(differ["item_id"]).to_numpy(dtype=object),
-            "category": ["" if c is None or pd.isna(c) else str(c) for c in category],
-            "judge vote": differ["vote"].to_numpy(dtype=object),
-            "human majority": differ["majority"].to_numpy(dtype=object),
-            "judge confidence": [None if np.isnan(c) else round(float(c), 3) for c in confidence],
-            "item_id": differ["item_id"].to_numpy(dtype=np.int64),
+            "judge": judge,
+            "item": info["external_id"].reindex(item_id).to_numpy(dtype=object),
+            "category": category,
+            "judge vote": judge_vote[differ],
+            "human majority": majority_vote[differ],
+            "judge confidence": rounded.tolist(),  # floats (NaN where none) as a list of them gives
+            "item_id": item_id,
         }
     )
-    if frame.empty:
-        return empty
-    return frame.sort_values(
-        ["judge confidence", "judge", "item_id"], ascending=[False, True, True], na_position="last"
-    )
+    # the most confident first, then by judge and item (a stable sort of the three keys)
+    order = np.lexsort((item_id, pd.factorize(judge, sort=True)[0], np.where(known, -stated, np.inf)))
+    return frame.take(order)
 
 
 def record(services: Services, username: str | None, task: str, item_id: int) -> str:
