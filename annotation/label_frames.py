@@ -123,27 +123,58 @@ def analysis_labels_frame(session: Session, task_id: int) -> pd.DataFrame:
     return finish_labels(session, task_id, label_rows(session, task_id))
 
 
-def label_rows(session: Session, task_id: int, *, since: int | None = None) -> pd.DataFrame:
+def label_rows(
+    session: Session, task_id: int, *, since: int | None = None, span: tuple[int, int] | None = None
+) -> pd.DataFrame:
     """The rows behind :func:`analysis_labels_frame`, in label id order: ``label_id``, ``annotator_id``
     and the labels' own analysis columns; ``since``: only the labels written after that
     ``tasks.labels_version`` (``labels.version``; what ``annotation.frame_cache`` adds to the rows it
-    holds)."""
-    stmt = label_rows_query(task_id, since=since)
+    holds); ``span``: see :func:`label_rows_query`."""
+    stmt = label_rows_query(task_id, since=since, span=span)
     # the Arrow read is for whole tasks; a few new labels come faster row by row
     frame = read_frame(session, stmt, ["label_id", *_ANALYSIS_SOURCES], coded=LABEL_CODED, arrow=since is None)
     order = np.argsort(frame["label_id"].to_numpy(dtype=np.int64), kind="stable")
     return frame.take(order).reset_index(drop=True)
 
 
-def label_rows_query(task_id: int, *, since: int | None = None) -> Any:
+def label_rows_query(task_id: int, *, since: int | None = None, span: tuple[int, int] | None = None) -> Any:
     """The select behind :func:`label_rows`. The labels since a version are found through the index
-    ``ix_labels_item_version`` (item, version)."""
+    ``ix_labels_item_version`` (item, version). ``span``: the first and last item id of the task, when
+    no other task has an item between them (:func:`task_span`): its labels are then one range of that
+    index, read in one pass (SQLite: 45 ms for the labels since a version at 500,000 labels, against
+    98 ms looking up each of the 100,000 items)."""
     # in the order of the labels' ids, sorted by the reader: an ORDER BY made SQLite sort every row in
     # a temporary B-tree (half the query's time at 500,000 labels)
-    stmt = select(Label.id, *_ANALYSIS_SOURCES.values()).where(
-        Label.item_id.in_(select(Item.id).where(Item.task_id == task_id))
-    )
+    stmt = select(Label.id, *_ANALYSIS_SOURCES.values()).where(of_task(task_id, span))
     return stmt if since is None else stmt.where(Label.version > since)
+
+
+def of_task(task_id: int, span: tuple[int, int] | None = None) -> Any:
+    """The condition that a label is one of the task's: its item is the task's, or, with ``span``
+    (:func:`task_span`), its item id is in the task's span."""
+    if span is not None:
+        return Label.item_id.between(*span)
+    return Label.item_id.in_(select(Item.id).where(Item.task_id == task_id))
+
+
+def task_items_key(session: Session, task_id: int) -> tuple[int, int, int]:
+    """The task's item count, first and last item id (items are only ever added)."""
+    n, first, last = session.execute(
+        select(func.count(), func.min(Item.id), func.max(Item.id)).where(Item.task_id == task_id)
+    ).one()
+    return int(n), int(first or 0), int(last or 0)
+
+
+def task_span(session: Session, items_key: tuple[int, int, int]) -> tuple[int, int] | None:
+    """A task's span (first, last item id, from :func:`task_items_key`) when every item between them is
+    the task's (items imported in one go, as is usual), else None. It stays so while the task's items
+    key does: an item added later, to any task, gets a larger id than every item there is."""
+    n, first, last = items_key
+    if not n:
+        return None
+    # counting the rows between two ids reads the items' pages (120 ms at 100,000 items): asked once
+    between = session.scalar(select(func.count()).select_from(Item).where(Item.id.between(first, last)))
+    return (first, last) if between == n else None
 
 
 def finish_labels(session: Session, task_id: int, rows: pd.DataFrame) -> pd.DataFrame:

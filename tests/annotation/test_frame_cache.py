@@ -243,6 +243,38 @@ def test_the_labels_written_since_a_version_are_found_in_the_index(sqlite_servic
         task_id = s.scalar(select(Task.id))
     assert task_id is not None
     with sqlite_services.engine.connect() as c:
-        query = label_rows_query(task_id, since=0).compile(c, compile_kwargs={"literal_binds": True})
-        plan = [str(row[-1]) for row in c.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}")]
-    assert any("ix_labels_item_version" in step for step in plan), plan
+        for span in (None, (1, 3)):  # the task's items looked up, or read as their range of ids
+            query = label_rows_query(task_id, since=0, span=span).compile(c, compile_kwargs={"literal_binds": True})
+            plan = [str(row[-1]) for row in c.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}")]
+            assert any("ix_labels_item_version" in step for step in plan), plan
+
+
+def test_tasks_whose_items_interleave_keep_their_own_labels(
+    services: Services, tmp_path: Path, counted: list[str]
+) -> None:
+    """A task whose items are one range of ids reads its new labels and its label count as that range
+    (annotation.label_frames.task_span); a task with another task's items between its own does not,
+    and neither takes the other's labels."""
+    from annotation.label_frames import task_items_key, task_span
+
+    rng = random.Random(3)
+    with services.session() as s:
+        import_file(s, _items(tmp_path / "t1.jsonl", range(10)), task="t")
+        import_file(s, _items(tmp_path / "u.jsonl", range(5)), task="u")
+        import_file(s, _items(tmp_path / "t2.jsonl", range(10, 20)), task="t")  # after u's: t is two ranges
+        ids = {n: list(s.scalars(select(Item.id).join(Task).where(Task.name == n))) for n in ("t", "u")}
+        spans = {n: task_span(s, task_items_key(s, s.scalar(select(Task.id).where(Task.name == n)))) for n in ids}
+        raters = [ensure_annotator(s, f"h{k}", kind="human").id for k in range(2)]
+    assert spans == {"t": None, "u": (min(ids["u"]), max(ids["u"]))}
+    for task in ("t", "u"):
+        _same(services, task)
+    for _ in range(6):
+        with services.session() as s:
+            batch = [
+                LabelIn(rng.choice(ids[rng.choice(["t", "u"])]), rng.choice(raters), rng.choice(["A", "B"]))
+                for _ in range(8)
+            ]
+            submit_labels(s, batch, changed_by="test")
+        for task in ("t", "u"):
+            _same(services, task)
+    assert counted == ["whole", "whole"], "after the first read of each task, only new labels are read"
