@@ -338,6 +338,14 @@ class ComparisonMemo:
         )
         return made.copy()
 
+    def wide(self, column: str) -> pd.DataFrame:
+        """The votes' ``column`` as an items x raters table (``votes.pivot``; shared, not to be changed):
+        the alternative annotator test reads it once for every judge."""
+        table = self._once(
+            ("wide", column), lambda: self.votes().pivot(index="item_id", columns="annotator", values=column)
+        )
+        return cast(pd.DataFrame, table)
+
     def grid(self) -> VoteGrid | None:
         """The votes' grid (``analysis.vote_grid``), None where it cannot hold them."""
         return cast("VoteGrid | None", self._once(("grid",), lambda: VoteGrid.of(self.votes())))

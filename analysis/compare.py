@@ -202,6 +202,7 @@ def alt_test(
     alpha: float = 0.05,
     similarity: Similarity = "accuracy",
     min_items: int = MIN_ITEMS_PER_HUMAN,
+    memo: ComparisonMemo | None = None,
 ) -> AltTestResult:
     """Can ``judge`` replace a human? The alternative annotator test as its authors define it
     (Calderon, Reichart & Dror, ACL 2025; reference implementation nitaytech/AltTest).
@@ -215,7 +216,8 @@ def alt_test(
     (H0: mean(d) >= epsilon); Benjamini-Yekutieli over the tested humans at ``alpha``. Winning rate:
     the share of tested humans whose H0 is rejected; the judge passes at >= 0.5. Advantage
     probability: the mean over tested humans of rho_f = mean(W_f). Two humans are allowed (with a
-    warning: the authors advise three or more).
+    warning: the authors advise three or more). ``memo``: the votes' table shared with the other
+    judges' tests of the same collapsed ``labels`` (``analysis.agreement.ComparisonMemo``).
     """
     if similarity not in ("accuracy", "neg_rmse", "neg_abs_error"):
         raise bad_argument("similarity", similarity, ["accuracy", "neg_rmse", "neg_abs_error"])
@@ -225,8 +227,11 @@ def alt_test(
             f"the alternative annotator test needs at least 2 humans on shared items; the selection has {len(names)}",
             fix="collect labels from at least 2 (better 3) humans on items the judge labeled too",
         )
-    v = votes(labels, ties=True)
-    table = v.pivot(index="item_id", columns="annotator", values="vote" if similarity == "accuracy" else "vote_num")
+    column = "vote" if similarity == "accuracy" else "vote_num"
+    if memo is not None and memo.serves(labels):
+        table = memo.wide(column)
+    else:
+        table = votes(labels, ties=True).pivot(index="item_id", columns="annotator", values=column)
     if judge not in table.columns:
         raise MetricUndefinedError(
             f"judge {judge!r} has no submitted labels", fix="run the judge on this task (judgelab judge run)"

@@ -226,6 +226,7 @@ def _build(
     )
     as_given = settled(given) if given is not None else collapsed
     memo = ComparisonMemo(counted)  # the agreement figures' comparisons, each computed once
+    given_memo = memo if as_given is counted else ComparisonMemo(as_given)  # the alternative annotator test's
     rs = settled(drawn)
     unit = rs.unit if rs is not None else resampling_clusters(items, cluster)[0]
     everyone = humans + judges
@@ -307,6 +308,7 @@ def _build(
             scores=scores,
             jobs=jobs,
             memo=memo,
+            given_memo=given_memo,
         )
         for judge in judges
     ]
@@ -402,9 +404,11 @@ def _judge_section(
     scale: Sequence[str] | None = None,
     jobs: Jobs | None = None,
     memo: ComparisonMemo | None = None,
+    given_memo: ComparisonMemo | None = None,
 ) -> dict[str, Any]:
     """One judge against the humans; ``ordinal``: weighted kappa too; ``level``: alpha's level of
-    measurement; ``scores``: the alternative annotator test by negative RMSE, and correlations."""
+    measurement; ``scores``: the alternative annotator test by negative RMSE, and correlations.
+    ``memo``/``given_memo``: the comparisons of ``counted``/``as_given`` shared with the other figures."""
     jobs = jobs or Jobs()
     mine = labels[labels["annotator"] == judge]
     section: dict[str, Any] = {
@@ -435,7 +439,12 @@ def _judge_section(
     )
     section["alt_test"] = jobs.safe(
         lambda: alt_test(
-            as_given, judge, humans, epsilon=epsilon, similarity="neg_rmse" if scores else "accuracy"
+            as_given,
+            judge,
+            humans,
+            epsilon=epsilon,
+            similarity="neg_rmse" if scores else "accuracy",
+            memo=given_memo,
         ).to_dict()
     )
     if len(humans) >= 2:
