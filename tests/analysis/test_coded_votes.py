@@ -95,3 +95,32 @@ def test_a_rater_with_several_labels_on_some_items_is_grouped_there_only(kind: s
         assert v[(item, "judge-a")] == ("A" if held == "A" else "tie")
         alone = labels[(labels["annotator"] == "judge-b")].iloc[0]
         assert v[(alone["item_id"], "judge-b")] == ("tie" if alone["value"] in ("tie", "bothbad") else alone["value"])
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_coded_votes_with_a_few_repeated_labels_are_the_texts_votes(seed: int) -> None:
+    """Coded labels where some (item, rater)s have several (both orders, disagreeing, some with
+    probabilities, some missing or skipped): the repeated ones grouped, every other label read from
+    its code (analysis.frames._pairwise_votes_coded), the votes the texts give under every rule."""
+    from analysis.frames import _repeated
+
+    rng = np.random.default_rng(seed)
+    labels = _labels(seed)
+    labels.loc[labels.index[:20], "status"] = "skipped"
+    again = labels[rng.random(len(labels)) < 0.08].assign(presented_order="ba")
+    again.loc[again.index[::2], "value"] = "B"
+    both = pd.concat([labels, again], ignore_index=True)
+    both["probabilities"] = [
+        {"A": float(p), "B": float(1 - p)} if (i >= len(labels) or rng.random() < 0.5) and p < 0.9 else None
+        for i, p in enumerate(rng.random(len(both)))
+    ]
+    frame = coded(both)
+    assert np.array_equal(_repeated(frame), frame.duplicated(["item_id", "annotator"], keep=False).to_numpy())
+    assert 0 < _repeated(frame).sum() < len(frame) // 4
+    for rules in ({}, {"ties": False}, {"bothbad": "distinct"}, {"orders": "first"}):
+        texts = votes(both, **rules)
+        codes = votes(frame, **rules)
+        assert isinstance(codes["vote"].dtype, pd.CategoricalDtype)
+        every = votes(both, **{**rules, "ties": True})["vote"].to_numpy(dtype=object)
+        assert list(codes["vote"].dtype.categories) == list(coded_column(every).categories), rules
+        pd.testing.assert_frame_equal(_plain(codes), _plain(texts), check_dtype=False)
