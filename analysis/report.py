@@ -603,20 +603,21 @@ def _system(
     if not {"model_a", "model_b"} <= set(items.columns) or items["model_a"].isna().all():
         return {"error": "items carry no model_a/model_b: no system ranking"}
     out: dict[str, Any] = {}
-    human_rank = _safe(lambda: system.ranking(collapsed, items, humans)) if humans else None
+    models = system.ItemModels.of(items)  # the items' models, read once for every ranking
+    human_rank = _safe(lambda: system.ranking(collapsed, items, humans, models=models)) if humans else None
     human_draws = None
     if isinstance(human_rank, pd.DataFrame):
-        human_draws = _bt_draws(collapsed, items, humans, list(human_rank.index), resampler)
+        human_draws = _bt_draws(collapsed, items, humans, list(human_rank.index), resampler, models)
         out["humans"] = _rank_rows(human_rank, human_draws, resampler)
     elif human_rank is not None:
         out["humans"] = human_rank
     out["judges"] = {}
     for judge in judges:
-        rank = _safe(partial(system.ranking, collapsed, items, [judge]))
+        rank = _safe(partial(system.ranking, collapsed, items, [judge], models=models))
         if not isinstance(rank, pd.DataFrame):
             out["judges"][judge] = rank
             continue
-        draws = _bt_draws(collapsed, items, [judge], list(rank.index), resampler)
+        draws = _bt_draws(collapsed, items, [judge], list(rank.index), resampler, models)
         entry: dict[str, Any] = {"ranking": _rank_rows(rank, draws, resampler)}
         if isinstance(human_rank, pd.DataFrame):
             entry["vs_humans"] = system.ranking_agreement(human_rank, rank)
@@ -636,11 +637,16 @@ def _system(
 
 
 def _bt_draws(
-    collapsed: pd.DataFrame, items: pd.DataFrame, raters: list[str], models: list[str], resampler: Resampler | None
+    collapsed: pd.DataFrame,
+    items: pd.DataFrame,
+    raters: list[str],
+    models: list[str],
+    resampler: Resampler | None,
+    item_models: system.ItemModels | None = None,
 ) -> np.ndarray | None:
     if resampler is None:
         return None
-    return system.bradley_terry_resampled(collapsed, items, raters, models, resampler.sums)
+    return system.bradley_terry_resampled(collapsed, items, raters, models, resampler.sums, item_models=item_models)
 
 
 def _rank_rows(rank: pd.DataFrame, draws: np.ndarray | None, resampler: Resampler | None) -> list[dict[str, Any]]:

@@ -4,9 +4,11 @@ rank correlation between the humans' ranking and a judge's."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy import stats
 
 from analysis._kernels import cell_sums
@@ -15,11 +17,55 @@ from analysis.frames import lookup, select_raters, votes
 from contracts.vocab import PAIRWISE_NUMBERS
 
 
-def model_comparisons(labels: pd.DataFrame, items: pd.DataFrame, raters: str | Sequence[str]) -> pd.DataFrame:
-    """``model_a, model_b, score_a`` (1 A won, 0 B won, 0.5 tie) for every vote of ``raters``."""
-    models = items.set_index("item_id")[["model_a", "model_b"]]
+@dataclass(frozen=True)
+class ItemModels:
+    """Each item's two models as codes into ``names`` (sorted; -1: none), read once for every rater's
+    ranking: joining each rater's votes with the items' model names (texts) was half of a ranking."""
+
+    item_ids: pd.Index
+    a: NDArray[np.int64]
+    b: NDArray[np.int64]
+    names: pd.Index
+
+    @classmethod
+    def of(cls, items: pd.DataFrame) -> ItemModels | None:
+        """None when the items' ids repeat (then the votes are joined with the items as before)."""
+        ids = pd.Index(items["item_id"].to_numpy())
+        if not ids.is_unique:
+            return None
+        both = np.concatenate([items["model_a"].to_numpy(dtype=object), items["model_b"].to_numpy(dtype=object)])
+        codes, names = pd.factorize(both, sort=True)  # a missing model is -1
+        return cls(ids, codes[: len(ids)].astype(np.int64), codes[len(ids) :].astype(np.int64), pd.Index(names))
+
+    def of_votes(self, v: pd.DataFrame) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]:
+        """For each vote: whether its item has two different models, and their codes."""
+        at = self.item_ids.get_indexer(pd.Index(v["item_id"].to_numpy()))
+        a = np.where(at >= 0, self.a[at], -1)
+        b = np.where(at >= 0, self.b[at], -1)
+        return (a >= 0) & (b >= 0) & (a != b), a, b
+
+
+def model_comparisons(
+    labels: pd.DataFrame, items: pd.DataFrame, raters: str | Sequence[str], *, models: ItemModels | None = None
+) -> pd.DataFrame:
+    """``model_a, model_b, score_a`` (1 A won, 0 B won, 0.5 tie) for every vote of ``raters``.
+    ``models``: the items' models read once (:class:`ItemModels`; the same comparisons, the models
+    coded)."""
     v = votes(labels, ties=True)
-    v = v[v["annotator"].isin(select_raters(labels, raters))].join(models, on="item_id")
+    v = v[v["annotator"].isin(select_raters(labels, raters))]
+    models = models if models is not None else ItemModels.of(items)
+    if models is not None:
+        keep, a, b = models.of_votes(v)
+        comps = pd.DataFrame(
+            {
+                "model_a": pd.Categorical.from_codes(a[keep], categories=models.names),
+                "model_b": pd.Categorical.from_codes(b[keep], categories=models.names),
+                "score_a": lookup(v["vote"], PAIRWISE_NUMBERS)[keep],
+            },
+            index=v.index[keep],
+        )
+        return comps.dropna()
+    v = v.join(items.set_index("item_id")[["model_a", "model_b"]], on="item_id")
     v = v.dropna(subset=["model_a", "model_b"])
     v = v[v["model_a"] != v["model_b"]]
     return pd.DataFrame(
@@ -67,8 +113,10 @@ def win_rates(comps: pd.DataFrame) -> pd.Series:
     return long.groupby("model")["win"].mean().sort_values(ascending=False)
 
 
-def ranking(labels: pd.DataFrame, items: pd.DataFrame, raters: str | Sequence[str]) -> pd.DataFrame:
-    comps = model_comparisons(labels, items, raters)
+def ranking(
+    labels: pd.DataFrame, items: pd.DataFrame, raters: str | Sequence[str], *, models: ItemModels | None = None
+) -> pd.DataFrame:
+    comps = model_comparisons(labels, items, raters, models=models)
     bt = bradley_terry(comps)
     return pd.DataFrame(
         {"bt_score": bt, "win_rate": win_rates(comps).reindex(bt.index), "rank": np.arange(1, len(bt) + 1)}
@@ -99,21 +147,31 @@ def bradley_terry_resampled(
     *,
     iters: int = 300,
     tol: float = 1e-8,
+    item_models: ItemModels | None = None,
 ) -> np.ndarray:
     """Bradley-Terry log-strengths of ``models`` (in that order) on every resample at once: (B x k).
     The fit reads only sums over items (each model's wins, the games of each pair), so ``sums_of``
     (the report's resampler: item ids and per-item parts -> resampled sums) gives every resample's
     sums, and Hunter's MM iterations run on all resamples together (the same prior as
-    :func:`bradley_terry`)."""
+    :func:`bradley_terry`). ``item_models``: the items' models read once (:class:`ItemModels`)."""
     v = votes(labels, ties=True)
     v = v[v["annotator"].isin(select_raters(labels, raters))]
-    meta = items.set_index("item_id")[["model_a", "model_b"]]
-    v = v.join(meta, on="item_id").dropna(subset=["model_a", "model_b"])
-    v = v[(v["model_a"] != v["model_b"]) & v["model_a"].isin(models) & v["model_b"].isin(models)]
     k = len(models)
     idx = {m: i for i, m in enumerate(models)}
-    a = lookup(v["model_a"], idx).astype(np.int64)
-    b = lookup(v["model_b"], idx).astype(np.int64)
+    item_models = item_models if item_models is not None else ItemModels.of(items)
+    if item_models is not None:
+        # each model code's place among ``models`` (-1: not one of them)
+        place = np.array([idx.get(n, -1) for n in item_models.names] + [-1], dtype=np.int64)
+        two, ca, cb = item_models.of_votes(v)
+        a, b = place[ca], place[cb]
+        keep = two & (a >= 0) & (b >= 0)
+        v, a, b = v[keep], a[keep], b[keep]
+    else:
+        meta = items.set_index("item_id")[["model_a", "model_b"]]
+        v = v.join(meta, on="item_id").dropna(subset=["model_a", "model_b"])
+        v = v[(v["model_a"] != v["model_b"]) & v["model_a"].isin(models) & v["model_b"].isin(models)]
+        a = lookup(v["model_a"], idx).astype(np.int64)
+        b = lookup(v["model_b"], idx).astype(np.int64)
     score = lookup(v["vote"], PAIRWISE_NUMBERS)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     pair_codes, pairs = pd.factorize(pd.Series(lo * k + hi))

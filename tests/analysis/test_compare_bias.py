@@ -404,3 +404,26 @@ def test_a_humans_calibration_is_scored_against_the_other_humans() -> None:
     assert cal.n == 40 and cal.accuracy == pytest.approx(0.5)
     # by default a majority needs 2 votes: one other human is no majority, so no calibration for h1
     assert "h1" not in build_report(labels, items, n_boot=0).calibration
+
+
+def test_rankings_from_the_items_models_read_once_are_the_joins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """system.ItemModels (each item's models coded once for every ranking) gives the rankings and the
+    resampled Bradley-Terry scores that joining each rater's votes with the items' model names gives,
+    with items whose models are missing or the same on both sides."""
+    from analysis import system
+    from analysis.resampling import Resampler
+    from benchmarks.bench_report import synthetic
+
+    labels, items = synthetic(600, seed=4)
+    items = items.copy()
+    items.loc[items.index[::11], "model_b"] = None
+    items.loc[items.index[5::13], "model_b"] = items.loc[items.index[5::13], "model_a"]
+    raters = sorted(labels["annotator"].unique())
+    rs = Resampler.create(items["item_id"].to_numpy(), n_boot=50, seed=1)
+    coded_ = {r: system.ranking(labels, items, [r]) for r in raters}
+    draws = {r: system.bradley_terry_resampled(labels, items, [r], list(coded_[r].index), rs.sums) for r in raters}
+    monkeypatch.setattr(system.ItemModels, "of", classmethod(lambda cls, items: None))
+    for r in raters:
+        joined = system.ranking(labels, items, [r])
+        pd.testing.assert_frame_equal(coded_[r], joined)
+        assert np.array_equal(draws[r], system.bradley_terry_resampled(labels, items, [r], list(joined.index), rs.sums))
