@@ -228,7 +228,7 @@ def disagreements(labels: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     known = ~np.isnan(stated)
     rounded[known] = [round(c, 3) for c in stated[known].tolist()]
     info = items.set_index("item_id")
-    category = info["category"].reindex(item_id).to_numpy(dtype=object)
+    category = np.array(info["category"].reindex(item_id).to_numpy(dtype=object), dtype=object)  # written below
     missing = pd.isna(category)
     category[missing] = ""
     category[~missing] = [str(c) for c in category[~missing]]

@@ -52,3 +52,18 @@ def test_the_disagreement_table_equals_a_loop_over_judges_and_items() -> None:
     assert sorted(got, key=lambda r: (r[5] is None, -(r[5] or 0), r[0], r[1])) == expected
     confidences = [c for c in table["judge confidence"] if c is not None and not pd.isna(c)]
     assert confidences == sorted(confidences, reverse=True), "highest confidence first"
+
+
+def test_items_without_categories_or_confidences_give_empty_cells() -> None:
+    """No item has a category and no judge states a confidence (as an import without those fields
+    reads): every category cell is empty and every confidence missing, ordered by judge and item."""
+    labels, items = synthetic(120, seed=5)
+    labels["confidence_p"] = np.nan
+    items["category"] = None
+    items["external_id"] = [f"ext-{i:04d}" for i in items["item_id"]]
+    table = disagreements(labels, items)
+    assert len(table) > 10
+    assert set(table["category"]) == {""}
+    assert table["judge confidence"].isna().all()
+    got = [(r.judge, r.item) for r in table[["judge", "item"]].itertuples(index=False)]
+    assert got == sorted(got) and got == [r[:2] for r in _by_loop(labels, items)]
