@@ -149,6 +149,7 @@ def build_report(
     bothbad: str = "tie",
     workers: int | None = None,
     kept: Keeps | None = None,
+    pool: Executor | None = None,
 ) -> Report:
     """Every figure for one task. ``labels``/``items`` follow ``analysis.frames``; ``judge_models``
     maps a judge's name to its model family (for self-preference). ``cluster`` chooses the bootstrap's
@@ -162,13 +163,17 @@ def build_report(
     test always keeps them distinct where the data does (its authors compare the labels as given).
     ``workers``: threads computing the figures at once (default: the machine's cores, at most 4;
     1: one after another; the report is the same). ``kept``: where the bootstrap draws of earlier
-    reports are kept (``analysis.resampling.resampler_for``; the report is the same)."""
+    reports are kept (``analysis.resampling.resampler_for``; the report is the same). ``pool``: the
+    caller's thread pool to compute the figures on, instead of one of ``workers`` threads made here
+    (the dashboard's, which runs its own work among the report's)."""
     check_labels(labels)
-    options = {k: v for k, v in locals().items() if k not in ("labels", "items", "workers")}
+    options = {k: v for k, v in locals().items() if k not in ("labels", "items", "workers", "pool")}
     labels = coded(labels)  # the few-valued text columns as integer codes, once for every figure
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     # BLAS on one thread: the pool's threads are the parallelism, and the sums are the same on every machine
     with one_blas_thread():
+        if pool is not None:
+            return _build(labels, items, Jobs(pool), **options)
         if workers > 1:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judgelab-report") as pool:
                 return _build(labels, items, Jobs(pool), **options)
@@ -714,6 +719,13 @@ def _strata(
     return rows
 
 
+def by_entry(labels: pd.DataFrame) -> bool:
+    """Whether a question's labels are analysed per checklist entry (units (item, entry)): a
+    checklist question whose labels carry their entries."""
+    asked = labels.attrs.get(QUESTION_ATTR) or {}
+    return asked.get("kind") == "checklist" and not labels.empty and "entry" in labels.columns
+
+
 def build_task_report(
     frames: dict[str, pd.DataFrame],
     items: pd.DataFrame,
@@ -772,10 +784,7 @@ def _protocol_of(items: pd.DataFrame, first: Report) -> str:
 
 
 def _question_report(labels: pd.DataFrame, items: pd.DataFrame, *, task: str | None, **options: Any) -> Report:
-    asked = labels.attrs.get(QUESTION_ATTR) or {}
-    if asked.get("kind") != "checklist":
-        return build_report(labels, items, task=task, **options)
-    if labels.empty or "entry" not in labels.columns:
+    if not by_entry(labels):
         return build_report(labels, items, task=task, **options)
     units, unit_items = checklist_units(labels, items)
     report = build_report(units, unit_items, task=task, **{**options, "cluster": CHECKLIST_UNIT})

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -16,7 +18,7 @@ from sqlalchemy import select
 
 from analysis.plots import all_figures
 from analysis.questions import checklist_units
-from analysis.report import build_task_report
+from analysis.report import build_task_report, by_entry
 from analysis.report_model import PlanRow, Report, Undefined
 from annotation.catalog import get_task
 from annotation.errors import JudgelabError
@@ -93,21 +95,25 @@ def dashboard(
         labels = labels[labels["annotator"].isin(keep)]
         models = {k: v for k, v in models.items() if k in keep}
     say(0.2, f"Computing the report: {len(labels):,} labels, {n_boot:,} bootstrap resamples")
-    # the bootstrap draws of the last refreshes are kept with them (the same draws while the labeled
-    # items are the same)
-    report = build_task_report(
-        {chosen: labels}, items, task=task, judge_models=models, by=by or None, n_boot=n_boot, kept=services.recent
-    )
-    say(0.85, "Finding disagreements and drawing the figures")
+    # the disagreements are one more job on the report's own threads (a thread beside them held the
+    # report up on the interpreter lock), started first: they fill the thread the report leaves idle
+    # while it collapses the votes. The bootstrap draws of the last refreshes are kept with them (the
+    # same draws while the labeled items are the same).
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="judgelab-dash") as pool:
+        found_job = pool.submit(_disagreements_of, labels, items)
+        report = build_task_report(
+            {chosen: labels},
+            items,
+            task=task,
+            judge_models=models,
+            by=by or None,
+            n_boot=n_boot,
+            kept=services.recent,
+            pool=pool,
+        )
+        say(0.85, "Finding disagreements and drawing the figures")
+        found = found_job.result()
     assert isinstance(report, Report)  # one question: its report
-    # after the report, not beside it: on a thread of its own it held the report's threads up on the
-    # interpreter lock (0.4 s of work took the report 1.2-1.5 s longer at 100,000 items)
-    if report.checklist is None:
-        found = disagreements(labels, items)
-    else:  # a checklist's entries are the units: disagreements per entry, shown on their item
-        units, unit_items = checklist_units(labels, items)
-        found = disagreements(units, unit_items)
-        found["item_id"] = found["item_id"].map(unit_items.set_index("item_id")["checklist_item"])
     swap = report.bias.swap if report.bias is not None and isinstance(report.bias.swap, list) else []
     strata = report.strata.model_dump(mode="json", exclude_unset=True)["rows"] if report.strata else []
     if report.strata:  # the test across strata and the pooled figure, as rows of the same table
@@ -193,6 +199,17 @@ def _clip(text: str, limit: int) -> str:
 
 
 DISAGREEMENT_COLUMNS = ["judge", "item", "category", "judge vote", "human majority", "judge confidence"]
+
+
+def _disagreements_of(labels: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """:func:`disagreements` on the units the report analyses: a checklist's entries
+    (``analysis.report.by_entry``), each shown on its item, else the labels."""
+    if not by_entry(labels):
+        return disagreements(labels, items)
+    units, unit_items = checklist_units(labels, items)
+    found = disagreements(units, unit_items)
+    found["item_id"] = found["item_id"].map(unit_items.set_index("item_id")["checklist_item"])
+    return found
 
 
 def disagreements(labels: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
