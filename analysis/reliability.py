@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 
 from analysis._kernels import Level, alpha_from_coincidence, cell_sums, coincidences, fleiss_from_sums, fleiss_per_item
-from analysis.agreement import krippendorff_alpha
+from analysis.agreement import ComparisonMemo, krippendorff_alpha
 from analysis.errors import MetricUndefinedError
 from analysis.frames import lookup, select_raters, votes
 from analysis.resampling import Resampler, estimate, unit_of
+from analysis.vote_grid import ABSENT, VoteGrid
 
 
 @dataclass
@@ -44,11 +45,18 @@ class GroupResult:
 
 
 def reliability_matrix(
-    labels: pd.DataFrame, raters: str | Sequence[str], *, level: Level
+    labels: pd.DataFrame, raters: str | Sequence[str], *, level: Level, memo: ComparisonMemo | None = None
 ) -> tuple[np.ndarray, list[str], pd.Index]:
     """(raters x items) matrix for alpha: ordered numbers (``vote_num``) for ordinal/interval levels,
-    category codes for nominal. Returns the matrix and the rater names."""
+    category codes for nominal. Returns the matrix and the rater names. ``memo``: the votes' grid of
+    a report's collapsed ``labels`` (``analysis.agreement.ComparisonMemo``), from which a nominal
+    matrix is read without pivoting the votes (the same matrix)."""
     names = select_raters(labels, raters)
+    grid = memo.grid() if memo is not None and memo.serves(labels) and level == "nominal" else None
+    if grid is not None:
+        found = _from_grid(grid, names)
+        if found is not None:
+            return found
     v = votes(labels, ties=True)
     v = v[v["annotator"].isin(names)]
     if level == "nominal":
@@ -60,6 +68,30 @@ def reliability_matrix(
     return table.to_numpy(dtype=np.float64), names, table.columns
 
 
+def _from_grid(grid: VoteGrid, names: list[str]) -> tuple[np.ndarray, list[str], pd.Index] | None:
+    """The nominal reliability matrix of ``names`` read from the votes' grid: the items any of them
+    voted on (a missing value counts as a vote, as in the votes frame), each vote's code its place
+    among the values they used sorted as text (a missing value taking its place as ``nan``, as
+    sorting the votes' values does)."""
+    columns = grid.raters.categories.get_indexer(pd.Index(names))
+    if (columns < 0).any():
+        return None
+    cells = grid.grid[:, columns]
+    rows = (cells != ABSENT).any(axis=1)
+    cells = cells[rows]
+    used = np.unique(cells[cells >= 0])
+    values: list[object] = [grid.votes.categories[c] for c in used]
+    if (cells == -1).any():
+        values.append(float("nan"))
+    order = sorted(range(len(values)), key=lambda i: str(values[i]))
+    place = {values[i]: float(k) for k, i in enumerate(order)}
+    number = np.full(len(grid.votes.categories) + 2, np.nan)  # the last two: a missing value, no vote
+    for c in used:
+        number[c] = place[grid.votes.categories[c]]
+    data = number[np.where(cells >= 0, cells, len(number) - 1)].T.astype(np.float64)
+    return data, names, pd.Index(grid.item_ids[rows], name="item_id")
+
+
 def alpha(
     labels: pd.DataFrame,
     raters: str | Sequence[str],
@@ -68,9 +100,11 @@ def alpha(
     n_boot: int = 1000,
     seed: int = 0,
     resampler: Resampler | None = None,
+    memo: ComparisonMemo | None = None,
 ) -> GroupResult:
-    """Krippendorff's alpha of ``raters`` at ``level`` (explicit), with a bootstrap CI over items."""
-    data, names, item_ids = reliability_matrix(labels, raters, level=level)
+    """Krippendorff's alpha of ``raters`` at ``level`` (explicit), with a bootstrap CI over items;
+    ``memo``: a report's votes grid (:func:`reliability_matrix`)."""
+    data, names, item_ids = reliability_matrix(labels, raters, level=level, memo=memo)
     point = krippendorff_alpha(data, level=level)  # validated, library value
     pairable = np.sum(~np.isnan(data), axis=0) >= 2
     data = data[:, pairable]

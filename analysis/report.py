@@ -284,7 +284,9 @@ def _build(
                 memo=memo,
             ),
             "alpha": jobs.safe(
-                lambda: alpha(collapsed, humans, level=level, n_boot=n_boot, seed=seed, resampler=rs).to_dict()
+                lambda: alpha(
+                    collapsed, humans, level=level, n_boot=n_boot, seed=seed, resampler=rs, memo=memo
+                ).to_dict()
             ),
             "fleiss": jobs.safe(lambda: fleiss(collapsed, humans, n_boot=n_boot, seed=seed, resampler=rs).to_dict()),
         }
@@ -440,7 +442,9 @@ def _judge_section(
         )
     )
     section["alpha_with_humans"] = jobs.safe(
-        lambda: alpha(collapsed, [*humans, judge], level=level, n_boot=n_boot, seed=seed, resampler=resampler).to_dict()
+        lambda: alpha(
+            collapsed, [*humans, judge], level=level, n_boot=n_boot, seed=seed, resampler=resampler, memo=memo
+        ).to_dict()
     )
     section["alt_test"] = jobs.safe(
         lambda: alt_test(

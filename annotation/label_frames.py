@@ -199,7 +199,11 @@ def _finish(session: Session, task_id: int, frame: pd.DataFrame, columns: tuple[
     task = session.get(Task, task_id)
     schema = parse_schema(task.label_schema) if task is not None else None
     low, high = schema.confidence_scale if schema is not None else (1.0, 5.0)
-    raw = pd.to_numeric(frame["confidence"], errors="coerce").to_numpy(dtype=float)
+    stated = frame["confidence"]
+    if stated.dtype == object and not stated.notna().any():  # no label states one: no per-row parse
+        raw = np.full(len(frame), np.nan)
+    else:
+        raw = pd.to_numeric(stated, errors="coerce").to_numpy(dtype=float)
     frame["confidence_p"] = np.clip((raw - low) / (high - low), 0.0, 1.0)
     out = frame[list(columns)]
     if schema is not None and schema.single_question:
@@ -306,7 +310,9 @@ def question_frames(labels: pd.DataFrame, schema: TaskSchema) -> dict[str, pd.Da
             entries = np.array([int(p[2]) if i in ours else -1 for i, p in enumerate(parts)], dtype=np.int64)
             mine["entry"] = entries[codes[rows]]
         else:
-            mine = labels[np.isin(codes, [i for i, a in enumerate(asked) if a == q.name])].copy()
+            ours = np.isin(codes, [i for i, a in enumerate(asked) if a == q.name])
+            # a task of one question: every label is its (a lazy copy, not a copy of every column)
+            mine = labels.copy(deep=False) if ours.all() else labels[ours].copy()
         mine.attrs = {}
         out[q.name] = mark_question(mine, q)
     return out

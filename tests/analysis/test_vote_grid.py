@@ -119,3 +119,28 @@ def test_what_the_grid_declines_the_join_answers() -> None:
     )
     assert VoteGrid.of(crowd) is None
     assert len(comparisons_from_votes(crowd, list(crowd["annotator"].astype(str)), ["c0001"])) == 1
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_alphas_matrix_from_the_grid_is_the_pivots(seed: int) -> None:
+    """Krippendorff's alpha's nominal matrix read from a report's votes grid equals the pivot of the
+    votes, for several rater sets, with submitted labels that hold no value (a vote whose value is
+    missing) and raters who skipped items; alpha is then the same number."""
+    from analysis.agreement import ComparisonMemo
+    from analysis.reliability import alpha, reliability_matrix
+
+    labels, _ = synthetic(400, seed=seed)
+    rng = np.random.default_rng(seed)
+    labels = labels[rng.random(len(labels)) > 0.15].copy()  # some raters miss some items
+    labels.loc[labels.index[rng.random(len(labels)) < 0.03], "value"] = None
+    collapsed = collapse(coded(labels))
+    memo = ComparisonMemo(collapsed)
+    assert memo.grid() is not None and (memo.grid().grid == -1).any()  # a vote without a value
+    raters = sorted(labels["annotator"].unique())
+    for chosen in (raters[:3], raters, [raters[0], raters[-1]]):
+        got = reliability_matrix(collapsed, chosen, level="nominal", memo=memo)
+        want = reliability_matrix(collapsed, chosen, level="nominal")
+        assert np.array_equal(got[0], want[0], equal_nan=True) and got[1] == want[1]
+        assert list(got[2]) == list(want[2])
+        with_grid = alpha(collapsed, chosen, level="nominal", n_boot=50, memo=memo).to_dict()
+        assert with_grid == alpha(collapsed, chosen, level="nominal", n_boot=50).to_dict()
