@@ -310,9 +310,9 @@ def question_frames(labels: pd.DataFrame, schema: TaskSchema) -> dict[str, pd.Da
             entries = np.array([int(p[2]) if i in ours else -1 for i, p in enumerate(parts)], dtype=np.int64)
             mine["entry"] = entries[codes[rows]]
         else:
-            ours = np.isin(codes, [i for i, a in enumerate(asked) if a == q.name])
+            mask = np.isin(codes, [i for i, a in enumerate(asked) if a == q.name])
             # a task of one question: every label is its (a lazy copy, not a copy of every column)
-            mine = labels.copy(deep=False) if ours.all() else labels[ours].copy()
+            mine = labels.copy(deep=False) if mask.all() else labels[mask].copy()
         mine.attrs = {}
         out[q.name] = mark_question(mine, q)
     return out
