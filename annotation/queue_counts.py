@@ -170,18 +170,6 @@ def recount_task(session: Session, task_id: int) -> None:
     if task is None:
         return
     overlap = task.overlap
-    per_pair = (
-        select(
-            Label.item_id.label("item_id"),
-            Label.annotator_id.label("annotator_id"),
-            func.max(case((Label.status == "submitted", 1), else_=0)).label("answered"),
-        )
-        .join(Item, Label.item_id == Item.id)
-        .join(Annotator, Label.annotator_id == Annotator.id)
-        .where(Item.task_id == task_id, Annotator.kind == "human")
-        .group_by(Label.item_id, Label.annotator_id)
-        .subquery()
-    )
     # each item's count by the same correlated count the label writes use (one probe of the labels'
     # item index per item; a correlated read of a task-wide grouping was quadratic on SQLite)
     session.execute(
@@ -196,10 +184,16 @@ def recount_task(session: Session, task_id: int) -> None:
         ).where(Item.task_id == task_id)
     ).one()
     task.n_items, task.n_full, task.slots_filled = int(n_items), int(n_full), int(filled)
-    done: dict[int, int] = {
-        int(a): int(n)
-        for a, n in session.execute(select(per_pair.c.annotator_id, func.count()).group_by(per_pair.c.annotator_id))
-    }
+    # each human's items with any label of theirs: one pass over the task's labels (grouping them by
+    # (item, annotator) first and counting the groups took 0.42 s at 107,676 labels; this 0.1 s)
+    labeled = (
+        select(Label.annotator_id, func.count(func.distinct(Label.item_id)))
+        .join(Item, Label.item_id == Item.id)
+        .join(Annotator, Label.annotator_id == Annotator.id)
+        .where(Item.task_id == task_id, Annotator.kind == "human")
+        .group_by(Label.annotator_id)
+    )
+    done: dict[int, int] = {int(a): int(n) for a, n in session.execute(labeled)}
     session.execute(update(QueueState).where(QueueState.task_id == task_id).values(done=0))
     _add_done(session, {(task_id, a): n for a, n in done.items()})
     session.flush()
