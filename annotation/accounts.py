@@ -115,6 +115,9 @@ def authenticate(session: Session, name: str, password: str) -> Account | None:
     return verify(login_record(session, name), password)
 
 
+HELD_ROWS = "judgelab_held_rows"  # Session.info key: rows kept loaded for the session's life
+
+
 def get_account(session: Session, name: str) -> Account | None:
     row = session.execute(
         select(User, Annotator).join(Annotator, User.annotator_id == Annotator.id).where(Annotator.name == name)
@@ -122,6 +125,9 @@ def get_account(session: Session, name: str) -> Account | None:
     if row is None:
         return None
     user, annotator = row
+    # held for the session's life: its identity map holds rows weakly, and the write path's human
+    # check (queue_counts.humans) reads the annotator from there instead of asking again
+    session.info.setdefault(HELD_ROWS, []).append(annotator)
     return Account(annotator.id, annotator.name, user.role)
 
 

@@ -257,3 +257,29 @@ def test_next_item_reads_a_few_buckets_not_the_task(sqlite_services: Services, t
     assert got is not None and len(reads) == 1  # one read of the index
     assert len(json.loads(reads[0][-1])) == buckets_per_read(5000)  # the buckets named by the read
     assert 10 <= len(in_read) <= 80  # about 32 items in it
+
+
+def test_a_page_submit_asks_no_second_time_whether_its_annotator_is_human(
+    sqlite_services: Services, tmp_path: Path
+) -> None:
+    """The account read of a submit loads the annotator, and the write path's human check
+    (queue_counts.humans) reads it from the session: no statement asks for the annotator's kind."""
+    from sqlalchemy import event
+
+    (user,) = _setup(sqlite_services, _items(tmp_path / "q.jsonl", 20), overlap=1, users=1)
+    view = annotate.open_task(sqlite_services, user, "q")
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(sqlite_services.engine, "before_cursor_execute", seen)
+    try:
+        assert view.item_id is not None
+        after = annotate.submit(sqlite_services, user, "q", view.item_id, view.choices[0])
+    finally:
+        event.remove(sqlite_services.engine, "before_cursor_execute", seen)
+    assert after.item_id is not None and after.item_id != view.item_id
+    assert any("INSERT INTO labels" in s for s in statements)
+    asked = [s for s in statements if s.startswith("SELECT annotators.id FROM annotators WHERE annotators.id IN")]
+    assert asked == [], asked
