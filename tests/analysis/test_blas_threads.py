@@ -22,10 +22,7 @@ def _blas_threads() -> list[int]:
     return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
 
-@pytest.mark.skipif(
-    (os.cpu_count() or 1) < 2,
-    reason="one core: OpenBLAS runs one thread there, so there is no second thread for the limit to hold back",
-)
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason=ONE_CORE)
 def test_the_limit_is_held_while_any_holder_runs() -> None:
     with threadpool_limits(limits=2, user_api="blas"):
         before = _blas_threads()
@@ -40,10 +37,7 @@ def test_the_limit_is_held_while_any_holder_runs() -> None:
         assert _blas_threads() == before  # given back by the last
 
 
-@pytest.mark.skipif(
-    (os.cpu_count() or 1) < 2,
-    reason="one core: OpenBLAS runs one thread there, so there is no second thread for the limit to hold back",
-)
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason=ONE_CORE)
 def test_the_report_is_the_same_whatever_blas_had() -> None:
     labels, items = synthetic(3000, seed=8)
     options = {"task": "t", "n_boot": 200, "judge_models": {"judge-a": "kestrel"}}
