@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,7 +58,6 @@ class KeptProducts:
         unit_sums: NDArray[np.float64],
         *,
         whole: bool,
-        multiply: Callable[[], Array] | None = None,
     ) -> Array | None:
         """``unit_counts @ unit_sums`` from a kept product, or None when none serves (the caller
         multiplies and :meth:`keep` s it). ``whole``: the sums are whole numbers below the exactness

@@ -145,18 +145,18 @@ class Resampler:
                 found = self.products.product(self.unit_counts, s, whole=i in whole)
                 if found is not None:
                     out[i] = found
-        stack = [i for i in sorted(whole) if i not in out]
+        made = [i for i in range(len(unit_sums)) if i not in out]  # the products made here
+        stack = [i for i in made if i in whole]
         if stack:
             product = np.asarray(self.unit_counts @ np.hstack([unit_sums[i] for i in stack]).astype(np.float32))
             edges = np.cumsum([0, *(unit_sums[i].shape[1] for i in stack)])
             for k, i in enumerate(stack):
                 out[i] = np.asarray(product[:, edges[k] : edges[k + 1]], dtype=np.float64)
-        for i, s in enumerate(unit_sums):
-            if i not in out:
-                out[i] = np.asarray(self.unit_counts @ s.astype(np.float32), dtype=np.float64)
-                stack.append(i)
+        for i in made:
+            if i not in whole:
+                out[i] = np.asarray(self.unit_counts @ unit_sums[i].astype(np.float32), dtype=np.float64)
         if self.products is not None:
-            for i in stack:
+            for i in made:
                 self.products.keep(unit_sums[i], out[i], whole=i in whole)
         return [out[i] for i in range(len(unit_sums))]
 
