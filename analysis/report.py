@@ -131,6 +131,11 @@ def agreement_block(
     return block
 
 
+def default_workers() -> int:
+    """The threads a report computes its figures on by default: the machine's cores, at most 4."""
+    return min(4, os.cpu_count() or 1)
+
+
 def build_report(
     labels: pd.DataFrame,
     items: pd.DataFrame,
@@ -169,7 +174,7 @@ def build_report(
     check_labels(labels)
     options = {k: v for k, v in locals().items() if k not in ("labels", "items", "workers", "pool")}
     labels = coded(labels)  # the few-valued text columns as integer codes, once for every figure
-    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    workers = workers if workers is not None else default_workers()
     # BLAS on one thread: the pool's threads are the parallelism, and the sums are the same on every machine
     with one_blas_thread():
         if pool is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,7 @@ from sqlalchemy import select
 
 from analysis.plots import all_figures
 from analysis.questions import checklist_units
-from analysis.report import build_task_report, by_entry
+from analysis.report import build_task_report, by_entry, default_workers
 from analysis.report_model import PlanRow, Report, Undefined
 from annotation.catalog import get_task
 from annotation.errors import JudgelabError
@@ -99,7 +98,7 @@ def dashboard(
     # report up on the interpreter lock), started first: they fill the thread the report leaves idle
     # while it collapses the votes. The bootstrap draws of the last refreshes are kept with them (the
     # same draws while the labeled items are the same).
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="judgelab-dash") as pool:
+    with ThreadPoolExecutor(max_workers=default_workers(), thread_name_prefix="judgelab-dash") as pool:
         found_job = pool.submit(_disagreements_of, labels, items)
         report = build_task_report(
             {chosen: labels},
